@@ -1,0 +1,185 @@
+//! Extractors that turn every malformed request into the API's JSON error shape, naming the
+//! offending field where it can be told (axum's own rejections answer in plain text).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body deserialised with the path of any failing field.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, mapping errors to 400 (unreadable) or 422 (wrong shape) with the field path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => {
+            de.end().map_err(|e| ApiError::BadRequest {
+                field: None,
+                message: format!("invalid JSON: {e}"),
+            })?;
+            Ok(value)
+        }
+        Err(err) => {
+            let inner = err.inner();
+            let message = inner.to_string();
+            let path = err.path().to_string();
+            let field = if path == "." {
+                missing_field(&message)
+            } else {
+                Some(path)
+            };
+            if inner.is_data() {
+                Err(ApiError::Validation {
+                    field,
+                    message: strip_position(&message),
+                })
+            } else {
+                Err(ApiError::BadRequest {
+                    field,
+                    message: format!("invalid JSON: {message}"),
+                })
+            }
+        }
+    }
+}
+
+fn body_error(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge {
+            limit: crate::state::body_limit(),
+        }
+    } else {
+        ApiError::BadRequest {
+            field: None,
+            message: rejection.body_text(),
+        }
+    }
+}
+
+/// serde names a missing field only in its message: "missing field `email` at line 1 column 2".
+fn missing_field(message: &str) -> Option<String> {
+    let start = message.find("missing field `")? + "missing field `".len();
+    let len = message[start..].find('`')?;
+    Some(message[start..start + len].to_string())
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// A query string deserialised into `T`, answering 400 with the field on failure.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let message = err.inner().to_string();
+                let field = if path == "." {
+                    missing_field(&message)
+                } else {
+                    Some(path)
+                };
+                ApiError::BadRequest {
+                    field,
+                    message: format!("invalid query string: {message}"),
+                }
+            })
+    }
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+/// A numeric id in the path; anything else is a 400 naming `id`.
+pub struct PathId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::BadRequest {
+                    field: Some("id".into()),
+                    message: e.body_text(),
+                })?;
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(PathId)
+            .ok_or_else(|| ApiError::BadRequest {
+                field: Some("id".into()),
+                message: format!("'{raw}' is not a valid id"),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Body {
+        email: String,
+        age: u32,
+    }
+
+    #[test]
+    fn names_the_failing_field() {
+        match parse_json::<Body>(br#"{"email":"a@b.cl"}"#) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field.as_deref(), Some("age")),
+            other => panic!("{other:?}"),
+        }
+        match parse_json::<Body>(br#"{"email":"a@b.cl","age":"x"}"#) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field.as_deref(), Some("age")),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_json::<Body>(b"{not json"),
+            Err(ApiError::BadRequest { .. })
+        ));
+        assert!(matches!(
+            parse_json::<Body>(br#"{"email":"a@b.cl","age":1} x"#),
+            Err(ApiError::BadRequest { .. })
+        ));
+    }
+}

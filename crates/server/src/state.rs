@@ -1,0 +1,136 @@
+//! Shared state of the HTTP layer, built once at start-up.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use bodega_store::api_keys::{self, ApiKey};
+use bodega_store::{roles, settings, Db};
+
+use crate::auth::limiter::Limiter;
+use crate::auth::tokens::{random_secret, TokenKeys};
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub tokens: Arc<TokenKeys>,
+    pub login_limiter: Limiter<String>,
+    pub api_limiter: Limiter<String>,
+    pub metrics: PrometheusHandle,
+    pub started: Instant,
+    api_key_touches: Arc<Mutex<HashMap<i64, Instant>>>,
+}
+
+impl AppState {
+    /// Connects to the database, applies migrations, writes the built-in roles and loads (or
+    /// creates) the token signing key.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url)
+            .await
+            .context("connecting to the database")?;
+        Self::with_db(config, db).await
+    }
+
+    pub async fn with_db(config: Config, db: Db) -> anyhow::Result<Self> {
+        db.migrate().await.context("applying migrations")?;
+        let mut tx = db.begin().await?;
+        roles::sync_builtins(&mut tx.conn())
+            .await
+            .context("writing built-in roles")?;
+        let secret = match &config.jwt_secret {
+            Some(secret) if secret.len() >= 32 => secret.clone(),
+            Some(_) => anyhow::bail!("jwt_secret must be at least 32 characters"),
+            None => {
+                settings::get_or_insert(&mut tx.conn(), "jwt_secret", &random_secret("")).await?
+            }
+        };
+        tx.commit().await?;
+        BODY_LIMIT.store(config.max_body_bytes, Ordering::Relaxed);
+        Ok(Self {
+            tokens: Arc::new(TokenKeys::new(
+                secret.as_bytes(),
+                config.access_token_minutes * 60,
+            )),
+            login_limiter: Limiter::per_minute(config.login_attempts_per_minute),
+            api_limiter: Limiter::per_second(config.rate_limit_per_second),
+            metrics: prometheus(),
+            started: Instant::now(),
+            api_key_touches: Arc::default(),
+            config: Arc::new(config),
+            db,
+        })
+    }
+
+    /// Records an API key's last use, at most once a minute per key, off the request path.
+    pub fn note_api_key_use(&self, key: &ApiKey) {
+        let due = {
+            let mut touches = self
+                .api_key_touches
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let due = touches
+                .get(&key.id)
+                .is_none_or(|last| now.duration_since(*last) > Duration::from_secs(60));
+            if due {
+                touches.insert(key.id, now);
+            }
+            due
+        };
+        if due {
+            let db = self.db.clone();
+            let id = key.id;
+            tokio::spawn(async move {
+                if let Ok(mut tx) = db.begin().await {
+                    if api_keys::touch(&mut tx.conn(), id).await.is_ok() {
+                        let _ = tx.commit().await;
+                    }
+                }
+            });
+        }
+    }
+
+    /// Background upkeep: forget idle rate-limit keys.
+    pub fn spawn_upkeep(&self) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                state.login_limiter.prune();
+                state.api_limiter.prune();
+            }
+        });
+    }
+}
+
+static BODY_LIMIT: AtomicUsize = AtomicUsize::new(2 * 1024 * 1024);
+
+/// The configured request body limit (read by the JSON extractor for its error message).
+pub fn body_limit() -> usize {
+    BODY_LIMIT.load(Ordering::Relaxed)
+}
+
+/// The process-wide Prometheus recorder; installed once, shared by every app in the process.
+fn prometheus() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ])
+                .map(|b| b.build_recorder())
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}

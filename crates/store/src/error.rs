@@ -1,0 +1,79 @@
+/// What can go wrong in storage, in terms the API can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; `field` names the column when it can be told.
+    #[error("{field} is already taken")]
+    Conflict { field: String },
+    /// A rule of the data was broken (a referenced row is missing, a row is still in use).
+    #[error("{message}")]
+    Rule {
+        field: Option<String>,
+        message: String,
+    },
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+                field: unique_field(db.constraint(), db.message()),
+            },
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Rule {
+                field: None,
+                message: "a referenced record does not exist or the record is still referenced"
+                    .into(),
+            },
+            _ => StoreError::Database(err),
+        }
+    }
+}
+
+/// The column behind a unique violation. PostgreSQL names the index (`ux_customers_email`);
+/// SQLite names the columns in its message (`UNIQUE constraint failed: customers.email`).
+fn unique_field(constraint: Option<&str>, message: &str) -> String {
+    if let Some(name) = constraint {
+        if let Some(rest) = name.strip_prefix("ux_") {
+            return rest
+                .split_once('_')
+                .map(|(_, field)| field.to_string())
+                .unwrap_or_else(|| rest.to_string());
+        }
+        return name.to_string();
+    }
+    message
+        .rsplit_once(": ")
+        .and_then(|(_, cols)| cols.split(',').next())
+        .and_then(|col| col.trim().rsplit_once('.'))
+        .map(|(_, field)| field.to_string())
+        .unwrap_or_else(|| "value".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_field;
+
+    #[test]
+    fn names_the_field_on_both_backends() {
+        assert_eq!(unique_field(Some("ux_customers_email"), ""), "email");
+        assert_eq!(unique_field(Some("ux_api_keys_key_hash"), ""), "key_hash");
+        assert_eq!(
+            unique_field(None, "UNIQUE constraint failed: customers.rut"),
+            "rut"
+        );
+        assert_eq!(
+            unique_field(None, "UNIQUE constraint failed: users.email"),
+            "email"
+        );
+    }
+}
