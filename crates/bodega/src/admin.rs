@@ -11,18 +11,10 @@ use bodega_store::{roles, sessions};
 
 pub const DEMO_ADMIN: &str = "admin@bodega.local";
 
-pub async fn create(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    first: &str,
-    last: &str,
-) -> anyhow::Result<User> {
+pub async fn create(state: &AppState, email: &str, password: &str, first: &str, last: &str) -> anyhow::Result<User> {
     let email = Email::parse("email", email).map_err(|e| anyhow::anyhow!("{e}"))?;
     password::check_policy("password", password).map_err(|e| anyhow::anyhow!("password {e}"))?;
-    let hash = password::hash(password)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = password::hash(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tx = state.db.begin().await?;
     let role = roles::find_by_name(&mut tx.conn(), "admin")
         .await
@@ -50,22 +42,14 @@ pub async fn create(
 pub async fn reset_password(state: &AppState, email: &str, password: &str) -> anyhow::Result<()> {
     password::check_policy("password", password).map_err(|e| anyhow::anyhow!("password {e}"))?;
     let email = email.trim().to_lowercase();
-    let hash = password::hash(password)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = password::hash(password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut tx = state.db.begin().await?;
     let Some(credentials) = users::credentials_by_email(&mut tx.conn(), &email).await? else {
         bail!("no user with e-mail {email}");
     };
     let actor = Actor::system("cli");
     users::set_password(&mut tx.conn(), &actor, credentials.id, &hash).await?;
-    sessions::revoke_all_for_user(
-        &mut tx.conn(),
-        credentials.id,
-        None,
-        "password reset from the CLI",
-    )
-    .await?;
+    sessions::revoke_all_for_user(&mut tx.conn(), credentials.id, None, "password reset from the CLI").await?;
     tx.commit().await?;
     Ok(())
 }

@@ -8,11 +8,7 @@ use bodega_server::{AppState, Config};
 mod admin;
 
 #[derive(Parser)]
-#[command(
-    name = "bodega",
-    version,
-    about = "Retail ERP with machine learning built in"
-)]
+#[command(name = "bodega", version, about = "Retail ERP with machine learning built in")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

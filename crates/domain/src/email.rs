@@ -74,10 +74,7 @@ mod tests {
             "a@b..cl",
             "a@.b.cl",
         ] {
-            assert!(
-                Email::parse("email", bad).is_err(),
-                "{bad} should be rejected"
-            );
+            assert!(Email::parse("email", bad).is_err(), "{bad} should be rejected");
         }
     }
 }

@@ -28,29 +28,16 @@ pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, Val
 }
 
 /// Checks an optional free-text field: blank becomes `None`, longer than `max` is rejected.
-pub fn optional_text(
-    field: &str,
-    value: &str,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
+pub fn optional_text(field: &str, value: &str, max: usize) -> Result<Option<String>, ValidationError> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Ok(None);
     }
     if trimmed.chars().count() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(ValidationError::new(field, format!("must be at most {max} characters")));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters",
-        ));
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ValidationError::new(field, "must not contain control characters"));
     }
     Ok(Some(trimmed.to_string()))
 }
@@ -70,9 +57,6 @@ mod tests {
     #[test]
     fn optional_text_maps_blank_to_none() {
         assert_eq!(optional_text("phone", " ", 10).unwrap(), None);
-        assert_eq!(
-            optional_text("phone", "+56 9", 10).unwrap().as_deref(),
-            Some("+56 9")
-        );
+        assert_eq!(optional_text("phone", "+56 9", 10).unwrap().as_deref(), Some("+56 9"));
     }
 }

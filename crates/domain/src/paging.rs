@@ -17,10 +17,7 @@ impl PageRequest {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE as i64);
         if page < 1 || page > 1_000_000 {
-            return Err(ValidationError::new(
-                "page",
-                "must be between 1 and 1000000",
-            ));
+            return Err(ValidationError::new("page", "must be between 1 and 1000000"));
         }
         if per_page < 1 || per_page > MAX_PER_PAGE as i64 {
             return Err(ValidationError::new(
@@ -78,19 +75,10 @@ mod tests {
 
     #[test]
     fn bounds_are_checked() {
-        assert_eq!(
-            PageRequest::parse(None, None).unwrap(),
-            PageRequest::default()
-        );
+        assert_eq!(PageRequest::parse(None, None).unwrap(), PageRequest::default());
         assert_eq!(PageRequest::parse(Some(3), Some(10)).unwrap().offset(), 20);
         assert_eq!(PageRequest::parse(Some(0), None).unwrap_err().field, "page");
-        assert_eq!(
-            PageRequest::parse(None, Some(0)).unwrap_err().field,
-            "per_page"
-        );
-        assert_eq!(
-            PageRequest::parse(None, Some(501)).unwrap_err().field,
-            "per_page"
-        );
+        assert_eq!(PageRequest::parse(None, Some(0)).unwrap_err().field, "per_page");
+        assert_eq!(PageRequest::parse(None, Some(501)).unwrap_err().field, "per_page");
     }
 }

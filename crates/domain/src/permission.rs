@@ -50,9 +50,9 @@ impl Permission {
                 action: "*".into(),
             });
         }
-        let (resource, action) = raw.split_once(':').ok_or_else(|| {
-            ValidationError::new(field, format!("'{raw}' is not of the form resource:action"))
-        })?;
+        let (resource, action) = raw
+            .split_once(':')
+            .ok_or_else(|| ValidationError::new(field, format!("'{raw}' is not of the form resource:action")))?;
         let actions = CATALOGUE
             .iter()
             .find(|(r, _)| *r == resource)
@@ -79,8 +79,7 @@ impl Permission {
     }
 
     pub fn grants(&self, resource: &str, action: &str) -> bool {
-        (self.resource == "*" || self.resource == resource)
-            && (self.action == "*" || self.action == action)
+        (self.resource == "*" || self.resource == resource) && (self.action == "*" || self.action == action)
     }
 }
 
@@ -134,8 +133,7 @@ impl PermissionSet {
     pub fn covers(&self, other: &PermissionSet) -> bool {
         other.0.iter().all(|p| {
             if p.resource == "*" {
-                return self.allows("*", "*")
-                    && self.0.iter().any(|q| q.resource == "*" && q.action == "*");
+                return self.allows("*", "*") && self.0.iter().any(|q| q.resource == "*" && q.action == "*");
             }
             if p.action == "*" {
                 let actions = CATALOGUE
@@ -169,8 +167,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     },
     BuiltinRole {
         name: "manager",
-        description:
-            "Runs the shop: people, catalogue, stock, sales, analytics; no user administration",
+        description: "Runs the shop: people, catalogue, stock, sales, analytics; no user administration",
         permissions: &[
             "customers:*",
             "employees:*",
@@ -232,9 +229,7 @@ mod tests {
         assert!(set.allows("customers", "delete"));
         assert!(set.allows("audit", "read"));
         assert!(!set.allows("users", "read"));
-        assert!(PermissionSet::parse_all(&["*"])
-            .unwrap()
-            .allows("users", "delete"));
+        assert!(PermissionSet::parse_all(&["*"]).unwrap().allows("users", "delete"));
     }
 
     #[test]
@@ -253,9 +248,7 @@ mod tests {
     #[test]
     fn covers_checks_delegation() {
         let manager = PermissionSet::parse_all(&["customers:*", "suppliers:read"]).unwrap();
-        assert!(
-            manager.covers(&PermissionSet::parse_all(&["customers:read", "customers:*"]).unwrap())
-        );
+        assert!(manager.covers(&PermissionSet::parse_all(&["customers:read", "customers:*"]).unwrap()));
         assert!(!manager.covers(&PermissionSet::parse_all(&["suppliers:*"]).unwrap()));
         assert!(!manager.covers(&PermissionSet::parse_all(&["*"]).unwrap()));
         let admin = PermissionSet::parse_all(&["*"]).unwrap();

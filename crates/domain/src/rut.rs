@@ -47,10 +47,7 @@ impl Rut {
         }
         let expected = check_digit(body);
         if expected != check {
-            return Err(ValidationError::new(
-                field,
-                "check digit does not match the RUT number",
-            ));
+            return Err(ValidationError::new(field, "check digit does not match the RUT number"));
         }
         Ok(Self { body, check })
     }
@@ -127,11 +124,7 @@ mod tests {
             ("7.654.321-6", "7654321-6"),
             ("1-9", "1-9"),
         ] {
-            assert_eq!(
-                Rut::parse("rut", raw).unwrap().to_string(),
-                canonical,
-                "{raw}"
-            );
+            assert_eq!(Rut::parse("rut", raw).unwrap().to_string(), canonical, "{raw}");
         }
     }
 
@@ -141,10 +134,7 @@ mod tests {
         let lower = format!("{body}-k");
         let upper = format!("{body}-K");
         assert_eq!(Rut::parse("rut", &lower).unwrap().to_string(), upper);
-        assert_eq!(
-            Rut::parse("rut", "20.000.003-K").unwrap().check_digit(),
-            'K'
-        );
+        assert_eq!(Rut::parse("rut", "20.000.003-K").unwrap().check_digit(), 'K');
     }
 
     #[test]
@@ -170,10 +160,7 @@ mod tests {
             "12.345.678--5",
         ] {
             let err = Rut::parse("rut", bad).unwrap_err();
-            assert!(
-                !err.message.contains("check digit does not"),
-                "{bad}: {err}"
-            );
+            assert!(!err.message.contains("check digit does not"), "{bad}: {err}");
         }
     }
 
@@ -187,10 +174,7 @@ mod tests {
 
     #[test]
     fn formatted_groups_thousands() {
-        assert_eq!(
-            Rut::parse("rut", "123456785").unwrap().formatted(),
-            "12.345.678-5"
-        );
+        assert_eq!(Rut::parse("rut", "123456785").unwrap().formatted(), "12.345.678-5");
         assert_eq!(Rut::parse("rut", "1-9").unwrap().formatted(), "1-9");
     }
 }

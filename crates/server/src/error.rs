@@ -14,16 +14,10 @@ use bodega_store::StoreError;
 pub enum ApiError {
     /// Well-formed input that breaks a rule (422).
     #[error("{message}")]
-    Validation {
-        field: Option<String>,
-        message: String,
-    },
+    Validation { field: Option<String>, message: String },
     /// Input that cannot be read at all: bad JSON, bad query string (400).
     #[error("{message}")]
-    BadRequest {
-        field: Option<String>,
-        message: String,
-    },
+    BadRequest { field: Option<String>, message: String },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -31,10 +25,7 @@ pub enum ApiError {
     #[error("{0} not found")]
     NotFound(String),
     #[error("{message}")]
-    Conflict {
-        field: Option<String>,
-        message: String,
-    },
+    Conflict { field: Option<String>, message: String },
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("request body larger than {limit} bytes")]
@@ -81,30 +72,16 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, Option<String>) {
         match self {
-            ApiError::Validation { field, .. } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                field.clone(),
-            ),
-            ApiError::BadRequest { field, .. } => {
-                (StatusCode::BAD_REQUEST, "bad_request", field.clone())
-            }
+            ApiError::Validation { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "validation", field.clone()),
+            ApiError::BadRequest { field, .. } => (StatusCode::BAD_REQUEST, "bad_request", field.clone()),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::Conflict { field, .. } => (StatusCode::CONFLICT, "conflict", field.clone()),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
-            ApiError::PayloadTooLarge { .. } => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None)
-            }
-            ApiError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                None,
-            ),
-            ApiError::MethodNotAllowed(_) => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None)
-            }
+            ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
+            ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", None),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", None),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         }
@@ -124,11 +101,7 @@ impl IntoResponse for ApiError {
         let mut response = (
             status,
             Json(ErrorBody {
-                error: ErrorDetail {
-                    code,
-                    message,
-                    field,
-                },
+                error: ErrorDetail { code, message, field },
             }),
         )
             .into_response();
@@ -165,13 +138,7 @@ impl From<StoreError> for ApiError {
                 field: Some(field),
                 message,
             },
-            StoreError::Rule {
-                field: None,
-                message,
-            } => ApiError::Conflict {
-                field: None,
-                message,
-            },
+            StoreError::Rule { field: None, message } => ApiError::Conflict { field: None, message },
             other => ApiError::Internal(anyhow::Error::new(other).context("storage")),
         }
     }

@@ -105,21 +105,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
-        serde_path_to_error::deserialize(de)
-            .map(ApiQuery)
-            .map_err(|err| {
-                let path = err.path().to_string();
-                let message = err.inner().to_string();
-                let field = if path == "." {
-                    missing_field(&message)
-                } else {
-                    Some(path)
-                };
-                ApiError::BadRequest {
-                    field,
-                    message: format!("invalid query string: {message}"),
-                }
-            })
+        serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
+            let path = err.path().to_string();
+            let message = err.inner().to_string();
+            let field = if path == "." {
+                missing_field(&message)
+            } else {
+                Some(path)
+            };
+            ApiError::BadRequest {
+                field,
+                message: format!("invalid query string: {message}"),
+            }
+        })
     }
 }
 
@@ -134,13 +132,12 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|e| ApiError::BadRequest {
-                    field: Some("id".into()),
-                    message: e.body_text(),
-                })?;
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest {
+                field: Some("id".into()),
+                message: e.body_text(),
+            })?;
         raw.parse::<i64>()
             .ok()
             .filter(|id| *id > 0)

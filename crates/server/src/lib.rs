@@ -25,12 +25,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     state.spawn_upkeep();
     let app = app::router(state.clone());
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await?;
     state.db.close().await;
     Ok(())
 }

@@ -46,17 +46,12 @@ impl AppState {
         let secret = match &config.jwt_secret {
             Some(secret) if secret.len() >= 32 => secret.clone(),
             Some(_) => anyhow::bail!("jwt_secret must be at least 32 characters"),
-            None => {
-                settings::get_or_insert(&mut tx.conn(), "jwt_secret", &random_secret("")).await?
-            }
+            None => settings::get_or_insert(&mut tx.conn(), "jwt_secret", &random_secret("")).await?,
         };
         tx.commit().await?;
         BODY_LIMIT.store(config.max_body_bytes, Ordering::Relaxed);
         Ok(Self {
-            tokens: Arc::new(TokenKeys::new(
-                secret.as_bytes(),
-                config.access_token_minutes * 60,
-            )),
+            tokens: Arc::new(TokenKeys::new(secret.as_bytes(), config.access_token_minutes * 60)),
             login_limiter: Limiter::per_minute(config.login_attempts_per_minute),
             api_limiter: Limiter::per_second(config.rate_limit_per_second),
             metrics: prometheus(),
@@ -70,10 +65,7 @@ impl AppState {
     /// Records an API key's last use, at most once a minute per key, off the request path.
     pub fn note_api_key_use(&self, key: &ApiKey) {
         let due = {
-            let mut touches = self
-                .api_key_touches
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
+            let mut touches = self.api_key_touches.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let due = touches
                 .get(&key.id)

@@ -52,8 +52,7 @@ impl From<ApiKeyRow> for ApiKey {
     }
 }
 
-const COLUMNS: &str =
-    "id, name, prefix, permissions, created_by, created_at, expires_at, last_used_at, revoked_at";
+const COLUMNS: &str = "id, name, prefix, permissions, created_by, created_at, expires_at, last_used_at, revoked_at";
 
 pub struct NewApiKey<'a> {
     pub name: &'a str,
@@ -67,30 +66,21 @@ pub struct NewApiKey<'a> {
 pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewApiKey<'_>) -> StoreResult<ApiKey> {
     let row: ApiKeyRow = exec!(c, |e| {
         sqlx::query_as(&format!(
-        "INSERT INTO api_keys (name, prefix, key_hash, permissions, created_by, created_at, expires_at)
+            "INSERT INTO api_keys (name, prefix, key_hash, permissions, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-    ))
-    .bind(new.name)
-    .bind(new.prefix)
-    .bind(new.key_hash)
-    .bind(new.permissions.to_storage())
-    .bind(new.created_by)
-    .bind(now())
-    .bind(new.expires_at)
-    .fetch_one(e)
-    .await
+        ))
+        .bind(new.name)
+        .bind(new.prefix)
+        .bind(new.key_hash)
+        .bind(new.permissions.to_storage())
+        .bind(new.created_by)
+        .bind(now())
+        .bind(new.expires_at)
+        .fetch_one(e)
+        .await
     })?;
     let key = ApiKey::from(row);
-    audit::record(
-        c,
-        actor,
-        "create",
-        "api_key",
-        key.id,
-        None::<&ApiKey>,
-        Some(&key),
-    )
-    .await?;
+    audit::record(c, actor, "create", "api_key", key.id, None::<&ApiKey>, Some(&key)).await?;
     Ok(key)
 }
 
@@ -125,16 +115,7 @@ pub async fn revoke(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<Api
     .await
     .map(|r| r.rows_affected()))?;
     let after = get(c, id).await?;
-    audit::record(
-        c,
-        actor,
-        "revoke",
-        "api_key",
-        id,
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
+    audit::record(c, actor, "revoke", "api_key", id, Some(&before), Some(&after)).await?;
     Ok(after)
 }
 

@@ -132,11 +132,7 @@ pub struct AuditFilter {
 }
 
 /// Newest first.
-pub async fn list(
-    c: &mut Conn<'_>,
-    filter: &AuditFilter,
-    page: PageRequest,
-) -> StoreResult<Page<AuditEntry>> {
+pub async fn list(c: &mut Conn<'_>, filter: &AuditFilter, page: PageRequest) -> StoreResult<Page<AuditEntry>> {
     const WHERE: &str = "WHERE ($1 IS NULL OR resource = $1) AND ($2 IS NULL OR resource_id = $2)
         AND ($3 IS NULL OR actor_id = $3) AND ($4 IS NULL OR action = $4)
         AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6)";
@@ -164,9 +160,5 @@ pub async fn list(
     .bind(page.offset())
     .fetch_all(e)
     .await)?;
-    Ok(Page::new(
-        rows.into_iter().map(Into::into).collect(),
-        total,
-        page,
-    ))
+    Ok(Page::new(rows.into_iter().map(Into::into).collect(), total, page))
 }

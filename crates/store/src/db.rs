@@ -185,10 +185,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact("postgres://bob:secret@db/x"),
-            "postgres://bob:***@db/x"
-        );
+        assert_eq!(redact("postgres://bob:secret@db/x"), "postgres://bob:***@db/x");
         assert_eq!(redact("postgres://db/x"), "postgres://db/x");
         assert_eq!(redact("sqlite://bodega.db"), "sqlite://bodega.db");
     }

@@ -8,10 +8,7 @@ pub enum StoreError {
     Conflict { field: String },
     /// A rule of the data was broken (a referenced row is missing, a row is still in use).
     #[error("{message}")]
-    Rule {
-        field: Option<String>,
-        message: String,
-    },
+    Rule { field: Option<String>, message: String },
     #[error("configuration: {0}")]
     Config(String),
     #[error(transparent)]
@@ -31,8 +28,7 @@ impl From<sqlx::Error> for StoreError {
             },
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Rule {
                 field: None,
-                message: "a referenced record does not exist or the record is still referenced"
-                    .into(),
+                message: "a referenced record does not exist or the record is still referenced".into(),
             },
             _ => StoreError::Database(err),
         }
@@ -67,13 +63,7 @@ mod tests {
     fn names_the_field_on_both_backends() {
         assert_eq!(unique_field(Some("ux_customers_email"), ""), "email");
         assert_eq!(unique_field(Some("ux_api_keys_key_hash"), ""), "key_hash");
-        assert_eq!(
-            unique_field(None, "UNIQUE constraint failed: customers.rut"),
-            "rut"
-        );
-        assert_eq!(
-            unique_field(None, "UNIQUE constraint failed: users.email"),
-            "email"
-        );
+        assert_eq!(unique_field(None, "UNIQUE constraint failed: customers.rut"), "rut");
+        assert_eq!(unique_field(None, "UNIQUE constraint failed: users.email"), "email");
     }
 }

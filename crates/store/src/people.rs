@@ -116,25 +116,12 @@ pub struct PersonFilter {
 }
 
 pub async fn get<P: Person>(c: &mut Conn<'_>, id: i64) -> StoreResult<P> {
-    let sql = format!(
-        "SELECT * FROM {} WHERE id = $1 AND deleted_at IS NULL",
-        P::TABLE
-    );
-    Ok(exec!(c, |e| sqlx::query_as::<_, P>(&sql)
-        .bind(id)
-        .fetch_one(e)
-        .await)?)
+    let sql = format!("SELECT * FROM {} WHERE id = $1 AND deleted_at IS NULL", P::TABLE);
+    Ok(exec!(c, |e| sqlx::query_as::<_, P>(&sql).bind(id).fetch_one(e).await)?)
 }
 
-pub async fn list<P: Person>(
-    c: &mut Conn<'_>,
-    filter: &PersonFilter,
-    page: PageRequest,
-) -> StoreResult<Page<P>> {
-    let pattern = filter
-        .q
-        .as_ref()
-        .map(|q| format!("%{}%", q.trim().to_lowercase()));
+pub async fn list<P: Person>(c: &mut Conn<'_>, filter: &PersonFilter, page: PageRequest) -> StoreResult<Page<P>> {
+    let pattern = filter.q.as_ref().map(|q| format!("%{}%", q.trim().to_lowercase()));
     // A RUT typed with dots or a hyphen still matches its canonical stored form.
     let rut_pattern = filter
         .q
@@ -170,11 +157,7 @@ pub async fn list<P: Person>(
     Ok(Page::new(items, total, page))
 }
 
-pub async fn create<P: Person>(
-    c: &mut Conn<'_>,
-    actor: &Actor,
-    input: &impl PersonInput,
-) -> StoreResult<P> {
+pub async fn create<P: Person>(c: &mut Conn<'_>, actor: &Actor, input: &impl PersonInput) -> StoreResult<P> {
     let fields = input.fields();
     let columns: Vec<&str> = fields.iter().map(|(name, _)| *name).collect();
     let placeholders: Vec<String> = (1..=fields.len()).map(|i| format!("${i}")).collect();
@@ -198,26 +181,12 @@ pub async fn create<P: Person>(
         query.bind(at).fetch_one(e).await
     })?;
     let created: P = get(c, id).await?;
-    audit::record(
-        c,
-        actor,
-        "create",
-        P::RESOURCE,
-        id,
-        None::<&P>,
-        Some(&created),
-    )
-    .await?;
+    audit::record(c, actor, "create", P::RESOURCE, id, None::<&P>, Some(&created)).await?;
     Ok(created)
 }
 
 /// Replaces every writable column of a live record.
-pub async fn replace<P: Person>(
-    c: &mut Conn<'_>,
-    actor: &Actor,
-    id: i64,
-    input: &impl PersonInput,
-) -> StoreResult<P> {
+pub async fn replace<P: Person>(c: &mut Conn<'_>, actor: &Actor, id: i64, input: &impl PersonInput) -> StoreResult<P> {
     let before: P = get(c, id).await?;
     let fields = input.fields();
     let sets: Vec<String> = fields
@@ -243,24 +212,10 @@ pub async fn replace<P: Person>(
                 Field::Date(v) => query.bind(*v),
             };
         }
-        query
-            .bind(at)
-            .bind(id)
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected())
+        query.bind(at).bind(id).execute(e).await.map(|r| r.rows_affected())
     })?;
     let after: P = get(c, id).await?;
-    audit::record(
-        c,
-        actor,
-        "update",
-        P::RESOURCE,
-        id,
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
+    audit::record(c, actor, "update", P::RESOURCE, id, Some(&before), Some(&after)).await?;
     Ok(after)
 }
 
@@ -278,14 +233,5 @@ pub async fn delete<P: Person>(c: &mut Conn<'_>, actor: &Actor, id: i64) -> Stor
         .execute(e)
         .await
         .map(|r| r.rows_affected()))?;
-    audit::record(
-        c,
-        actor,
-        "delete",
-        P::RESOURCE,
-        id,
-        Some(&before),
-        None::<&P>,
-    )
-    .await
+    audit::record(c, actor, "delete", P::RESOURCE, id, Some(&before), None::<&P>).await
 }

@@ -116,25 +116,21 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, input: &RoleInput) -> Store
     Ok(role)
 }
 
-pub async fn update(
-    c: &mut Conn<'_>,
-    actor: &Actor,
-    id: i64,
-    input: &RoleInput,
-) -> StoreResult<Role> {
+pub async fn update(c: &mut Conn<'_>, actor: &Actor, id: i64, input: &RoleInput) -> StoreResult<Role> {
     let before = get(c, id).await?;
     if before.is_system {
         return Err(built_in_rule());
     }
     exec!(c, |e| {
         sqlx::query("UPDATE roles SET name = $1, description = $2, permissions = $3, updated_at = $4 WHERE id = $5")
-        .bind(&input.name)
-        .bind(&input.description)
-        .bind(input.permissions.to_storage())
-        .bind(now())
-        .bind(id)
-        .execute(e)
-        .await.map(|r| r.rows_affected())
+            .bind(&input.name)
+            .bind(&input.description)
+            .bind(input.permissions.to_storage())
+            .bind(now())
+            .bind(id)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     let after = get(c, id).await?;
     audit::record(c, actor, "update", "role", id, Some(&before), Some(&after)).await?;

@@ -21,18 +21,19 @@ pub async fn create(c: &mut Conn<'_>, s: &NewSession<'_>) -> StoreResult<()> {
     let at = now();
     exec!(c, |e| {
         sqlx::query(
-        "INSERT INTO sessions (id, user_id, refresh_hash, created_at, refreshed_at, expires_at, ip, user_agent)
-         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)"
-    )
-    .bind(s.id)
-    .bind(s.user_id)
-    .bind(s.refresh_hash)
-    .bind(at)
-    .bind(s.expires_at)
-    .bind(s.ip)
-    .bind(s.user_agent)
-    .execute(e)
-    .await.map(|r| r.rows_affected())
+            "INSERT INTO sessions (id, user_id, refresh_hash, created_at, refreshed_at, expires_at, ip, user_agent)
+         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        )
+        .bind(s.id)
+        .bind(s.user_id)
+        .bind(s.refresh_hash)
+        .bind(at)
+        .bind(s.expires_at)
+        .bind(s.ip)
+        .bind(s.user_agent)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
@@ -89,12 +90,7 @@ pub async fn lookup_refresh(c: &mut Conn<'_>, refresh_hash: &str) -> StoreResult
 
 /// Swaps in a new refresh token, guarded on the old one so that two concurrent refreshes
 /// with the same token cannot both succeed. Returns false when the old token was not current.
-pub async fn rotate(
-    c: &mut Conn<'_>,
-    session_id: &str,
-    old_hash: &str,
-    new_hash: &str,
-) -> StoreResult<bool> {
+pub async fn rotate(c: &mut Conn<'_>, session_id: &str, old_hash: &str, new_hash: &str) -> StoreResult<bool> {
     let done = exec!(c, |e| sqlx::query(
         "UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = $1, refreshed_at = $2
          WHERE id = $3 AND refresh_hash = $4 AND revoked_at IS NULL"
@@ -111,25 +107,19 @@ pub async fn rotate(
 
 pub async fn revoke(c: &mut Conn<'_>, session_id: &str, reason: &str) -> StoreResult<()> {
     exec!(c, |e| {
-        sqlx::query(
-        "UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL"
-    )
-    .bind(now())
-    .bind(reason)
-    .bind(session_id)
-    .execute(e)
-    .await.map(|r| r.rows_affected())
+        sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(reason)
+            .bind(session_id)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     Ok(())
 }
 
 /// Revokes every live session of a user except `keep` (used on password change).
-pub async fn revoke_all_for_user(
-    c: &mut Conn<'_>,
-    user_id: i64,
-    keep: Option<&str>,
-    reason: &str,
-) -> StoreResult<()> {
+pub async fn revoke_all_for_user(c: &mut Conn<'_>, user_id: i64, keep: Option<&str>, reason: &str) -> StoreResult<()> {
     exec!(c, |e| sqlx::query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
          WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)"

@@ -16,14 +16,13 @@ pub async fn get(c: &mut Conn<'_>, key: &str) -> StoreResult<Option<String>> {
 /// two replicas starting at once agree on the first writer's value.
 pub async fn get_or_insert(c: &mut Conn<'_>, key: &str, value: &str) -> StoreResult<String> {
     exec!(c, |e| {
-        sqlx::query(
-        "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING"
-    )
-    .bind(key)
-    .bind(value)
-    .bind(now())
-    .execute(e)
-    .await.map(|r| r.rows_affected())
+        sqlx::query("INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .bind(now())
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     get(c, key).await?.ok_or(crate::StoreError::NotFound)
 }

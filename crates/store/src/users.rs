@@ -56,18 +56,13 @@ const SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, 
     u.is_active, u.created_at, u.updated_at, u.last_login_at FROM users u JOIN roles r ON r.id = u.role_id";
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<User> {
-    Ok(exec!(c, |e| sqlx::query_as(&format!(
-        "{SELECT} WHERE u.id = $1"
-    ))
-    .bind(id)
-    .fetch_one(e)
-    .await)?)
+    Ok(exec!(c, |e| sqlx::query_as(&format!("{SELECT} WHERE u.id = $1"))
+        .bind(id)
+        .fetch_one(e)
+        .await)?)
 }
 
-pub async fn credentials_by_email(
-    c: &mut Conn<'_>,
-    email: &str,
-) -> StoreResult<Option<Credentials>> {
+pub async fn credentials_by_email(c: &mut Conn<'_>, email: &str) -> StoreResult<Option<Credentials>> {
     Ok(exec!(c, |e| sqlx::query_as(
         "SELECT id, password_hash, is_active FROM users WHERE email = $1"
     )
@@ -87,7 +82,8 @@ pub async fn credentials_by_id(c: &mut Conn<'_>, id: i64) -> StoreResult<Credent
 
 pub async fn list(c: &mut Conn<'_>, q: Option<&str>, page: PageRequest) -> StoreResult<Page<User>> {
     let pattern = q.map(|q| format!("%{}%", q.to_lowercase()));
-    const WHERE: &str = "WHERE ($1 IS NULL OR LOWER(u.email) LIKE $1 OR LOWER(u.first_name || ' ' || u.last_name) LIKE $1)";
+    const WHERE: &str =
+        "WHERE ($1 IS NULL OR LOWER(u.email) LIKE $1 OR LOWER(u.first_name || ' ' || u.last_name) LIKE $1)";
     let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM users u {WHERE}"
     ))
@@ -127,12 +123,7 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewUser) -> StoreResu
     Ok(user)
 }
 
-pub async fn update(
-    c: &mut Conn<'_>,
-    actor: &Actor,
-    id: i64,
-    changes: &UserChanges,
-) -> StoreResult<User> {
+pub async fn update(c: &mut Conn<'_>, actor: &Actor, id: i64, changes: &UserChanges) -> StoreResult<User> {
     let before = get(c, id).await?;
     let phone = match &changes.phone {
         Some(p) => p.clone(),
@@ -159,45 +150,30 @@ pub async fn update(
     Ok(after)
 }
 
-pub async fn set_password(
-    c: &mut Conn<'_>,
-    actor: &Actor,
-    id: i64,
-    password_hash: &str,
-) -> StoreResult<()> {
+pub async fn set_password(c: &mut Conn<'_>, actor: &Actor, id: i64, password_hash: &str) -> StoreResult<()> {
     let at = now();
     let done = exec!(c, |e| {
         sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3")
-        .bind(password_hash)
-        .bind(at)
-        .bind(id)
-        .execute(e)
-        .await.map(|r| r.rows_affected())
+            .bind(password_hash)
+            .bind(at)
+            .bind(id)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected())
     })?;
     if done == 0 {
         return Err(crate::StoreError::NotFound);
     }
-    audit::record(
-        c,
-        actor,
-        "change_password",
-        "user",
-        id,
-        None::<&()>,
-        None::<&()>,
-    )
-    .await
+    audit::record(c, actor, "change_password", "user", id, None::<&()>, None::<&()>).await
 }
 
 pub async fn touch_login(c: &mut Conn<'_>, id: i64) -> StoreResult<()> {
-    exec!(c, |e| sqlx::query(
-        "UPDATE users SET last_login_at = $1 WHERE id = $2"
-    )
-    .bind(now())
-    .bind(id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    exec!(c, |e| sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -205,9 +181,9 @@ pub async fn touch_login(c: &mut Conn<'_>, id: i64) -> StoreResult<()> {
 pub async fn count_active_admins(c: &mut Conn<'_>) -> StoreResult<i64> {
     Ok(exec!(c, |e| {
         sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.name = 'admin' AND u.is_active"
-    )
-    .fetch_one(e)
-    .await
+            "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.name = 'admin' AND u.is_active",
+        )
+        .fetch_one(e)
+        .await
     })?)
 }

@@ -41,9 +41,7 @@ impl Caller {
         if self.permissions.allows(resource, action) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(format!(
-                "missing permission {resource}:{action}"
-            )))
+            Err(ApiError::Forbidden(format!("missing permission {resource}:{action}")))
         }
     }
 
@@ -58,9 +56,7 @@ impl Caller {
     pub fn user_session(&self) -> ApiResult<(i64, &str)> {
         match &self.identity {
             Identity::User {
-                user_id,
-                session_id,
-                ..
+                user_id, session_id, ..
             } => Ok((*user_id, session_id)),
             Identity::ApiKey { .. } => Err(ApiError::Forbidden(
                 "this endpoint is for signed-in users, not API keys".into(),
@@ -125,10 +121,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let (request_id, ip) = request_meta(parts);
         if let Some(token) = bearer(&parts.headers) {
             let claims = state.tokens.verify(token)?;
@@ -136,9 +129,7 @@ impl FromRequestParts<AppState> for Caller {
             let principal = sessions::principal(&mut conn.conn(), &claims.sid)
                 .await?
                 .filter(|p| p.user_id.to_string() == claims.sub)
-                .ok_or_else(|| {
-                    ApiError::Unauthorized("session revoked or expired; sign in again".into())
-                })?;
+                .ok_or_else(|| ApiError::Unauthorized("session revoked or expired; sign in again".into()))?;
             let caller = Caller {
                 actor: Actor {
                     kind: "user",
@@ -166,9 +157,7 @@ impl FromRequestParts<AppState> for Caller {
             let mut conn = state.db.read().await?;
             let api_key = api_keys::authenticate(&mut conn.conn(), &hash)
                 .await?
-                .ok_or_else(|| {
-                    ApiError::Unauthorized("invalid, revoked or expired API key".into())
-                })?;
+                .ok_or_else(|| ApiError::Unauthorized("invalid, revoked or expired API key".into()))?;
             drop(conn);
             state.note_api_key_use(&api_key);
             let caller = Caller {
@@ -198,10 +187,7 @@ impl FromRequestParts<AppState> for Caller {
 impl OptionalFromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
         if bearer(&parts.headers).is_none() && !parts.headers.contains_key("x-api-key") {
             return Ok(None);
         }

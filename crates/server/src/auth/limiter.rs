@@ -60,10 +60,7 @@ mod tests {
         let limiter = Limiter::per_minute(2);
         assert!(limiter.check(&"a").is_ok());
         assert!(limiter.check(&"a").is_ok());
-        assert!(matches!(
-            limiter.check(&"a"),
-            Err(ApiError::RateLimited { .. })
-        ));
+        assert!(matches!(limiter.check(&"a"), Err(ApiError::RateLimited { .. })));
         assert!(limiter.check(&"b").is_ok());
         let off = Limiter::per_minute(0);
         for _ in 0..100 {

@@ -44,12 +44,7 @@ impl TokenKeys {
         }
     }
 
-    pub fn issue(
-        &self,
-        user_id: i64,
-        session_id: &str,
-        role: &str,
-    ) -> Result<(String, i64), ApiError> {
+    pub fn issue(&self, user_id: i64, session_id: &str, role: &str) -> Result<(String, i64), ApiError> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: user_id.to_string(),
@@ -66,16 +61,13 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, ApiError> {
-        let data =
-            decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind;
-                match e.kind() {
-                    ErrorKind::ExpiredSignature => {
-                        ApiError::Unauthorized("access token expired".into())
-                    }
-                    _ => ApiError::Unauthorized("invalid access token".into()),
-                }
-            })?;
+        let data = decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind;
+            match e.kind() {
+                ErrorKind::ExpiredSignature => ApiError::Unauthorized("access token expired".into()),
+                _ => ApiError::Unauthorized("invalid access token".into()),
+            }
+        })?;
         if data.claims.typ != "access" {
             return Err(ApiError::Unauthorized("invalid access token".into()));
         }
@@ -106,11 +98,7 @@ mod tests {
         assert_eq!(ttl, 900);
         let claims = keys.verify(&token).unwrap();
         assert_eq!(
-            (
-                claims.sub.as_str(),
-                claims.sid.as_str(),
-                claims.role.as_str()
-            ),
+            (claims.sub.as_str(), claims.sid.as_str(), claims.role.as_str()),
             ("7", "s1", "admin")
         );
         let other = TokenKeys::new(b"another-key-another-key-another!", 900);

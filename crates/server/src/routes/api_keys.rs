@@ -56,10 +56,7 @@ async fn create_key(
     let name = required_text("name", &req.name, 100)?;
     let permissions = PermissionSet::parse_all(&req.permissions)?;
     if permissions.is_empty() {
-        return Err(ApiError::validation(
-            "permissions",
-            "must name at least one permission",
-        ));
+        return Err(ApiError::validation("permissions", "must name at least one permission"));
     }
     if !caller.permissions.covers(&permissions) {
         return Err(ApiError::Forbidden(
@@ -68,10 +65,7 @@ async fn create_key(
     }
     let expires_at = match req.expires_in_days {
         Some(days) if !(1..=3650).contains(&days) => {
-            return Err(ApiError::validation(
-                "expires_in_days",
-                "must be between 1 and 3650",
-            ))
+            return Err(ApiError::validation("expires_in_days", "must be between 1 and 3650"))
         }
         Some(days) => Some(now() + chrono::Duration::days(days)),
         None => None,
@@ -107,11 +101,7 @@ async fn list_keys(State(state): State<AppState>, caller: Caller) -> ApiResult<J
 /// Revokes a key at once; it stays listed as revoked.
 #[utoipa::path(delete, path = "/api/api-keys/{id}", tag = "api-keys", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn revoke_key(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId,
-) -> ApiResult<StatusCode> {
+async fn revoke_key(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
     caller.require("api_keys", "delete")?;
     let mut tx = state.db.begin().await?;
     api_keys::revoke(&mut tx.conn(), &caller.actor, id)

@@ -166,14 +166,7 @@ async fn login(
         request_id,
         ip: ip.clone(),
     };
-    let tokens = start_session(
-        &state,
-        credentials.id,
-        &actor,
-        ip.as_deref(),
-        user_agent.as_deref(),
-    )
-    .await?;
+    let tokens = start_session(&state, credentials.id, &actor, ip.as_deref(), user_agent.as_deref()).await?;
     Ok(axum::Json(tokens))
 }
 
@@ -202,16 +195,7 @@ async fn start_session(
     )
     .await?;
     users::touch_login(&mut c, user_id).await?;
-    audit::record(
-        &mut c,
-        actor,
-        "login",
-        "session",
-        &session_id,
-        None::<&()>,
-        None::<&()>,
-    )
-    .await?;
+    audit::record(&mut c, actor, "login", "session", &session_id, None::<&()>, None::<&()>).await?;
     let user = users::get(&mut c, user_id).await?;
     tx.commit().await?;
     let (access_token, expires_in) = state.tokens.issue(user_id, &session_id, &user.role)?;
@@ -241,10 +225,7 @@ async fn refresh(
     let mut tx = state.db.begin().await?;
     let lookup = sessions::lookup_refresh(&mut tx.conn(), &old_hash).await?;
     let (session_id, user_id) = match lookup {
-        RefreshLookup::Current {
-            session_id,
-            user_id,
-        } => (session_id, user_id),
+        RefreshLookup::Current { session_id, user_id } => (session_id, user_id),
         RefreshLookup::Replayed => {
             tx.commit().await?;
             return Err(ApiError::Unauthorized(
@@ -258,14 +239,7 @@ async fn refresh(
         }
     };
     let refresh_token = random_secret("rt_");
-    if !sessions::rotate(
-        &mut tx.conn(),
-        &session_id,
-        &old_hash,
-        &sha256_hex(&refresh_token),
-    )
-    .await?
-    {
+    if !sessions::rotate(&mut tx.conn(), &session_id, &old_hash, &sha256_hex(&refresh_token)).await? {
         return Err(ApiError::Unauthorized("refresh token already used".into()));
     }
     let user = users::get(&mut tx.conn(), user_id).await?;
@@ -317,9 +291,7 @@ pub struct Me {
 async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<axum::Json<Me>> {
     let (user_id, _) = caller.user_session()?;
     let mut conn = state.db.read().await?;
-    let user = users::get(&mut conn.conn(), user_id)
-        .await
-        .or_not_found("user")?;
+    let user = users::get(&mut conn.conn(), user_id).await.or_not_found("user")?;
     Ok(axum::Json(Me {
         user,
         permissions: caller.permissions.names(),
@@ -396,9 +368,7 @@ async fn change_password(
     state.login_limiter.check(&format!("password:{user_id}"))?;
     let stored = {
         let mut conn = state.db.read().await?;
-        users::credentials_by_id(&mut conn.conn(), user_id)
-            .await?
-            .password_hash
+        users::credentials_by_id(&mut conn.conn(), user_id).await?.password_hash
     };
     if !password::verify(Some(stored), &req.current_password).await? {
         return Err(ApiError::validation("current_password", "is not correct"));
@@ -406,13 +376,7 @@ async fn change_password(
     let hash = password::hash(&req.new_password).await?;
     let mut tx = state.db.begin().await?;
     users::set_password(&mut tx.conn(), &caller.actor, user_id, &hash).await?;
-    sessions::revoke_all_for_user(
-        &mut tx.conn(),
-        user_id,
-        Some(session_id),
-        "password changed",
-    )
-    .await?;
+    sessions::revoke_all_for_user(&mut tx.conn(), user_id, Some(session_id), "password changed").await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,9 +13,7 @@ use utoipa_axum::routes;
 
 use bodega_domain::error::{optional_text, required_text};
 use bodega_domain::{Email, Page, PageRequest, Rut, ValidationError};
-use bodega_store::people::{
-    self, Customer, Employee, Field, Person, PersonFilter, PersonInput, Supplier,
-};
+use bodega_store::people::{self, Customer, Employee, Field, Person, PersonFilter, PersonInput, Supplier};
 use bodega_store::users;
 
 use crate::auth::Caller;
@@ -26,23 +24,11 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(customers::list, customers::create))
-        .routes(routes!(
-            customers::get,
-            customers::replace,
-            customers::delete
-        ))
+        .routes(routes!(customers::get, customers::replace, customers::delete))
         .routes(routes!(employees::list, employees::create))
-        .routes(routes!(
-            employees::get,
-            employees::replace,
-            employees::delete
-        ))
+        .routes(routes!(employees::get, employees::replace, employees::delete))
         .routes(routes!(suppliers::list, suppliers::create))
-        .routes(routes!(
-            suppliers::get,
-            suppliers::replace,
-            suppliers::delete
-        ))
+        .routes(routes!(suppliers::get, suppliers::replace, suppliers::delete))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -98,11 +84,7 @@ fn rut_field(raw: &Option<String>) -> Result<Field, ValidationError> {
 }
 
 fn text(field: &str, raw: &Option<String>, max: usize) -> Result<Field, ValidationError> {
-    Ok(Field::Text(optional_text(
-        field,
-        raw.as_deref().unwrap_or(""),
-        max,
-    )?))
+    Ok(Field::Text(optional_text(field, raw.as_deref().unwrap_or(""), max)?))
 }
 
 /// A body validated into the columns it writes.
@@ -177,18 +159,14 @@ impl EmployeeRequest {
         }
         if let Some(user_id) = self.user_id {
             let mut conn = state.db.read().await?;
-            users::get(&mut conn.conn(), user_id).await.map_err(|_| {
-                ApiError::validation("user_id", format!("no user with id {user_id}"))
-            })?;
+            users::get(&mut conn.conn(), user_id)
+                .await
+                .map_err(|_| ApiError::validation("user_id", format!("no user with id {user_id}")))?;
         }
         Ok(Validated(vec![
             (
                 "employee_code",
-                Field::Text(Some(required_text(
-                    "employee_code",
-                    &self.employee_code,
-                    40,
-                )?)),
+                Field::Text(Some(required_text("employee_code", &self.employee_code, 40)?)),
             ),
             (
                 "first_name",
@@ -229,20 +207,11 @@ impl SupplierRequest {
     async fn validate(&self, _state: &AppState) -> ApiResult<Validated> {
         let lead_time = self.lead_time_days.unwrap_or(7);
         if !(0..=365).contains(&lead_time) {
-            return Err(ApiError::validation(
-                "lead_time_days",
-                "must be between 0 and 365",
-            ));
+            return Err(ApiError::validation("lead_time_days", "must be between 0 and 365"));
         }
         Ok(Validated(vec![
-            (
-                "name",
-                Field::Text(Some(required_text("name", &self.name, 200)?)),
-            ),
-            (
-                "contact_name",
-                text("contact_name", &self.contact_name, 100)?,
-            ),
+            ("name", Field::Text(Some(required_text("name", &self.name, 200)?))),
+            ("contact_name", text("contact_name", &self.contact_name, 100)?),
             ("email", email_field(&self.email)?),
             ("phone", text("phone", &self.phone, 40)?),
             ("address", text("address", &self.address, 300)?),
@@ -260,28 +229,17 @@ async fn list_people<P: Person>(state: &AppState, query: PersonQuery) -> ApiResu
 
 async fn get_person<P: Person>(state: &AppState, id: i64) -> ApiResult<P> {
     let mut conn = state.db.read().await?;
-    people::get::<P>(&mut conn.conn(), id)
-        .await
-        .or_not_found(P::RESOURCE)
+    people::get::<P>(&mut conn.conn(), id).await.or_not_found(P::RESOURCE)
 }
 
-async fn create_person<P: Person>(
-    state: &AppState,
-    caller: &Caller,
-    input: Validated,
-) -> ApiResult<P> {
+async fn create_person<P: Person>(state: &AppState, caller: &Caller, input: Validated) -> ApiResult<P> {
     let mut tx = state.db.begin().await?;
     let created = people::create::<P>(&mut tx.conn(), &caller.actor, &input).await?;
     tx.commit().await?;
     Ok(created)
 }
 
-async fn replace_person<P: Person>(
-    state: &AppState,
-    caller: &Caller,
-    id: i64,
-    input: Validated,
-) -> ApiResult<P> {
+async fn replace_person<P: Person>(state: &AppState, caller: &Caller, id: i64, input: Validated) -> ApiResult<P> {
     let mut tx = state.db.begin().await?;
     let updated = people::replace::<P>(&mut tx.conn(), &caller.actor, id, &input)
         .await

@@ -57,10 +57,7 @@ fn validate(caller: &Caller, req: &RoleRequest) -> ApiResult<RoleInput> {
     }
     let permissions = PermissionSet::parse_all(&req.permissions)?;
     if permissions.is_empty() {
-        return Err(ApiError::validation(
-            "permissions",
-            "must name at least one permission",
-        ));
+        return Err(ApiError::validation("permissions", "must name at least one permission"));
     }
     if !caller.permissions.covers(&permissions) {
         return Err(ApiError::Forbidden(
@@ -92,18 +89,10 @@ async fn create_role(
 
 #[utoipa::path(get, path = "/api/roles/{id}", tag = "roles", params(("id" = i64, Path)),
     responses((status = 200, body = Role), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_role(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId,
-) -> ApiResult<Json<Role>> {
+async fn get_role(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<Json<Role>> {
     caller.require("roles", "read")?;
     let mut conn = state.db.read().await?;
-    Ok(Json(
-        roles::get(&mut conn.conn(), id)
-            .await
-            .or_not_found("role")?,
-    ))
+    Ok(Json(roles::get(&mut conn.conn(), id).await.or_not_found("role")?))
 }
 
 /// Replaces a custom role; built-in roles answer 409.
@@ -129,11 +118,7 @@ async fn update_role(
 /// Deletes a custom role that no user holds.
 #[utoipa::path(delete, path = "/api/roles/{id}", tag = "roles", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_role(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId,
-) -> ApiResult<StatusCode> {
+async fn delete_role(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
     caller.require("roles", "delete")?;
     let mut tx = state.db.begin().await?;
     roles::delete(&mut tx.conn(), &caller.actor, id)

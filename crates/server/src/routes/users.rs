@@ -45,12 +45,7 @@ async fn list_users(
     let page = PageRequest::parse(q.page, q.per_page)?;
     let mut conn = state.db.read().await?;
     Ok(Json(
-        users::list(
-            &mut conn.conn(),
-            q.q.as_deref().filter(|s| !s.trim().is_empty()),
-            page,
-        )
-        .await?,
+        users::list(&mut conn.conn(), q.q.as_deref().filter(|s| !s.trim().is_empty()), page).await?,
     ))
 }
 
@@ -74,18 +69,10 @@ async fn create_user(
 
 #[utoipa::path(get, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = User), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId,
-) -> ApiResult<Json<User>> {
+async fn get_user(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<Json<User>> {
     caller.require("users", "read")?;
     let mut conn = state.db.read().await?;
-    Ok(Json(
-        users::get(&mut conn.conn(), id)
-            .await
-            .or_not_found("user")?,
-    ))
+    Ok(Json(users::get(&mut conn.conn(), id).await.or_not_found("user")?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -166,11 +153,7 @@ async fn update_user(
 /// Deactivates a user (kept for the audit trail) and ends their sessions.
 #[utoipa::path(delete, path = "/api/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-async fn deactivate_user(
-    State(state): State<AppState>,
-    caller: Caller,
-    PathId(id): PathId,
-) -> ApiResult<StatusCode> {
+async fn deactivate_user(State(state): State<AppState>, caller: Caller, PathId(id): PathId) -> ApiResult<StatusCode> {
     caller.require("users", "delete")?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
