@@ -30,7 +30,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             return Err(ApiError::UnsupportedMediaType);
         }
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        parse_json(&bytes).map(ApiJson)
+        let value = parse_json(&bytes)?;
+        // Bodies are JSON objects. serde's derived structs also accept an array of the field
+        // values in declaration order, which no client means to send.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+            return Err(ApiError::Validation {
+                field: None,
+                message: "expected a JSON object".into(),
+            });
+        }
+        Ok(ApiJson(value))
     }
 }
 
@@ -49,12 +58,16 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let inner = err.inner();
             let message = inner.to_string();
             let path = err.path().to_string();
-            let field = if path == "." {
-                missing_field(&message)
-            } else {
-                Some(path)
-            };
+            let field = if path == "." { named_field(&message) } else { Some(path) };
             if inner.is_data() {
+                // Unreadable JSON after the point where the shape went wrong is still
+                // unreadable: a syntax error anywhere in the body outranks a wrong shape.
+                if let Err(syntax) = serde_json::from_slice::<serde_json::Value>(bytes) {
+                    return Err(ApiError::BadRequest {
+                        field: None,
+                        message: format!("invalid JSON: {syntax}"),
+                    });
+                }
                 Err(ApiError::Validation {
                     field,
                     message: strip_position(&message),
@@ -82,9 +95,12 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// serde names a missing field only in its message: "missing field `email` at line 1 column 2".
-fn missing_field(message: &str) -> Option<String> {
-    let start = message.find("missing field `")? + "missing field `".len();
+/// serde names a missing or repeated field only in its message: "missing field `email` at
+/// line 1 column 2", "duplicate field `page`".
+fn named_field(message: &str) -> Option<String> {
+    let start = ["missing field `", "duplicate field `"]
+        .iter()
+        .find_map(|prefix| message.find(prefix).map(|i| i + prefix.len()))?;
     let len = message[start..].find('`')?;
     Some(message[start..start + len].to_string())
 }
@@ -108,11 +124,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
             let path = err.path().to_string();
             let message = err.inner().to_string();
-            let field = if path == "." {
-                missing_field(&message)
-            } else {
-                Some(path)
-            };
+            let field = if path == "." { named_field(&message) } else { Some(path) };
             ApiError::BadRequest {
                 field,
                 message: format!("invalid query string: {message}"),
@@ -178,5 +190,14 @@ mod tests {
             parse_json::<Body>(br#"{"email":"a@b.cl","age":1} x"#),
             Err(ApiError::BadRequest { .. })
         ));
+        // A syntax error after a wrong shape is still a syntax error.
+        assert!(matches!(
+            parse_json::<Body>(br#"{"email":"a@b.cl"} x"#),
+            Err(ApiError::BadRequest { .. })
+        ));
+        match parse_json::<Body>(br#"{"email":"a@b.cl","age":1,"age":2}"#) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field.as_deref(), Some("age")),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -178,7 +178,16 @@ pub async fn touch_login(c: &mut Conn<'_>, id: i64) -> StoreResult<()> {
 }
 
 /// Active users holding the `admin` role: the last one cannot be demoted or deactivated.
+///
+/// Two admins demoting each other at once must not both see two admins and leave none. On
+/// PostgreSQL the admin role's row is locked first, so such checks run one after the other
+/// and each counts what the one before committed; SQLite runs one write transaction at a time.
 pub async fn count_active_admins(c: &mut Conn<'_>) -> StoreResult<i64> {
+    if let Conn::Postgres(e) = c {
+        sqlx::query("SELECT id FROM roles WHERE name = 'admin' FOR UPDATE")
+            .fetch_optional(&mut **e)
+            .await?;
+    }
     Ok(exec!(c, |e| {
         sqlx::query_scalar(
             "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.name = 'admin' AND u.is_active",

@@ -105,6 +105,9 @@ async fn register(
     };
     let new = new_user(&state, &req, &role).await?;
     let mut tx = state.db.begin().await?;
+    if let Some(caller) = caller.as_ref().filter(|c| c.require("users", "create").is_ok()) {
+        crate::routes::users::require_covers(caller, &roles::get(&mut tx.conn(), new.role_id).await?)?;
+    }
     let user = users::create(&mut tx.conn(), &actor, &new).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, axum::Json(user)))

@@ -47,7 +47,9 @@ impl PersonQuery {
     fn parse(self) -> ApiResult<(PersonFilter, PageRequest)> {
         let page = PageRequest::parse(self.page, self.per_page)?;
         let filter = PersonFilter {
-            q: self.q.filter(|q| !q.trim().is_empty()),
+            // Checked like any text: control characters (NUL above all, which PostgreSQL
+            // cannot take in a parameter) are refused rather than failing in the database.
+            q: optional_text("q", self.q.as_deref().unwrap_or(""), 500)?,
             email: self
                 .email
                 .filter(|e| !e.trim().is_empty())

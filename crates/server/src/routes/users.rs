@@ -9,7 +9,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use bodega_domain::error::{optional_text, required_text};
-use bodega_domain::{Email, Page, PageRequest};
+use bodega_domain::{Email, Page, PageRequest, PermissionSet};
+use bodega_store::roles::Role;
 use bodega_store::users::{self, User, UserChanges};
 use bodega_store::{roles, sessions, Conn};
 
@@ -62,6 +63,7 @@ async fn create_user(
     let role = req.role.clone().unwrap_or_else(|| "employee".into());
     let new = new_user(&state, &req, &role).await?;
     let mut tx = state.db.begin().await?;
+    require_covers(&caller, &roles::get(&mut tx.conn(), new.role_id).await?)?;
     let user = users::create(&mut tx.conn(), &caller.actor, &new).await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(user)))
@@ -102,13 +104,15 @@ async fn update_user(
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     let current = users::get(&mut c, id).await.or_not_found("user")?;
+    require_covers(&caller, &roles::get(&mut c, current.role_id).await?)?;
     let role_id = match req.role.as_deref() {
-        Some(name) => Some(
-            roles::find_by_name(&mut c, name)
+        Some(name) => {
+            let role = roles::find_by_name(&mut c, name)
                 .await
-                .map_err(|_| ApiError::validation("role", format!("unknown role '{name}'")))?
-                .id,
-        ),
+                .map_err(|_| ApiError::validation("role", format!("unknown role '{name}'")))?;
+            require_covers(&caller, &role)?;
+            Some(role.id)
+        }
         None => None,
     };
     let changes = UserChanges {
@@ -158,6 +162,7 @@ async fn deactivate_user(State(state): State<AppState>, caller: Caller, PathId(i
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     let current = users::get(&mut c, id).await.or_not_found("user")?;
+    require_covers(&caller, &roles::get(&mut c, current.role_id).await?)?;
     if current.role == "admin" && current.is_active {
         guard_last_admin(&mut c).await?;
     }
@@ -169,6 +174,20 @@ async fn deactivate_user(State(state): State<AppState>, caller: Caller, PathId(i
     sessions::revoke_all_for_user(&mut c, id, None, "user deactivated").await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Like custom roles and API keys, a user administrator may only give, and only manage, roles
+/// whose permissions they hold themselves: `users:*` must not be a way to more power (making
+/// oneself admin, or resetting an admin's password and signing in as them).
+pub(crate) fn require_covers(caller: &Caller, role: &Role) -> ApiResult<()> {
+    if caller.permissions.covers(&PermissionSet::parse_all(&role.permissions)?) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "role '{}' holds permissions the caller does not hold",
+            role.name
+        )))
+    }
 }
 
 async fn guard_last_admin(c: &mut Conn<'_>) -> ApiResult<()> {
@@ -198,6 +217,11 @@ async fn reset_password(
 ) -> ApiResult<StatusCode> {
     caller.require("users", "update")?;
     password::check_policy("new_password", &req.new_password)?;
+    {
+        let mut conn = state.db.read().await?;
+        let target = users::get(&mut conn.conn(), id).await.or_not_found("user")?;
+        require_covers(&caller, &roles::get(&mut conn.conn(), target.role_id).await?)?;
+    }
     let hash = password::hash(&req.new_password).await?;
     let mut tx = state.db.begin().await?;
     users::set_password(&mut tx.conn(), &caller.actor, id, &hash)

@@ -1,0 +1,800 @@
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+// The authorization matrix: every endpoint and method against every kind of caller, on SQLite
+// and on PostgreSQL. Each row states the permission an endpoint needs and the status each
+// caller must get; the statuses are written out by hand from the role definitions
+// (`bodega_domain::BUILTIN_ROLES`), and [`the_matrix_follows_the_role_definitions`] checks the
+// hand-written table against them, so neither can drift alone.
+//
+// Every request carries a valid body, so a permitted caller gets a success and a refused one
+// gets 401/403 from the permission check, not from validation. Records a success would
+// consume (a deleted customer, a revoked key, a logged-out session) are made fresh for each
+// cell. Every refused request that could write is checked to have changed nothing.
+//
+// The test collects every disagreement and fails once, printing them all and the whole
+// observed matrix.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use axum::http::Method;
+use serde_json::{json, Value};
+
+use bodega_domain::BUILTIN_ROLES;
+use helpers::{create_user, Auth, TestApp, ADMIN_EMAIL, PASSWORD};
+
+crate::on_both_stores!(authorization_matrix);
+
+// ---------------------------------------------------------------------------------------------
+// Callers
+// ---------------------------------------------------------------------------------------------
+
+/// Who makes a request: the columns of the matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Admin,
+    Manager,
+    Employee,
+    /// A user holding the custom role [`CUSTOM_ROLE`] (`customers:read`).
+    Custom,
+    /// An API key with `customers:read`.
+    KeyCustomersRead,
+    /// An API key with `suppliers:*`.
+    KeySuppliersAll,
+}
+
+const CALLERS: [Who; 7] = [
+    Who::Anonymous,
+    Who::Admin,
+    Who::Manager,
+    Who::Employee,
+    Who::Custom,
+    Who::KeyCustomersRead,
+    Who::KeySuppliersAll,
+];
+
+const CUSTOM_ROLE: &str = "customer-viewer";
+const CUSTOM_ROLE_PERMISSIONS: &[&str] = &["customers:read"];
+const KEY_CUSTOMERS_READ: &[&str] = &["customers:read"];
+const KEY_SUPPLIERS_ALL: &[&str] = &["suppliers:*"];
+
+impl Who {
+    fn name(self) -> &'static str {
+        match self {
+            Who::Anonymous => "anonymous",
+            Who::Admin => "admin",
+            Who::Manager => "manager",
+            Who::Employee => "employee",
+            Who::Custom => "custom role",
+            Who::KeyCustomersRead => "key customers:read",
+            Who::KeySuppliersAll => "key suppliers:*",
+        }
+    }
+
+    /// A short column heading.
+    fn column(self) -> &'static str {
+        match self {
+            Who::Anonymous => "anon",
+            Who::Admin => "admin",
+            Who::Manager => "mgr",
+            Who::Employee => "empl",
+            Who::Custom => "custom",
+            Who::KeyCustomersRead => "key:c:r",
+            Who::KeySuppliersAll => "key:s:*",
+        }
+    }
+
+    /// The role of a signed-in caller.
+    fn role(self) -> Option<&'static str> {
+        match self {
+            Who::Admin => Some("admin"),
+            Who::Manager => Some("manager"),
+            Who::Employee => Some("employee"),
+            Who::Custom => Some(CUSTOM_ROLE),
+            Who::Anonymous | Who::KeyCustomersRead | Who::KeySuppliersAll => None,
+        }
+    }
+
+    fn is_api_key(self) -> bool {
+        matches!(self, Who::KeyCustomersRead | Who::KeySuppliersAll)
+    }
+
+    /// What the caller holds, read from the role definitions.
+    fn permissions(self) -> Vec<&'static str> {
+        match self {
+            Who::Anonymous => vec![],
+            Who::Admin | Who::Manager | Who::Employee => {
+                let name = self.role().expect("built-in role");
+                BUILTIN_ROLES
+                    .iter()
+                    .find(|r| r.name == name)
+                    .unwrap_or_else(|| panic!("no built-in role {name}"))
+                    .permissions
+                    .to_vec()
+            }
+            Who::Custom => CUSTOM_ROLE_PERMISSIONS.to_vec(),
+            Who::KeyCustomersRead => KEY_CUSTOMERS_READ.to_vec(),
+            Who::KeySuppliersAll => KEY_SUPPLIERS_ALL.to_vec(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Customers,
+    Employees,
+    Suppliers,
+}
+
+impl Kind {
+    fn path(self) -> &'static str {
+        match self {
+            Kind::Customers => "/api/customers",
+            Kind::Employees => "/api/employees",
+            Kind::Suppliers => "/api/suppliers",
+        }
+    }
+
+    /// A valid create/replace body, unique by `n`.
+    fn body(self, n: u32) -> Value {
+        match self {
+            Kind::Customers => json!({
+                "first_name": "Cliente",
+                "last_name": format!("Número {n}"),
+                "email": format!("cliente{n}@test.cl"),
+                "phone": "+56 9 1111 1111",
+            }),
+            Kind::Employees => json!({
+                "employee_code": format!("E{n:05}"),
+                "first_name": "Empleado",
+                "last_name": format!("Número {n}"),
+                "email": format!("empleado{n}@test.cl"),
+                "department": "Ventas",
+                "hire_date": "2024-03-01",
+                "salary": 650000,
+            }),
+            Kind::Suppliers => json!({
+                "name": format!("Proveedor {n}"),
+                "contact_name": "Contacto",
+                "email": format!("proveedor{n}@test.cl"),
+                "lead_time_days": 5,
+            }),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verb {
+    List,
+    Create,
+    Get,
+    Replace,
+    Delete,
+}
+
+/// One (endpoint, method) of the API: the rows of the matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Register,
+    Login,
+    LoginWrongPassword,
+    Refresh,
+    RefreshBadToken,
+    Logout,
+    Me,
+    Profile,
+    ChangePassword,
+    ListUsers,
+    CreateUser,
+    GetUser,
+    UpdateUser,
+    DeactivateUser,
+    ResetPassword,
+    ListRoles,
+    CreateRole,
+    GetRole,
+    UpdateRole,
+    DeleteRole,
+    ListPermissions,
+    ListApiKeys,
+    CreateApiKey,
+    RevokeApiKey,
+    Audit,
+    People(Kind, Verb),
+    Health,
+    Metrics,
+    OpenApiJson,
+    Docs,
+}
+
+impl Op {
+    /// Method, path template (as documented) and a note telling apart rows of one route.
+    fn route(self) -> (Method, &'static str, &'static str) {
+        match self {
+            Op::Register => (Method::POST, "/api/auth/register", ""),
+            Op::Login => (Method::POST, "/api/auth/login", "valid credentials"),
+            Op::LoginWrongPassword => (Method::POST, "/api/auth/login", "wrong password"),
+            Op::Refresh => (Method::POST, "/api/auth/refresh", "valid token"),
+            Op::RefreshBadToken => (Method::POST, "/api/auth/refresh", "bad token"),
+            Op::Logout => (Method::POST, "/api/auth/logout", ""),
+            Op::Me => (Method::GET, "/api/auth/me", ""),
+            Op::Profile => (Method::PUT, "/api/auth/profile", ""),
+            Op::ChangePassword => (Method::POST, "/api/auth/change-password", ""),
+            Op::ListUsers => (Method::GET, "/api/users", ""),
+            Op::CreateUser => (Method::POST, "/api/users", ""),
+            Op::GetUser => (Method::GET, "/api/users/{id}", ""),
+            Op::UpdateUser => (Method::PUT, "/api/users/{id}", ""),
+            Op::DeactivateUser => (Method::DELETE, "/api/users/{id}", ""),
+            Op::ResetPassword => (Method::POST, "/api/users/{id}/reset-password", ""),
+            Op::ListRoles => (Method::GET, "/api/roles", ""),
+            Op::CreateRole => (Method::POST, "/api/roles", ""),
+            Op::GetRole => (Method::GET, "/api/roles/{id}", ""),
+            Op::UpdateRole => (Method::PUT, "/api/roles/{id}", ""),
+            Op::DeleteRole => (Method::DELETE, "/api/roles/{id}", ""),
+            Op::ListPermissions => (Method::GET, "/api/permissions", ""),
+            Op::ListApiKeys => (Method::GET, "/api/api-keys", ""),
+            Op::CreateApiKey => (Method::POST, "/api/api-keys", ""),
+            Op::RevokeApiKey => (Method::DELETE, "/api/api-keys/{id}", ""),
+            Op::Audit => (Method::GET, "/api/audit", ""),
+            Op::People(kind, verb) => {
+                let (collection, item) = match kind {
+                    Kind::Customers => ("/api/customers", "/api/customers/{id}"),
+                    Kind::Employees => ("/api/employees", "/api/employees/{id}"),
+                    Kind::Suppliers => ("/api/suppliers", "/api/suppliers/{id}"),
+                };
+                match verb {
+                    Verb::List => (Method::GET, collection, ""),
+                    Verb::Create => (Method::POST, collection, ""),
+                    Verb::Get => (Method::GET, item, ""),
+                    Verb::Replace => (Method::PUT, item, ""),
+                    Verb::Delete => (Method::DELETE, item, ""),
+                }
+            }
+            Op::Health => (Method::GET, "/health", ""),
+            Op::Metrics => (Method::GET, "/metrics", ""),
+            Op::OpenApiJson => (Method::GET, "/api/openapi.json", ""),
+            Op::Docs => (Method::GET, "/api/docs/", ""),
+        }
+    }
+
+    fn label(self) -> String {
+        let (method, path, note) = self.route();
+        if note.is_empty() {
+            format!("{method} {path}")
+        } else {
+            format!("{method} {path} ({note})")
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The matrix
+// ---------------------------------------------------------------------------------------------
+
+/// What an endpoint demands of its caller, with the status of a permitted call.
+#[derive(Clone, Copy, Debug)]
+enum Guard {
+    /// Open to anyone: every caller gets this status.
+    Public(u16),
+    /// Signed-in users only: anonymous 401, API keys 403.
+    SignedIn(u16),
+    /// Needs this permission: anonymous 401, callers without it 403.
+    Needs(&'static str, u16),
+}
+
+struct Row {
+    op: Op,
+    guard: Guard,
+    /// In the order of [`CALLERS`].
+    expect: [u16; 7],
+}
+
+const fn row(op: Op, guard: Guard, expect: [u16; 7]) -> Row {
+    Row { op, guard, expect }
+}
+
+use Guard::{Needs, Public, SignedIn};
+use Kind::{Customers, Employees, Suppliers};
+use Verb::{Create, Delete, Get, List, Replace};
+
+#[rustfmt::skip]
+const MATRIX: &[Row] = &[
+    //                                                                 anon admin  mgr empl cust key:c:r key:s:*
+    row(Op::Register,                Needs("users:create", 201),      [401, 201, 403, 403, 403, 403, 403]),
+    row(Op::Login,                   Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
+    row(Op::LoginWrongPassword,      Public(401),                     [401, 401, 401, 401, 401, 401, 401]),
+    row(Op::Refresh,                 Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
+    row(Op::RefreshBadToken,         Public(401),                     [401, 401, 401, 401, 401, 401, 401]),
+    row(Op::Logout,                  SignedIn(204),                   [401, 204, 204, 204, 204, 403, 403]),
+    row(Op::Me,                      SignedIn(200),                   [401, 200, 200, 200, 200, 403, 403]),
+    row(Op::Profile,                 SignedIn(200),                   [401, 200, 200, 200, 200, 403, 403]),
+    row(Op::ChangePassword,          SignedIn(204),                   [401, 204, 204, 204, 204, 403, 403]),
+    row(Op::ListUsers,               Needs("users:read", 200),        [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::CreateUser,              Needs("users:create", 201),      [401, 201, 403, 403, 403, 403, 403]),
+    row(Op::GetUser,                 Needs("users:read", 200),        [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::UpdateUser,              Needs("users:update", 200),      [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::DeactivateUser,          Needs("users:delete", 204),      [401, 204, 403, 403, 403, 403, 403]),
+    row(Op::ResetPassword,           Needs("users:update", 204),      [401, 204, 403, 403, 403, 403, 403]),
+    row(Op::ListRoles,               Needs("roles:read", 200),        [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::CreateRole,              Needs("roles:create", 201),      [401, 201, 403, 403, 403, 403, 403]),
+    row(Op::GetRole,                 Needs("roles:read", 200),        [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::UpdateRole,              Needs("roles:update", 200),      [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::DeleteRole,              Needs("roles:delete", 204),      [401, 204, 403, 403, 403, 403, 403]),
+    row(Op::ListPermissions,         Needs("roles:read", 200),        [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::ListApiKeys,             Needs("api_keys:read", 200),     [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::CreateApiKey,            Needs("api_keys:create", 201),   [401, 201, 403, 403, 403, 403, 403]),
+    row(Op::RevokeApiKey,            Needs("api_keys:delete", 204),   [401, 204, 403, 403, 403, 403, 403]),
+    row(Op::Audit,                   Needs("audit:read", 200),        [401, 200, 403, 403, 403, 403, 403]),
+    row(Op::People(Customers, List),    Needs("customers:read", 200),   [401, 200, 200, 200, 200, 200, 403]),
+    row(Op::People(Customers, Create),  Needs("customers:create", 201), [401, 201, 201, 201, 403, 403, 403]),
+    row(Op::People(Customers, Get),     Needs("customers:read", 200),   [401, 200, 200, 200, 200, 200, 403]),
+    row(Op::People(Customers, Replace), Needs("customers:update", 200), [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::People(Customers, Delete),  Needs("customers:delete", 204), [401, 204, 204, 403, 403, 403, 403]),
+    row(Op::People(Employees, List),    Needs("employees:read", 200),   [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::People(Employees, Create),  Needs("employees:create", 201), [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::People(Employees, Get),     Needs("employees:read", 200),   [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::People(Employees, Replace), Needs("employees:update", 200), [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::People(Employees, Delete),  Needs("employees:delete", 204), [401, 204, 204, 403, 403, 403, 403]),
+    row(Op::People(Suppliers, List),    Needs("suppliers:read", 200),   [401, 200, 200, 200, 403, 403, 200]),
+    row(Op::People(Suppliers, Create),  Needs("suppliers:create", 201), [401, 201, 201, 403, 403, 403, 201]),
+    row(Op::People(Suppliers, Get),     Needs("suppliers:read", 200),   [401, 200, 200, 200, 403, 403, 200]),
+    row(Op::People(Suppliers, Replace), Needs("suppliers:update", 200), [401, 200, 200, 403, 403, 403, 200]),
+    row(Op::People(Suppliers, Delete),  Needs("suppliers:delete", 204), [401, 204, 204, 403, 403, 403, 204]),
+    row(Op::Health,                  Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
+    row(Op::Metrics,                 Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
+    row(Op::OpenApiJson,             Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
+    row(Op::Docs,                    Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
+];
+
+/// `needed` (`resource:action`) granted by `granted` (`resource:action`, `resource:*`, `*`).
+/// Deliberately independent of `PermissionSet::allows`, which is under test.
+fn holds(granted: &[&str], needed: &str) -> bool {
+    let (resource, _) = needed.split_once(':').expect("resource:action");
+    let wildcard = format!("{resource}:*");
+    granted.iter().any(|g| *g == "*" || *g == needed || *g == wildcard)
+}
+
+/// The status `who` should get from an endpoint guarded by `guard`.
+fn derived(guard: Guard, who: Who) -> u16 {
+    match guard {
+        Guard::Public(status) => status,
+        Guard::SignedIn(_) if who == Who::Anonymous => 401,
+        Guard::SignedIn(_) if who.is_api_key() => 403,
+        Guard::SignedIn(status) => status,
+        Guard::Needs(_, _) if who == Who::Anonymous => 401,
+        Guard::Needs(permission, status) if holds(&who.permissions(), permission) => status,
+        Guard::Needs(_, _) => 403,
+    }
+}
+
+/// The hand-written table agrees with what the role definitions grant each caller.
+#[test]
+fn the_matrix_follows_the_role_definitions() {
+    let mut wrong = Vec::new();
+    for row in MATRIX {
+        for (who, expected) in CALLERS.iter().zip(row.expect) {
+            let from_roles = derived(row.guard, *who);
+            if from_roles != expected {
+                wrong.push(format!(
+                    "{} as {}: table says {expected}, role definitions say {from_roles}",
+                    row.op.label(),
+                    who.name()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the matrix disagrees with BUILTIN_ROLES:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Every operation of the OpenAPI document has a row (so a new endpoint needs one), and every
+/// row is either documented or one of the documentation routes themselves.
+#[test]
+fn every_documented_operation_is_in_the_matrix() {
+    let doc = serde_json::to_value(bodega_server::app::openapi()).expect("serialise OpenAPI");
+    let paths = doc["paths"].as_object().expect("paths");
+    let mut documented = Vec::new();
+    for (path, item) in paths {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item.get(method).is_some() {
+                documented.push(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    let in_matrix: Vec<String> = MATRIX
+        .iter()
+        .map(|r| {
+            let (method, path, _) = r.op.route();
+            format!("{method} {path}")
+        })
+        .collect();
+    let missing: Vec<&String> = documented.iter().filter(|d| !in_matrix.contains(d)).collect();
+    assert!(missing.is_empty(), "endpoints without a row in the matrix: {missing:?}");
+    let undocumented: Vec<&String> = in_matrix
+        .iter()
+        .filter(|m| !documented.contains(m) && !m.starts_with("GET /api/docs") && *m != "GET /api/openapi.json")
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "rows for routes the API does not document: {undocumented:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The callers and the records the requests act on
+// ---------------------------------------------------------------------------------------------
+
+/// The user every caller signs in as for `POST /api/auth/login` and `/refresh`.
+const LOGIN_EMAIL: &str = "login-target@test.cl";
+
+struct Fixture {
+    app: TestApp,
+    seq: AtomicU32,
+    /// Each caller's credentials, in the order of [`CALLERS`].
+    auth: Vec<Auth>,
+    /// Each signed-in caller's e-mail (for fresh sessions), in the order of [`CALLERS`].
+    emails: Vec<Option<String>>,
+    custom_role_id: i64,
+    login_user_id: i64,
+    customer: i64,
+    employee: i64,
+    supplier: i64,
+}
+
+fn id_of(body: &Value) -> i64 {
+    body["id"].as_i64().unwrap_or_else(|| panic!("no id in {body}"))
+}
+
+impl Fixture {
+    async fn new(app: TestApp) -> Self {
+        let role = app
+            .post(
+                "/api/roles",
+                &app.admin,
+                json!({"name": CUSTOM_ROLE, "description": "Looks customers up", "permissions": CUSTOM_ROLE_PERMISSIONS}),
+            )
+            .await
+            .expect(201);
+        let custom_role_id = id_of(&role.body);
+        let mut auth = Vec::new();
+        let mut emails = Vec::new();
+        for who in CALLERS {
+            let (a, email) = match who {
+                Who::Anonymous => (Auth::None, None),
+                Who::Admin => (Auth::Bearer(app.admin.clone()), Some(ADMIN_EMAIL.to_string())),
+                Who::Manager | Who::Employee | Who::Custom => {
+                    let role = who.role().expect("role");
+                    let email = format!("{role}@test.cl");
+                    app.post(
+                        "/api/users",
+                        &app.admin,
+                        json!({"email": email, "password": PASSWORD, "first_name": who.name(), "role": role}),
+                    )
+                    .await
+                    .expect(201);
+                    (Auth::Bearer(app.login(&email, PASSWORD).await), Some(email))
+                }
+                Who::KeyCustomersRead => (Auth::ApiKey(app.api_key(KEY_CUSTOMERS_READ).await), None),
+                Who::KeySuppliersAll => (Auth::ApiKey(app.api_key(KEY_SUPPLIERS_ALL).await), None),
+            };
+            auth.push(a);
+            emails.push(email);
+        }
+        let login_user_id = create_user(&app.state, LOGIN_EMAIL, "employee").await;
+        let mut fixture = Self {
+            app,
+            seq: AtomicU32::new(1),
+            auth,
+            emails,
+            custom_role_id,
+            login_user_id,
+            customer: 0,
+            employee: 0,
+            supplier: 0,
+        };
+        fixture.customer = fixture.person(Kind::Customers).await;
+        fixture.employee = fixture.person(Kind::Employees).await;
+        fixture.supplier = fixture.person(Kind::Suppliers).await;
+        fixture
+    }
+
+    fn next(&self) -> u32 {
+        self.seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn index(who: Who) -> usize {
+        CALLERS.iter().position(|w| *w == who).expect("caller")
+    }
+
+    fn auth(&self, who: Who) -> Auth {
+        self.auth[Self::index(who)].clone()
+    }
+
+    async fn admin_post(&self, uri: &str, body: Value) -> Value {
+        self.app.post(uri, &self.app.admin, body).await.expect(201).body
+    }
+
+    /// A new customer, employee or supplier, created by the admin.
+    async fn person(&self, kind: Kind) -> i64 {
+        id_of(&self.admin_post(kind.path(), kind.body(self.next())).await)
+    }
+
+    /// A new employee-role user, made straight in the store.
+    async fn user(&self) -> i64 {
+        create_user(&self.app.state, &format!("target{}@test.cl", self.next()), "employee").await
+    }
+
+    /// A new custom role that no user holds.
+    async fn role(&self) -> i64 {
+        let body = json!({"name": format!("target-{}", self.next()), "permissions": ["suppliers:read"]});
+        id_of(&self.admin_post("/api/roles", body).await)
+    }
+
+    async fn api_key_id(&self) -> i64 {
+        let body = json!({"name": format!("target key {}", self.next()), "permissions": ["customers:read"]});
+        id_of(&self.admin_post("/api/api-keys", body).await)
+    }
+
+    /// The caller's credentials, on a session of its own for signed-in users (so that
+    /// logging out does not end the session the other cells use).
+    async fn fresh_session(&self, who: Who) -> Auth {
+        match &self.emails[Self::index(who)] {
+            Some(email) => Auth::Bearer(self.app.login(email, PASSWORD).await),
+            None => self.auth(who),
+        }
+    }
+
+    /// For a signed-in caller, another user of the same role (changing the password ends the
+    /// user's other sessions, which the other cells use); keys and anonymous stay as they are.
+    async fn same_role_stand_in(&self, who: Who) -> Auth {
+        match who.role() {
+            Some(role) => {
+                let email = format!("stand-in{}@test.cl", self.next());
+                create_user(&self.app.state, &email, role).await;
+                Auth::Bearer(self.app.login(&email, PASSWORD).await)
+            }
+            None => self.auth(who),
+        }
+    }
+
+    /// The request of one cell: URI, credentials and a valid body, with a fresh target where a
+    /// success would consume it.
+    async fn request(&self, op: Op, who: Who) -> (String, Auth, Option<Value>) {
+        let auth = self.auth(who);
+        let n = self.next();
+        match op {
+            Op::Register => (
+                "/api/auth/register".into(),
+                auth,
+                Some(json!({"email": format!("registered{n}@test.cl"), "password": PASSWORD, "first_name": "Nuevo"})),
+            ),
+            Op::Login => (
+                "/api/auth/login".into(),
+                auth,
+                Some(json!({"email": LOGIN_EMAIL, "password": PASSWORD})),
+            ),
+            Op::LoginWrongPassword => (
+                "/api/auth/login".into(),
+                auth,
+                Some(json!({"email": LOGIN_EMAIL, "password": "not the password"})),
+            ),
+            Op::Refresh => {
+                let tokens = self.app.login_full(LOGIN_EMAIL, PASSWORD).await;
+                let refresh = tokens["refresh_token"].as_str().expect("refresh token").to_string();
+                (
+                    "/api/auth/refresh".into(),
+                    auth,
+                    Some(json!({"refresh_token": refresh})),
+                )
+            }
+            Op::RefreshBadToken => (
+                "/api/auth/refresh".into(),
+                auth,
+                Some(json!({"refresh_token": "rt_not-a-real-refresh-token"})),
+            ),
+            Op::Logout => ("/api/auth/logout".into(), self.fresh_session(who).await, None),
+            Op::Me => ("/api/auth/me".into(), auth, None),
+            Op::Profile => (
+                "/api/auth/profile".into(),
+                auth,
+                Some(json!({"first_name": "Renamed", "phone": "+56 2 2345 6789"})),
+            ),
+            Op::ChangePassword => (
+                "/api/auth/change-password".into(),
+                self.same_role_stand_in(who).await,
+                Some(json!({"current_password": PASSWORD, "new_password": "a different secret"})),
+            ),
+            Op::ListUsers => ("/api/users".into(), auth, None),
+            Op::CreateUser => (
+                "/api/users".into(),
+                auth,
+                Some(json!({"email": format!("created{n}@test.cl"), "password": PASSWORD, "role": "employee"})),
+            ),
+            Op::GetUser => (format!("/api/users/{}", self.login_user_id), auth, None),
+            Op::UpdateUser => (
+                format!("/api/users/{}", self.user().await),
+                auth,
+                Some(json!({"first_name": "Changed", "phone": "+56 9 8765 4321"})),
+            ),
+            Op::DeactivateUser => (format!("/api/users/{}", self.user().await), auth, None),
+            Op::ResetPassword => (
+                format!("/api/users/{}/reset-password", self.user().await),
+                auth,
+                Some(json!({"new_password": "a reset secret"})),
+            ),
+            Op::ListRoles => ("/api/roles".into(), auth, None),
+            Op::CreateRole => (
+                "/api/roles".into(),
+                auth,
+                Some(json!({"name": format!("created-{n}"), "permissions": ["customers:read"]})),
+            ),
+            Op::GetRole => (format!("/api/roles/{}", self.custom_role_id), auth, None),
+            Op::UpdateRole => (
+                format!("/api/roles/{}", self.role().await),
+                auth,
+                Some(json!({"name": format!("renamed-{n}"), "permissions": ["suppliers:read", "customers:read"]})),
+            ),
+            Op::DeleteRole => (format!("/api/roles/{}", self.role().await), auth, None),
+            Op::ListPermissions => ("/api/permissions".into(), auth, None),
+            Op::ListApiKeys => ("/api/api-keys".into(), auth, None),
+            Op::CreateApiKey => (
+                "/api/api-keys".into(),
+                auth,
+                Some(json!({"name": format!("created key {n}"), "permissions": ["customers:read"]})),
+            ),
+            Op::RevokeApiKey => (format!("/api/api-keys/{}", self.api_key_id().await), auth, None),
+            Op::Audit => ("/api/audit".into(), auth, None),
+            Op::People(kind, verb) => {
+                let reference = match kind {
+                    Kind::Customers => self.customer,
+                    Kind::Employees => self.employee,
+                    Kind::Suppliers => self.supplier,
+                };
+                match verb {
+                    Verb::List => (kind.path().into(), auth, None),
+                    Verb::Create => (kind.path().into(), auth, Some(kind.body(n))),
+                    Verb::Get => (format!("{}/{reference}", kind.path()), auth, None),
+                    Verb::Replace => (
+                        format!("{}/{}", kind.path(), self.person(kind).await),
+                        auth,
+                        Some(kind.body(n)),
+                    ),
+                    Verb::Delete => (format!("{}/{}", kind.path(), self.person(kind).await), auth, None),
+                }
+            }
+            Op::Health => ("/health".into(), auth, None),
+            Op::Metrics => ("/metrics".into(), auth, None),
+            Op::OpenApiJson => ("/api/openapi.json".into(), auth, None),
+            Op::Docs => ("/api/docs/".into(), auth, None),
+        }
+    }
+
+    /// Everything a request could have written, as the admin sees it: the audit log (every
+    /// write is audited) and every user, role, API key, customer, employee and supplier.
+    async fn snapshot(&self) -> Vec<(&'static str, Value)> {
+        let mut parts = Vec::new();
+        let audit = self.app.get("/api/audit?per_page=1", &self.app.admin).await.expect(200);
+        parts.push(("audit log entries", audit.body["total"].clone()));
+        for (name, uri) in [
+            ("customers", "/api/customers?per_page=500"),
+            ("employees", "/api/employees?per_page=500"),
+            ("suppliers", "/api/suppliers?per_page=500"),
+            ("users", "/api/users?per_page=500"),
+        ] {
+            let page = self.app.get(uri, &self.app.admin).await.expect(200).body;
+            parts.push((name, page));
+        }
+        let roles = self.app.get("/api/roles", &self.app.admin).await.expect(200).body;
+        parts.push(("roles", roles));
+        let mut keys = self.app.get("/api/api-keys", &self.app.admin).await.expect(200).body;
+        // Stamped off the request path whenever a key is used; not a change a request made.
+        for key in keys.as_array_mut().into_iter().flatten() {
+            if let Some(key) = key.as_object_mut() {
+                key.remove("last_used_at");
+            }
+        }
+        parts.push(("api keys", keys));
+        parts
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------------------------
+
+fn brief(body: &Value) -> String {
+    let text = body.to_string();
+    if text.len() > 160 {
+        let cut = (0..=160).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        format!("{}…", &text[..cut])
+    } else {
+        text
+    }
+}
+
+async fn authorization_matrix(app: TestApp) {
+    let fx = Fixture::new(app).await;
+    let mut failures = Vec::new();
+    let mut observed = Vec::new();
+    let mut cells = 0;
+    for row in MATRIX {
+        let (method, _, _) = row.op.route();
+        let mut statuses = Vec::new();
+        for (who, expected) in CALLERS.iter().copied().zip(row.expect) {
+            let (uri, auth, body) = fx.request(row.op, who).await;
+            let refused = expected == 401 || expected == 403;
+            let before = if refused && method != Method::GET {
+                Some(fx.snapshot().await)
+            } else {
+                None
+            };
+            let response = fx.app.call(method.clone(), &uri, auth, body).await;
+            cells += 1;
+            let got = response.status.as_u16();
+            statuses.push((got, got == expected));
+            let at = format!("{} as {}", row.op.label(), who.name());
+            if got != expected {
+                failures.push(format!(
+                    "{at}: expected {expected}, got {got}: {}",
+                    brief(&response.body)
+                ));
+            } else if refused {
+                let code = if expected == 401 { "unauthorized" } else { "forbidden" };
+                let error = &response.body["error"];
+                let has_message = error["message"].as_str().is_some_and(|m| !m.is_empty());
+                if error["code"] != code || !has_message {
+                    failures.push(format!(
+                        "{at}: {got} without the error shape {{\"error\":{{\"code\":\"{code}\",\"message\":…}}}}: {}",
+                        brief(&response.body)
+                    ));
+                }
+            }
+            if let Some(before) = before {
+                if !response.status.is_success() {
+                    let after = fx.snapshot().await;
+                    let changed: Vec<&str> = before
+                        .iter()
+                        .zip(&after)
+                        .filter(|(b, a)| b.1 != a.1)
+                        .map(|(b, _)| b.0)
+                        .collect();
+                    if !changed.is_empty() {
+                        failures.push(format!("{at}: refused with {got} but changed {}", changed.join(", ")));
+                    }
+                }
+            }
+        }
+        observed.push((row, statuses));
+    }
+
+    if !failures.is_empty() {
+        let mut table = String::new();
+        let _ = write!(table, "{:<52}", "observed (* = not as expected)");
+        for who in CALLERS {
+            let _ = write!(table, "{:>9}", who.column());
+        }
+        for (row, statuses) in &observed {
+            let _ = write!(table, "\n{:<52}", row.op.label());
+            for (status, ok) in statuses {
+                let cell = if *ok { status.to_string() } else { format!("*{status}") };
+                let _ = write!(table, "{cell:>9}");
+            }
+        }
+        panic!(
+            "{} of {cells} authorization cells disagree with the matrix:\n  {}\n\n{table}\n",
+            failures.len(),
+            failures.join("\n  ")
+        );
+    }
+    assert_eq!(cells, MATRIX.len() * CALLERS.len());
+}
