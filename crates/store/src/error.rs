@@ -9,12 +9,28 @@ pub enum StoreError {
     /// A rule of the data was broken (a referenced row is missing, a row is still in use).
     #[error("{message}")]
     Rule { field: Option<String>, message: String },
+    /// Not enough available stock for one or more lines; nothing was changed.
+    #[error("insufficient stock")]
+    Insufficient(Vec<Shortage>),
+    /// The record is not in a state that allows the operation (an illegal order transition,
+    /// a reservation already committed).
+    #[error("{0}")]
+    State(String),
     #[error("configuration: {0}")]
     Config(String),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Database(sqlx::Error),
+}
+
+/// One line that cannot be served from stock.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Shortage {
+    pub product_id: i64,
+    pub warehouse_id: i64,
+    pub requested: i64,
+    pub available: i64,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -48,13 +48,22 @@ pub struct RegisterRequest {
 }
 
 /// Validates a new user's fields and hashes the password; shared with `POST /api/users`.
-pub async fn new_user(state: &AppState, req: &RegisterRequest, role: &str) -> ApiResult<NewUser> {
+/// `granter` is the creating caller: nobody can hand out a role with permissions they lack.
+pub async fn new_user(
+    state: &AppState,
+    req: &RegisterRequest,
+    role: &str,
+    granter: Option<&Caller>,
+) -> ApiResult<NewUser> {
     let email = Email::parse("email", &req.email)?;
     password::check_policy("password", &req.password)?;
     let mut conn = state.db.read().await?;
     let role = roles::find_by_name(&mut conn.conn(), role)
         .await
         .map_err(|_| ApiError::validation("role", format!("unknown role '{role}'")))?;
+    if let Some(caller) = granter {
+        check_can_grant(caller, &role)?;
+    }
     Ok(NewUser {
         email: email.into_inner(),
         password_hash: password::hash(&req.password).await?,
@@ -63,6 +72,20 @@ pub async fn new_user(state: &AppState, req: &RegisterRequest, role: &str) -> Ap
         phone: optional_text("phone", req.phone.as_deref().unwrap_or(""), 40)?,
         role_id: role.id,
     })
+}
+
+/// Refuses to give a user a role whose permissions the caller does not hold themselves (else a
+/// custom role with `users:update` could promote its holder to admin).
+pub fn check_can_grant(caller: &Caller, role: &roles::Role) -> ApiResult<()> {
+    let permissions = bodega_domain::PermissionSet::parse_all(&role.permissions)?;
+    if caller.permissions.covers(&permissions) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "you cannot grant the role '{}': it holds permissions you lack",
+            role.name
+        )))
+    }
 }
 
 /// Creates a user. Needs `users:create`, unless open registration is configured, in which case
@@ -96,14 +119,20 @@ async fn register(
             });
             (actor, "employee".to_string())
         }
-        Some(caller) => return Err(caller.require("users", "create").unwrap_err()),
+        Some(_) => return Err(ApiError::Forbidden("missing permission users:create".into())),
         None => {
             return Err(ApiError::Unauthorized(
                 "registration is closed; an administrator creates accounts".into(),
             ))
         }
     };
-    let new = new_user(&state, &req, &role).await?;
+    let new = new_user(
+        &state,
+        &req,
+        &role,
+        caller.as_ref().filter(|c| c.require("users", "create").is_ok()),
+    )
+    .await?;
     let mut tx = state.db.begin().await?;
     let user = users::create(&mut tx.conn(), &actor, &new).await?;
     tx.commit().await?;

@@ -60,7 +60,7 @@ async fn create_user(
 ) -> ApiResult<(StatusCode, Json<User>)> {
     caller.require("users", "create")?;
     let role = req.role.clone().unwrap_or_else(|| "employee".into());
-    let new = new_user(&state, &req, &role).await?;
+    let new = new_user(&state, &req, &role, Some(&caller)).await?;
     let mut tx = state.db.begin().await?;
     let user = users::create(&mut tx.conn(), &caller.actor, &new).await?;
     tx.commit().await?;
@@ -103,12 +103,13 @@ async fn update_user(
     let mut c = tx.conn();
     let current = users::get(&mut c, id).await.or_not_found("user")?;
     let role_id = match req.role.as_deref() {
-        Some(name) => Some(
-            roles::find_by_name(&mut c, name)
+        Some(name) => {
+            let role = roles::find_by_name(&mut c, name)
                 .await
-                .map_err(|_| ApiError::validation("role", format!("unknown role '{name}'")))?
-                .id,
-        ),
+                .map_err(|_| ApiError::validation("role", format!("unknown role '{name}'")))?;
+            crate::routes::auth::check_can_grant(&caller, &role)?;
+            Some(role.id)
+        }
         None => None,
     };
     let changes = UserChanges {
