@@ -3,12 +3,16 @@
 
 pub mod email;
 pub mod error;
+pub mod order;
 pub mod paging;
 pub mod permission;
 pub mod rut;
+pub mod stock;
 
 pub use email::Email;
 pub use error::ValidationError;
+pub use order::{OrderAction, OrderStatus};
 pub use paging::{Page, PageRequest};
 pub use permission::{Permission, PermissionSet, BUILTIN_ROLES};
 pub use rut::Rut;
+pub use stock::MovementKind;

@@ -16,7 +16,7 @@ impl PageRequest {
     pub fn parse(page: Option<i64>, per_page: Option<i64>) -> Result<Self, ValidationError> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE as i64);
-        if page < 1 || page > 1_000_000 {
+        if !(1..=1_000_000).contains(&page) {
             return Err(ValidationError::new("page", "must be between 1 and 1000000"));
         }
         if per_page < 1 || per_page > MAX_PER_PAGE as i64 {

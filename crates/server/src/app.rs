@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -34,6 +34,11 @@ use crate::state::AppState;
         (name = "api-keys", description = "Keys for services (x-api-key)"),
         (name = "audit", description = "Audit log"),
         (name = "customers"), (name = "employees"), (name = "suppliers"),
+        (name = "catalogue", description = "Warehouses, categories, products"),
+        (name = "stock", description = "Movement ledger, levels, transfers, reservations"),
+        (name = "orders", description = "Sales orders and their saga"),
+        (name = "sales", description = "Till sales, sales history and stats"),
+        (name = "alerts", description = "Stock alerts and reorder requests"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -60,6 +65,9 @@ impl Modify for SecuritySchemes {
     }
 }
 
+const CSP: &str =
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'";
+
 /// The OpenAPI document of every route.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().split_for_parts().1
@@ -73,6 +81,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::api_keys::router())
         .merge(routes::audit::router())
         .merge(routes::people::router())
+        .merge(routes::catalog::router())
+        .merge(routes::stock::router())
+        .merge(routes::orders::router())
+        .merge(routes::sales::router())
+        .merge(routes::alerts::router())
         .merge(routes::system::router())
 }
 
@@ -89,8 +102,25 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("handler panicked");
             ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
         }))
-        .layer(middleware::from_fn(observe))
-        .layer(security_headers())
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        // Security headers, unless a handler set its own: no MIME sniffing, no framing, no
+        // referrer, and a same-origin content security policy.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
         .layer(cors(&state.config.cors_origin_list()))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
@@ -99,7 +129,7 @@ pub fn router(state: AppState) -> Router {
 
 /// One structured log line and the Prometheus series per request, inside a span that carries
 /// the request id so every log line of the request can be found by it.
-async fn observe(request: Request, next: Next) -> Response {
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -117,6 +147,10 @@ async fn observe(request: Request, next: Next) -> Response {
     let response = next.run(request).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
+    if method != Method::GET && response.status().is_success() {
+        // A write committed: let the relay publish its events now rather than at its next tick.
+        state.events.nudge();
+    }
     let labels = [
         ("method", method.to_string()),
         ("route", route),
@@ -133,30 +167,6 @@ async fn observe(request: Request, next: Next) -> Response {
         }
     });
     response
-}
-
-fn security_headers() -> tower::layer::util::Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    tower::layer::util::Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, SetResponseHeaderLayer<HeaderValue>>,
-    >,
-> {
-    let nosniff =
-        SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    let frame = SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    let referrer =
-        SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    let csp = SetResponseHeaderLayer::if_not_present(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'",
-        ),
-    );
-    tower::layer::util::Stack::new(
-        nosniff,
-        tower::layer::util::Stack::new(frame, tower::layer::util::Stack::new(referrer, csp)),
-    )
 }
 
 /// CORS from the configured allow-list. `*` allows any origin but then never credentials.

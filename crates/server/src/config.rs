@@ -55,12 +55,13 @@ impl Default for Config {
 
 impl Config {
     /// Reads defaults, the config file and the environment.
-    pub fn load() -> Result<Self, figment::Error> {
+    pub fn load() -> Result<Self, Box<figment::Error>> {
         let file = std::env::var("BODEGA_CONFIG").unwrap_or_else(|_| "bodega.toml".into());
         Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(file))
             .merge(Env::prefixed("BODEGA_").ignore(&["config"]))
             .extract()
+            .map_err(Box::new)
     }
 
     pub fn cors_origin_list(&self) -> Vec<String> {

@@ -26,6 +26,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{message}")]
     Conflict { field: Option<String>, message: String },
+    /// Not enough stock: 409 listing every short line in `details`.
+    #[error("insufficient stock for {} line(s)", .0.len())]
+    InsufficientStock(Vec<bodega_store::Shortage>),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("request body larger than {limit} bytes")]
@@ -50,12 +53,15 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable machine-readable code: validation, bad_request, unauthorized, forbidden,
-    /// not_found, conflict, rate_limited, payload_too_large, unsupported_media_type,
+    /// not_found, conflict, insufficient_stock, rate_limited, payload_too_large, unsupported_media_type,
     /// method_not_allowed, unavailable, internal.
     pub code: &'static str,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Structured detail, e.g. the short lines of an `insufficient_stock` error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -78,6 +84,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::Conflict { field, .. } => (StatusCode::CONFLICT, "conflict", field.clone()),
+            ApiError::InsufficientStock(_) => (StatusCode::CONFLICT, "insufficient_stock", None),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited", None),
             ApiError::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
             ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", None),
@@ -98,13 +105,19 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut response = (
-            status,
-            Json(ErrorBody {
-                error: ErrorDetail { code, message, field },
-            }),
-        )
-            .into_response();
+        let details = match &self {
+            ApiError::InsufficientStock(short) => serde_json::to_value(short).ok(),
+            _ => None,
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                field,
+                details,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_secs } = self {
             if let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -139,6 +152,8 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::Rule { field: None, message } => ApiError::Conflict { field: None, message },
+            StoreError::Insufficient(short) => ApiError::InsufficientStock(short),
+            StoreError::State(message) => ApiError::Conflict { field: None, message },
             other => ApiError::Internal(anyhow::Error::new(other).context("storage")),
         }
     }

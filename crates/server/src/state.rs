@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use bodega_events::EventBus;
 use bodega_store::api_keys::{self, ApiKey};
-use bodega_store::{roles, settings, Db};
+use bodega_store::audit::Actor;
+use bodega_store::catalog::{self, WarehouseInput};
+use bodega_store::{reservations, roles, settings, Db};
 
 use crate::auth::limiter::Limiter;
 use crate::auth::tokens::{random_secret, TokenKeys};
@@ -23,6 +26,7 @@ pub struct AppState {
     pub login_limiter: Limiter<String>,
     pub api_limiter: Limiter<String>,
     pub metrics: PrometheusHandle,
+    pub events: EventBus,
     pub started: Instant,
     api_key_touches: Arc<Mutex<HashMap<i64, Instant>>>,
 }
@@ -48,6 +52,17 @@ impl AppState {
             Some(_) => anyhow::bail!("jwt_secret must be at least 32 characters"),
             None => settings::get_or_insert(&mut tx.conn(), "jwt_secret", &random_secret("")).await?,
         };
+        // A new shop starts with one warehouse so that products can hold stock at once.
+        if catalog::warehouses(&mut tx.conn(), true).await?.is_empty() {
+            let main = WarehouseInput {
+                code: "MAIN".into(),
+                name: "Bodega principal".into(),
+                kind: "warehouse".into(),
+                address: None,
+                is_active: true,
+            };
+            catalog::create_warehouse(&mut tx.conn(), &Actor::system("setup"), &main).await?;
+        }
         tx.commit().await?;
         BODY_LIMIT.store(config.max_body_bytes, Ordering::Relaxed);
         Ok(Self {
@@ -55,6 +70,7 @@ impl AppState {
             login_limiter: Limiter::per_minute(config.login_attempts_per_minute),
             api_limiter: Limiter::per_second(config.rate_limit_per_second),
             metrics: prometheus(),
+            events: EventBus::new(),
             started: Instant::now(),
             api_key_touches: Arc::default(),
             config: Arc::new(config),
@@ -88,17 +104,63 @@ impl AppState {
         }
     }
 
-    /// Background upkeep: forget idle rate-limit keys.
-    pub fn spawn_upkeep(&self) {
+    /// Background work of a serving process: the event relay, the release of expired
+    /// reservations (every 15 s) and forgetting idle rate-limit keys (every minute).
+    pub fn spawn_background(&self) {
+        self.events.spawn_relay(self.db.clone());
         let state = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(Duration::from_secs(15));
+            let mut ticks: u64 = 0;
             loop {
                 tick.tick().await;
-                state.login_limiter.prune();
-                state.api_limiter.prune();
+                ticks += 1;
+                match state.expire_reservations().await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(released = n, "expired reservations released");
+                        state.events.nudge();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "releasing expired reservations failed"),
+                }
+                if ticks.is_multiple_of(4) {
+                    state.login_limiter.prune();
+                    state.api_limiter.prune();
+                }
             }
         });
+    }
+
+    /// Releases every active reservation past its expiry, each in its own transaction.
+    pub async fn expire_reservations(&self) -> anyhow::Result<usize> {
+        let due = {
+            let mut conn = self.db.read().await?;
+            reservations::due_for_expiry(&mut conn.conn(), 1000).await?
+        };
+        let mut released = 0;
+        for id in due {
+            let mut tx = self.db.begin().await?;
+            match reservations::release(&mut tx.conn(), id, "expired").await {
+                Ok(r) => {
+                    bodega_store::audit::record(
+                        &mut tx.conn(),
+                        &Actor::system("reservation-expiry"),
+                        "expire",
+                        "reservation",
+                        id,
+                        None::<&()>,
+                        Some(&r),
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    released += 1;
+                }
+                // Committed or released meanwhile: nothing to do.
+                Err(bodega_store::StoreError::State(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(released)
     }
 }
 

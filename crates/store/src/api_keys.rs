@@ -119,11 +119,13 @@ pub async fn revoke(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<Api
     Ok(after)
 }
 
-/// The key behind a presented secret's hash, when it is live.
+/// The key behind a presented secret's hash, when it is live: not revoked, not expired, and its
+/// creator still an active user (deactivating a person retires the keys they made).
 pub async fn authenticate(c: &mut Conn<'_>, key_hash: &str) -> StoreResult<Option<ApiKey>> {
     let row: Option<ApiKeyRow> = exec!(c, |e| {
         sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
+        "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
+           AND (created_by IS NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = api_keys.created_by AND u.is_active))"
     ))
     .bind(key_hash)
     .bind(now())

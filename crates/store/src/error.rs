@@ -9,12 +9,28 @@ pub enum StoreError {
     /// A rule of the data was broken (a referenced row is missing, a row is still in use).
     #[error("{message}")]
     Rule { field: Option<String>, message: String },
+    /// Not enough available stock for one or more lines; nothing was changed.
+    #[error("insufficient stock")]
+    Insufficient(Vec<Shortage>),
+    /// The record is not in a state that allows the operation (an illegal order transition,
+    /// a reservation already committed).
+    #[error("{0}")]
+    State(String),
     #[error("configuration: {0}")]
     Config(String),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error(transparent)]
     Database(sqlx::Error),
+}
+
+/// One line that cannot be served from stock.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Shortage {
+    pub product_id: i64,
+    pub warehouse_id: i64,
+    pub requested: i64,
+    pub available: i64,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -24,7 +40,7 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-                field: unique_field(db.constraint(), db.message()),
+                field: unique_field(db.constraint(), db.table(), db.message()),
             },
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::Rule {
                 field: None,
@@ -35,17 +51,16 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// The column behind a unique violation. PostgreSQL names the index (`ux_customers_email`);
-/// SQLite names the columns in its message (`UNIQUE constraint failed: customers.email`).
-fn unique_field(constraint: Option<&str>, message: &str) -> String {
+/// The column behind a unique violation. PostgreSQL names the index (`ux_<table>_<column>`)
+/// and the table; SQLite names the columns in its message (`UNIQUE constraint failed:
+/// customers.email`).
+fn unique_field(constraint: Option<&str>, table: Option<&str>, message: &str) -> String {
     if let Some(name) = constraint {
-        if let Some(rest) = name.strip_prefix("ux_") {
-            return rest
-                .split_once('_')
-                .map(|(_, field)| field.to_string())
-                .unwrap_or_else(|| rest.to_string());
+        let prefix = format!("ux_{}_", table.unwrap_or_default());
+        if let Some(field) = name.strip_prefix(&prefix) {
+            return field.to_string();
         }
-        return name.to_string();
+        return name.strip_prefix("ux_").unwrap_or(name).to_string();
     }
     message
         .rsplit_once(": ")
@@ -61,9 +76,18 @@ mod tests {
 
     #[test]
     fn names_the_field_on_both_backends() {
-        assert_eq!(unique_field(Some("ux_customers_email"), ""), "email");
-        assert_eq!(unique_field(Some("ux_api_keys_key_hash"), ""), "key_hash");
-        assert_eq!(unique_field(None, "UNIQUE constraint failed: customers.rut"), "rut");
-        assert_eq!(unique_field(None, "UNIQUE constraint failed: users.email"), "email");
+        assert_eq!(unique_field(Some("ux_customers_email"), Some("customers"), ""), "email");
+        assert_eq!(
+            unique_field(Some("ux_api_keys_key_hash"), Some("api_keys"), ""),
+            "key_hash"
+        );
+        assert_eq!(
+            unique_field(None, None, "UNIQUE constraint failed: customers.rut"),
+            "rut"
+        );
+        assert_eq!(
+            unique_field(None, None, "UNIQUE constraint failed: users.email"),
+            "email"
+        );
     }
 }

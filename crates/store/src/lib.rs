@@ -6,18 +6,26 @@
 //! sqlx's `Any` driver: `Any` cannot decode booleans on SQLite nor timestamps on PostgreSQL.
 //! Timestamps are always bound from Rust (never SQL defaults) so both backends store them alike.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod catalog;
 mod db;
 pub mod error;
+pub mod orders;
+pub mod outbox;
 pub mod people;
+pub mod reorders;
+pub mod reservations;
 pub mod roles;
+pub mod sales;
 pub mod sessions;
 pub mod settings;
+pub mod stock;
 pub mod users;
 
 pub use db::{Backend, Conn, Db, Tx};
-pub use error::{StoreError, StoreResult};
+pub use error::{Shortage, StoreError, StoreResult};
 
 /// Runs `$body` with `$e` bound to the backend's connection (an sqlx executor) behind `$conn`,
 /// a `&mut Conn`. The body is compiled once per backend, so it must be valid for both.

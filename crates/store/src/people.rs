@@ -47,6 +47,8 @@ pub struct Customer {
     /// Canonical form `12345678-5`.
     pub rut: Option<String>,
     pub notes: Option<String>,
+    /// The customer's id in an outside system, set by imports.
+    pub external_ref: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

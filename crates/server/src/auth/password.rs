@@ -13,7 +13,7 @@ pub const MAX_LENGTH: usize = 128;
 /// Checks the password policy: 8 to 128 characters, not only spaces.
 pub fn check_policy(field: &str, password: &str) -> ApiResult<()> {
     let len = password.chars().count();
-    if len < MIN_LENGTH || len > MAX_LENGTH {
+    if !(MIN_LENGTH..=MAX_LENGTH).contains(&len) {
         return Err(ApiError::validation(
             field,
             format!("must be between {MIN_LENGTH} and {MAX_LENGTH} characters"),

@@ -96,7 +96,7 @@ async fn register(
             });
             (actor, "employee".to_string())
         }
-        Some(caller) => return Err(caller.require("users", "create").unwrap_err()),
+        Some(_) => return Err(ApiError::Forbidden("missing permission users:create".into())),
         None => {
             return Err(ApiError::Unauthorized(
                 "registration is closed; an administrator creates accounts".into(),

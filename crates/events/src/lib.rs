@@ -1,0 +1,115 @@
+//! The event relay. Business changes write their events to the outbox in the same transaction
+//! (`bodega_store::outbox`); the relay reads committed, unpublished events in commit order,
+//! hands each to every subscriber, and marks them published. Delivery is at least once: a crash
+//! after handing an event out but before marking it re-delivers it, and subscribers deduplicate
+//! on `event_id`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::{broadcast, Notify};
+
+use bodega_store::{outbox, Db};
+
+/// A published domain event.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Position in the outbox (commit order).
+    pub seq: i64,
+    pub event_id: String,
+    pub topic: String,
+    pub event_type: String,
+    pub key: Option<String>,
+    /// The envelope: schema_version, event_id, event_type, occurred_at, data.
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Event {
+    /// The `data` part of the envelope.
+    pub fn data(&self) -> &Value {
+        &self.payload["data"]
+    }
+}
+
+/// The in-process bus: subscribers get every event the relay publishes, in order.
+#[derive(Clone)]
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<Event>>,
+    wake: Arc<Notify>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl EventBus {
+    pub fn new() -> Self {
+        let (sender, _) = broadcast::channel(16_384);
+        Self {
+            sender,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// A receiver of every event published from now on. A subscriber that falls more than the
+    /// channel's capacity behind gets `Lagged` and should re-read the outbox from its last seq.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.sender.subscribe()
+    }
+
+    /// Tells the relay that events were just committed, so it publishes them without waiting
+    /// for its next tick.
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Publishes what is in the outbox, then keeps doing so until the process ends.
+    pub fn spawn_relay(&self, db: Db) -> tokio::task::JoinHandle<()> {
+        let bus = self.clone();
+        tokio::spawn(async move {
+            loop {
+                match bus.publish_pending(&db, 500).await {
+                    Ok(n) if n > 0 => continue,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "event relay: publishing failed; retrying"),
+                }
+                tokio::select! {
+                    _ = bus.wake.notified() => {},
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {},
+                }
+            }
+        })
+    }
+
+    /// Publishes up to `limit` pending events; returns how many.
+    pub async fn publish_pending(&self, db: &Db, limit: i64) -> Result<usize, bodega_store::StoreError> {
+        let mut tx = db.begin().await?;
+        let batch = outbox::claim_unpublished(&mut tx.conn(), limit).await?;
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
+        for row in batch {
+            let event = Event {
+                seq: row.id,
+                payload: row.payload_json(),
+                event_id: row.event_id,
+                topic: row.topic,
+                event_type: row.event_type,
+                key: row.event_key,
+                created_at: row.created_at,
+            };
+            // No subscriber is not an error: the event stays in the outbox for replays.
+            let _ = self.sender.send(Arc::new(event));
+        }
+        outbox::mark_published(&mut tx.conn(), &ids).await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+}

@@ -1,0 +1,459 @@
+//! Sales orders and their saga: confirm reserves every line (all or nothing), cancel releases,
+//! ship commits the reservations into stock exits and records the sale, return books the goods
+//! back. Each step is one transaction that first claims the transition with a conditional
+//! `UPDATE … WHERE status = <expected>`, so two concurrent steps on one order cannot both run.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::audit::{self, Actor};
+use crate::error::Shortage;
+use crate::outbox::{self, topics};
+use crate::reservations::{self, NewReservation};
+use crate::sales::{self, Line, LineRequest, NewSale};
+use crate::stock::{self, NewMovement};
+use crate::{exec, now, Conn, StoreError, StoreResult};
+use bodega_domain::{MovementKind, OrderAction, OrderStatus, Page, PageRequest};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Order {
+    pub id: i64,
+    pub customer_id: Option<i64>,
+    pub warehouse_id: i64,
+    pub status: String,
+    /// unpaid, paid or refunded.
+    pub payment_status: String,
+    pub idempotency_key: Option<String>,
+    #[serde(skip)]
+    pub request_hash: Option<String>,
+    pub customer_name: Option<String>,
+    pub customer_email: Option<String>,
+    pub subtotal: i64,
+    pub discount: i64,
+    pub total: i64,
+    pub notes: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct OrderItem {
+    pub id: i64,
+    pub order_id: i64,
+    pub product_id: i64,
+    pub sku: String,
+    pub product_name: String,
+    pub unit_price: i64,
+    pub quantity: i64,
+    pub line_total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OrderWithItems {
+    #[serde(flatten)]
+    pub order: Order,
+    pub items: Vec<OrderItem>,
+    /// The sale recorded when the order shipped.
+    pub sale_id: Option<i64>,
+}
+
+pub struct NewOrder<'a> {
+    pub customer_id: Option<i64>,
+    pub warehouse_id: i64,
+    pub items: &'a [LineRequest],
+    pub discount: i64,
+    pub notes: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    /// Hash of the request body: a key reused with another body is refused.
+    pub request_hash: Option<&'a str>,
+}
+
+/// The outcome of a create: a new order, or the one an earlier request with the same
+/// idempotency key created.
+pub enum Created {
+    New(OrderWithItems),
+    Replayed(OrderWithItems),
+}
+
+pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
+    let order: Order = exec!(c, |e| sqlx::query_as("SELECT * FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(e)
+        .await)?;
+    let items: Vec<OrderItem> = exec!(c, |e| sqlx::query_as(
+        "SELECT * FROM order_items WHERE order_id = $1 ORDER BY id"
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await)?;
+    let sale_id: Option<i64> = exec!(c, |e| sqlx::query_scalar(
+        "SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1"
+    )
+    .bind(id)
+    .fetch_optional(e)
+    .await)?;
+    Ok(OrderWithItems { order, items, sale_id })
+}
+
+/// Looks up the order of an idempotency key; a key reused with a different body is refused.
+pub async fn find_by_key(
+    c: &mut Conn<'_>,
+    key: &str,
+    request_hash: Option<&str>,
+) -> StoreResult<Option<OrderWithItems>> {
+    let found: Option<(i64, Option<String>)> = exec!(c, |e| sqlx::query_as(
+        "SELECT id, request_hash FROM orders WHERE idempotency_key = $1"
+    )
+    .bind(key)
+    .fetch_optional(e)
+    .await)?;
+    match found {
+        None => Ok(None),
+        Some((_, stored)) if stored.as_deref() != request_hash => Err(StoreError::Rule {
+            field: Some("Idempotency-Key".into()),
+            message: "this Idempotency-Key was already used with a different request body".into(),
+        }),
+        Some((id, _)) => get(c, id).await.map(Some),
+    }
+}
+
+pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> StoreResult<Created> {
+    if let Some(key) = new.idempotency_key {
+        if let Some(existing) = find_by_key(c, key, new.request_hash).await? {
+            return Ok(Created::Replayed(existing));
+        }
+    }
+    let warehouse_ok: Option<bool> = exec!(c, |e| sqlx::query_scalar(
+        "SELECT is_active FROM warehouses WHERE id = $1"
+    )
+    .bind(new.warehouse_id)
+    .fetch_optional(e)
+    .await)?;
+    if warehouse_ok != Some(true) {
+        return Err(StoreError::Rule {
+            field: Some("warehouse_id".into()),
+            message: format!("no active warehouse {}", new.warehouse_id),
+        });
+    }
+    let (customer_name, customer_email) = match new.customer_id {
+        Some(id) => {
+            let found: Option<(String, String, Option<String>)> = exec!(c, |e| sqlx::query_as(
+                "SELECT first_name, last_name, email FROM customers WHERE id = $1 AND deleted_at IS NULL"
+            )
+            .bind(id)
+            .fetch_optional(e)
+            .await)?;
+            let (first, last, email) = found.ok_or_else(|| StoreError::Rule {
+                field: Some("customer_id".into()),
+                message: format!("no customer {id}"),
+            })?;
+            (Some(format!("{first} {last}").trim().to_string()), email)
+        }
+        None => (None, None),
+    };
+    let lines = sales::snapshot_lines(c, new.items).await?;
+    let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+    if new.discount > subtotal {
+        return Err(StoreError::Rule {
+            field: Some("discount".into()),
+            message: "discount exceeds the order subtotal".into(),
+        });
+    }
+    let at = now();
+    let id: i64 = exec!(c, |e| {
+        sqlx::query_scalar(
+        "INSERT INTO orders (customer_id, warehouse_id, status, payment_status, idempotency_key, request_hash, customer_name,
+             customer_email, subtotal, discount, total, notes, created_by, created_at, updated_at)
+         VALUES ($1, $2, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id"
+    )
+    .bind(new.customer_id)
+    .bind(new.warehouse_id)
+    .bind(new.idempotency_key)
+    .bind(new.request_hash)
+    .bind(&customer_name)
+    .bind(&customer_email)
+    .bind(subtotal)
+    .bind(new.discount)
+    .bind(subtotal - new.discount)
+    .bind(new.notes)
+    .bind(&actor.label)
+    .bind(at)
+    .fetch_one(e)
+    .await
+    })?;
+    for l in &lines {
+        exec!(c, |e| sqlx::query(
+            "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        )
+        .bind(id)
+        .bind(l.product_id)
+        .bind(&l.sku)
+        .bind(&l.product_name)
+        .bind(l.unit_price)
+        .bind(l.quantity)
+        .bind(l.unit_price * l.quantity)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    let order = get(c, id).await?;
+    audit::record(c, actor, "create", "order", id, None::<&()>, Some(&order)).await?;
+    outbox::emit(c, topics::ORDERS, "order.created", id, &order).await?;
+    Ok(Created::New(order))
+}
+
+/// Claims the transition `action` on order `id`: fails with 409-style errors when the order is
+/// not in a state the action starts from (or another transaction got there first).
+async fn claim(c: &mut Conn<'_>, id: i64, action: OrderAction) -> StoreResult<(OrderStatus, OrderStatus)> {
+    let current: String = exec!(c, |e| sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_one(e)
+        .await)?;
+    let from: OrderStatus = current
+        .parse()
+        .map_err(|_| StoreError::State(format!("order {id} has unknown status {current}")))?;
+    let to = action.check(from).map_err(StoreError::State)?;
+    let stamp = match to {
+        OrderStatus::Confirmed => "confirmed_at",
+        OrderStatus::Shipped => "shipped_at",
+        OrderStatus::Delivered => "delivered_at",
+        OrderStatus::Completed => "completed_at",
+        OrderStatus::Cancelled => "cancelled_at",
+        OrderStatus::Returned => "returned_at",
+        OrderStatus::Pending | OrderStatus::Processing => "updated_at",
+    };
+    let at = now();
+    let claimed = exec!(c, |e| sqlx::query(&format!(
+        "UPDATE orders SET status = $1, {stamp} = $2, updated_at = $2 WHERE id = $3 AND status = $4"
+    ))
+    .bind(to.as_str())
+    .bind(at)
+    .bind(id)
+    .bind(from.as_str())
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if claimed != 1 {
+        return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
+    }
+    Ok((from, to))
+}
+
+/// Runs one step of the saga on an order.
+pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderAction) -> StoreResult<OrderWithItems> {
+    let before = get(c, id).await?;
+    let (from, to) = claim(c, id, action).await?;
+    let order = &before.order;
+    match action {
+        OrderAction::Confirm => reserve_lines(c, order, &before.items).await?,
+        OrderAction::Cancel if from.holds_reservations() => {
+            for r in reservations::for_order(c, id)
+                .await?
+                .iter()
+                .filter(|r| r.status == "active")
+            {
+                reservations::release(c, r.id, "released").await?;
+            }
+        }
+        OrderAction::Ship => ship(c, actor, &before).await?,
+        OrderAction::Return => return_goods(c, actor, &before).await?,
+        _ => {}
+    }
+    let after = get(c, id).await?;
+    audit::record(
+        c,
+        actor,
+        action.name(),
+        "order",
+        id,
+        Some(&before.order),
+        Some(&after.order),
+    )
+    .await?;
+    outbox::emit(
+        c,
+        topics::ORDERS,
+        &format!("order.{}", to.as_str()),
+        id,
+        &serde_json::json!({"order_id": id, "from": from, "to": to, "order": after}),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Reserves every line or none: all shortages are reported together.
+async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> StoreResult<()> {
+    let mut wanted: Vec<(i64, i64)> = Vec::new();
+    for item in items {
+        match wanted.iter_mut().find(|(p, _)| *p == item.product_id) {
+            Some((_, q)) => *q += item.quantity,
+            None => wanted.push((item.product_id, item.quantity)),
+        }
+    }
+    wanted.sort();
+    let reference = format!("order:{}", order.id);
+    let mut shortages: Vec<Shortage> = Vec::new();
+    for (product_id, quantity) in wanted {
+        let r = NewReservation {
+            product_id,
+            warehouse_id: order.warehouse_id,
+            quantity,
+            order_id: Some(order.id),
+            reference: Some(&reference),
+            expires_at: None,
+        };
+        match reservations::reserve(c, &r).await {
+            Ok(_) => {}
+            Err(StoreError::Insufficient(mut short)) => shortages.append(&mut short),
+            Err(other) => return Err(other),
+        }
+    }
+    if shortages.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::Insufficient(shortages))
+    }
+}
+
+async fn ship(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreResult<()> {
+    let id = order.order.id;
+    let lines: Vec<Line> = order
+        .items
+        .iter()
+        .map(|i| Line {
+            product_id: i.product_id,
+            sku: i.sku.clone(),
+            product_name: i.product_name.clone(),
+            category: None,
+            unit_price: i.unit_price,
+            quantity: i.quantity,
+        })
+        .collect();
+    let sale = sales::record(
+        c,
+        &NewSale {
+            order_id: Some(id),
+            warehouse_id: Some(order.order.warehouse_id),
+            customer_id: order.order.customer_id,
+            channel: "order",
+            external_ref: None,
+            historical: false,
+            sold_at: now(),
+            created_by: &actor.label,
+        },
+        &lines,
+    )
+    .await?;
+    let sale_ref = sale.sale.id.to_string();
+    for r in reservations::for_order(c, id)
+        .await?
+        .iter()
+        .filter(|r| r.status == "active")
+    {
+        reservations::commit(c, r.id, MovementKind::Sale, "sale", &sale_ref, &actor.label).await?;
+    }
+    Ok(())
+}
+
+async fn return_goods(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreResult<()> {
+    let reference = order.order.id.to_string();
+    for item in &order.items {
+        let movement = NewMovement {
+            product_id: item.product_id,
+            warehouse_id: order.order.warehouse_id,
+            kind: MovementKind::Return,
+            quantity: item.quantity,
+            unit_cost: None,
+            reference_type: Some("order"),
+            reference_id: Some(reference.clone()),
+            note: Some("customer return"),
+            created_by: &actor.label,
+        };
+        stock::book(c, &movement, 0).await?;
+    }
+    if order.order.payment_status == "paid" {
+        set_payment(c, actor, order.order.id, "refunded").await?;
+    }
+    Ok(())
+}
+
+/// Sets the payment status (its own field, independent of the fulfilment state).
+pub async fn set_payment(c: &mut Conn<'_>, actor: &Actor, id: i64, status: &str) -> StoreResult<OrderWithItems> {
+    let before = get(c, id).await?;
+    exec!(c, |e| sqlx::query(
+        "UPDATE orders SET payment_status = $1, updated_at = $2 WHERE id = $3"
+    )
+    .bind(status)
+    .bind(now())
+    .bind(id)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let after = get(c, id).await?;
+    audit::record(
+        c,
+        actor,
+        "payment",
+        "order",
+        id,
+        Some(&before.order),
+        Some(&after.order),
+    )
+    .await?;
+    outbox::emit(
+        c,
+        topics::ORDERS,
+        "order.payment",
+        id,
+        &serde_json::json!({"order_id": id, "payment_status": status}),
+    )
+    .await?;
+    Ok(after)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    pub customer_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Newest first.
+pub async fn list(c: &mut Conn<'_>, f: &OrderFilter, page: PageRequest) -> StoreResult<Page<Order>> {
+    const WHERE: &str =
+        "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) AND ($3 IS NULL OR warehouse_id = $3)
+        AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at < $5)";
+    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM orders {WHERE}"
+    ))
+    .bind(&f.status)
+    .bind(f.customer_id)
+    .bind(f.warehouse_id)
+    .bind(f.from)
+    .bind(f.to)
+    .fetch_one(e)
+    .await)?;
+    let items: Vec<Order> = exec!(c, |e| sqlx::query_as(&format!(
+        "SELECT * FROM orders {WHERE} ORDER BY id DESC LIMIT $6 OFFSET $7"
+    ))
+    .bind(&f.status)
+    .bind(f.customer_id)
+    .bind(f.warehouse_id)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(e)
+    .await)?;
+    Ok(Page::new(items, total, page))
+}

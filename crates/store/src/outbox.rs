@@ -1,0 +1,133 @@
+//! The transactional outbox: every business change writes its domain event here, in the same
+//! transaction, and the relay publishes it afterwards. A crash between commit and publish
+//! loses nothing: the row is still unpublished when the process comes back.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::{exec, now, Conn, StoreResult};
+
+/// Schema version of the event envelope; bumped on breaking payload changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Topics, as in seed 003 (`erp.*`).
+pub mod topics {
+    pub const PRODUCTS: &str = "erp.products";
+    pub const CUSTOMERS: &str = "erp.customers";
+    pub const SALES: &str = "erp.sales";
+    pub const SALES_ITEMS: &str = "erp.sales_items";
+    pub const STOCK: &str = "erp.stock";
+    pub const ALERTS: &str = "erp.alerts";
+    pub const ORDERS: &str = "erp.orders";
+    pub const RECOMMENDATIONS: &str = "erp.recommendations";
+}
+
+/// A stored event, as handed to publishers.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct OutboxEvent {
+    pub id: i64,
+    pub event_id: String,
+    pub topic: String,
+    pub event_type: String,
+    pub event_key: Option<String>,
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl OutboxEvent {
+    pub fn payload_json(&self) -> Value {
+        serde_json::from_str(&self.payload).unwrap_or(Value::Null)
+    }
+}
+
+/// Writes one event. The payload is wrapped in an envelope with the schema version, a unique
+/// event id (consumers deduplicate on it: delivery is at least once) and the time.
+pub async fn emit(
+    c: &mut Conn<'_>,
+    topic: &str,
+    event_type: &str,
+    key: impl ToString,
+    data: &impl Serialize,
+) -> StoreResult<()> {
+    let event_id = uuid::Uuid::now_v7().to_string();
+    let at = now();
+    let envelope = json!({
+        "schema_version": SCHEMA_VERSION,
+        "event_id": event_id,
+        "event_type": event_type,
+        "occurred_at": at,
+        "data": data,
+    });
+    exec!(c, |e| {
+        sqlx::query(
+        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+    )
+    .bind(&event_id)
+    .bind(topic)
+    .bind(event_type)
+    .bind(key.to_string())
+    .bind(envelope.to_string())
+    .bind(at)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Claims the oldest unpublished events, in commit order, for the relay. On PostgreSQL the rows
+/// are locked with `SKIP LOCKED`, so relays of several replicas share the work instead of
+/// publishing the same events; SQLite has a single writer and needs no lock.
+pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    const SELECT: &str = "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+         WHERE published_at IS NULL ORDER BY id LIMIT $1";
+    Ok(match c {
+        Conn::Sqlite(e) => sqlx::query_as(SELECT).bind(limit).fetch_all(&mut **e).await?,
+        Conn::Postgres(e) => {
+            sqlx::query_as(&format!("{SELECT} FOR UPDATE SKIP LOCKED"))
+                .bind(limit)
+                .fetch_all(&mut **e)
+                .await?
+        }
+    })
+}
+
+/// The oldest unpublished events, in commit order.
+pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    Ok(exec!(c, |e| sqlx::query_as(
+        "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+         WHERE published_at IS NULL ORDER BY id LIMIT $1"
+    )
+    .bind(limit)
+    .fetch_all(e)
+    .await)?)
+}
+
+pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<()> {
+    let at = now();
+    for chunk in ids.chunks(500) {
+        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        exec!(c, |e| sqlx::query(&format!(
+            "UPDATE outbox SET published_at = $1 WHERE id IN ({list})"
+        ))
+        .bind(at)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Events of a topic after `after_id`, for replays and tests.
+pub async fn list(c: &mut Conn<'_>, topic: Option<&str>, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    Ok(exec!(c, |e| sqlx::query_as(
+        "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+         WHERE ($1 IS NULL OR topic = $1) AND id > $2 ORDER BY id LIMIT $3"
+    )
+    .bind(topic)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(e)
+    .await)?)
+}

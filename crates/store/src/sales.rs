@@ -1,0 +1,405 @@
+//! Sales: what left the shop, with the name, SKU, price and cost of every item at sale time.
+//! Recorded by the till (quick sale), by shipping an order, or by importing history.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::audit::{self, Actor};
+use crate::error::Shortage;
+use crate::outbox::{self, topics};
+use crate::stock::{self, NewMovement};
+use crate::{exec, now, Conn, StoreError, StoreResult};
+use bodega_domain::{MovementKind, Page, PageRequest};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Sale {
+    pub id: i64,
+    pub order_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    /// pos, order or import.
+    pub channel: String,
+    /// The source document (an imported invoice number), unique.
+    pub external_ref: Option<String>,
+    /// Imported history: booked without touching today's stock.
+    pub historical: bool,
+    pub total: i64,
+    pub items_count: i64,
+    pub created_by: String,
+    pub sold_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SaleItem {
+    pub id: i64,
+    pub sale_id: i64,
+    pub product_id: i64,
+    pub sku: String,
+    pub product_name: String,
+    pub unit_price: i64,
+    pub unit_cost: i64,
+    pub quantity: i64,
+    pub line_total: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SaleWithItems {
+    #[serde(flatten)]
+    pub sale: Sale,
+    pub items: Vec<SaleItem>,
+}
+
+/// One line to sell: the product snapshot is taken by [`snapshot_lines`].
+#[derive(Debug, Clone, Copy)]
+pub struct LineRequest {
+    pub product_id: i64,
+    pub quantity: i64,
+    /// Overrides the catalogue price (a discount at the till).
+    pub unit_price: Option<i64>,
+}
+
+/// A line with the product as it is at sale time.
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    pub product_id: i64,
+    pub sku: String,
+    pub product_name: String,
+    pub category: Option<String>,
+    pub unit_price: i64,
+    pub quantity: i64,
+}
+
+/// Merges repeated products (a basket scanned twice), orders lines by product id (so
+/// concurrent transactions lock stock rows in the same order and cannot deadlock) and takes
+/// each product's name, SKU and price as they are now. Unknown or non-active products fail.
+pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> StoreResult<Vec<Line>> {
+    let mut merged: Vec<LineRequest> = Vec::with_capacity(requested.len());
+    for r in requested {
+        match merged
+            .iter_mut()
+            .find(|m| m.product_id == r.product_id && m.unit_price == r.unit_price)
+        {
+            Some(m) => m.quantity += r.quantity,
+            None => merged.push(*r),
+        }
+    }
+    merged.sort_by_key(|l| l.product_id);
+    let mut lines = Vec::with_capacity(merged.len());
+    for (i, r) in merged.iter().enumerate() {
+        let found: Option<(String, String, Option<String>, i64, String)> = exec!(c, |e| {
+            sqlx::query_as(
+            "SELECT p.sku, p.name, c.path, p.price, p.status FROM products p LEFT JOIN categories c ON c.id = p.category_id
+             WHERE p.id = $1 AND p.deleted_at IS NULL"
+        )
+        .bind(r.product_id)
+        .fetch_optional(e)
+        .await
+        })?;
+        let Some((sku, name, category, price, status)) = found else {
+            return Err(StoreError::Rule {
+                field: Some(format!("items[{i}].product_id")),
+                message: format!("no product {}", r.product_id),
+            });
+        };
+        if status != "active" {
+            return Err(StoreError::Rule {
+                field: Some(format!("items[{i}].product_id")),
+                message: format!("product {} is {status} and cannot be sold", r.product_id),
+            });
+        }
+        lines.push(Line {
+            product_id: r.product_id,
+            sku,
+            product_name: name,
+            category,
+            unit_price: r.unit_price.unwrap_or(price),
+            quantity: r.quantity,
+        });
+    }
+    Ok(lines)
+}
+
+pub struct NewSale<'a> {
+    pub order_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    pub customer_id: Option<i64>,
+    pub channel: &'a str,
+    pub external_ref: Option<&'a str>,
+    pub historical: bool,
+    pub sold_at: DateTime<Utc>,
+    pub created_by: &'a str,
+}
+
+/// Writes the sale and its items (unit cost = the warehouse's average cost now) and the
+/// `erp.sales` / `erp.sales_items` events. Stock is the caller's business.
+pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreResult<SaleWithItems> {
+    let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+    let count: i64 = lines.iter().map(|l| l.quantity).sum();
+    let sale: Sale = exec!(c, |e| {
+        sqlx::query_as(
+        "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *"
+    )
+    .bind(s.order_id)
+    .bind(s.warehouse_id)
+    .bind(s.customer_id)
+    .bind(s.channel)
+    .bind(s.external_ref)
+    .bind(s.historical)
+    .bind(total)
+    .bind(count)
+    .bind(s.created_by)
+    .bind(s.sold_at)
+    .bind(now())
+    .fetch_one(e)
+    .await
+    })?;
+    let mut items = Vec::with_capacity(lines.len());
+    for l in lines {
+        let unit_cost = match s.warehouse_id {
+            Some(w) => stock::level(c, l.product_id, w).await?.avg_cost,
+            None => 0,
+        };
+        let unit_cost = if unit_cost > 0 {
+            unit_cost
+        } else {
+            standard_cost(c, l.product_id).await?
+        };
+        let item: SaleItem = exec!(c, |e| {
+            sqlx::query_as(
+            "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *"
+        )
+        .bind(sale.id)
+        .bind(l.product_id)
+        .bind(&l.sku)
+        .bind(&l.product_name)
+        .bind(l.unit_price)
+        .bind(unit_cost)
+        .bind(l.quantity)
+        .bind(l.unit_price * l.quantity)
+        .fetch_one(e)
+        .await
+        })?;
+        items.push(item);
+    }
+    // Seed 003's records: erp.sales carries the header, erp.sales_items one event per line.
+    outbox::emit(
+        c,
+        topics::SALES,
+        "sale.recorded",
+        sale.id,
+        &serde_json::json!({
+            "sale_id": sale.id, "customer_id": sale.customer_id, "store_id": sale.warehouse_id,
+            "order_id": sale.order_id, "channel": sale.channel, "historical": sale.historical,
+            "total": sale.total, "timestamp": sale.sold_at,
+            "items": lines.iter().map(|l| serde_json::json!({"product_id": l.product_id, "quantity": l.quantity, "unit_price": l.unit_price})).collect::<Vec<_>>(),
+        }),
+    )
+    .await?;
+    for (item, line) in items.iter().zip(lines) {
+        outbox::emit(
+            c,
+            topics::SALES_ITEMS,
+            "sale_item.recorded",
+            sale.id,
+            &serde_json::json!({
+                "sale_id": sale.id, "product_id": item.product_id, "quantity": item.quantity,
+                "unit_price": item.unit_price, "category": line.category, "timestamp": sale.sold_at,
+                "customer_id": sale.customer_id,
+            }),
+        )
+        .await?;
+    }
+    Ok(SaleWithItems { sale, items })
+}
+
+async fn standard_cost(c: &mut Conn<'_>, product_id: i64) -> StoreResult<i64> {
+    Ok(exec!(c, |e| sqlx::query_scalar(
+        "SELECT cost FROM products WHERE id = $1"
+    )
+    .bind(product_id)
+    .fetch_one(e)
+    .await)?)
+}
+
+/// A till sale: takes the items out of `warehouse_id` and records the sale, all or nothing.
+/// Fails with every short line listed when stock does not cover the basket.
+pub async fn quick_sale(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    warehouse_id: i64,
+    customer_id: Option<i64>,
+    requested: &[LineRequest],
+) -> StoreResult<SaleWithItems> {
+    let lines = snapshot_lines(c, requested).await?;
+    let sale = record(
+        c,
+        &NewSale {
+            order_id: None,
+            warehouse_id: Some(warehouse_id),
+            customer_id,
+            channel: "pos",
+            external_ref: None,
+            historical: false,
+            sold_at: now(),
+            created_by: &actor.label,
+        },
+        &lines,
+    )
+    .await?;
+    let reference = sale.sale.id.to_string();
+    let mut shortages: Vec<Shortage> = Vec::new();
+    for l in &lines {
+        let movement = NewMovement {
+            product_id: l.product_id,
+            warehouse_id,
+            kind: MovementKind::Sale,
+            quantity: -l.quantity,
+            unit_cost: None,
+            reference_type: Some("sale"),
+            reference_id: Some(reference.clone()),
+            note: None,
+            created_by: &actor.label,
+        };
+        match stock::book(c, &movement, 0).await {
+            Ok(_) => {}
+            Err(StoreError::Insufficient(mut short)) => shortages.append(&mut short),
+            Err(other) => return Err(other),
+        }
+    }
+    if !shortages.is_empty() {
+        return Err(StoreError::Insufficient(shortages));
+    }
+    audit::record(c, actor, "create", "sale", sale.sale.id, None::<&()>, Some(&sale)).await?;
+    Ok(sale)
+}
+
+pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<SaleWithItems> {
+    let sale: Sale = exec!(c, |e| sqlx::query_as("SELECT * FROM sales WHERE id = $1")
+        .bind(id)
+        .fetch_one(e)
+        .await)?;
+    let items: Vec<SaleItem> = exec!(c, |e| sqlx::query_as(
+        "SELECT * FROM sale_items WHERE sale_id = $1 ORDER BY id"
+    )
+    .bind(id)
+    .fetch_all(e)
+    .await)?;
+    Ok(SaleWithItems { sale, items })
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SaleFilter {
+    pub customer_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    pub channel: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+const SALE_WHERE: &str = "WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL OR warehouse_id = $2)
+    AND ($3 IS NULL OR channel = $3) AND ($4 IS NULL OR sold_at >= $4) AND ($5 IS NULL OR sold_at < $5)";
+
+/// Newest first.
+pub async fn list(c: &mut Conn<'_>, f: &SaleFilter, page: PageRequest) -> StoreResult<Page<Sale>> {
+    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM sales {SALE_WHERE}"
+    ))
+    .bind(f.customer_id)
+    .bind(f.warehouse_id)
+    .bind(&f.channel)
+    .bind(f.from)
+    .bind(f.to)
+    .fetch_one(e)
+    .await)?;
+    let items: Vec<Sale> = exec!(c, |e| sqlx::query_as(&format!(
+        "SELECT * FROM sales {SALE_WHERE} ORDER BY sold_at DESC, id DESC LIMIT $6 OFFSET $7"
+    ))
+    .bind(f.customer_id)
+    .bind(f.warehouse_id)
+    .bind(&f.channel)
+    .bind(f.from)
+    .bind(f.to)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(e)
+    .await)?;
+    Ok(Page::new(items, total, page))
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct SalesStats {
+    pub sales: i64,
+    pub revenue: i64,
+    pub units: i64,
+    /// revenue − cost of goods at the cost recorded on each item.
+    pub gross_margin: i64,
+    /// Mean sale total (revenue / sales), 0 without sales.
+    pub average_ticket: i64,
+    pub customers: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TopProduct {
+    pub product_id: i64,
+    pub sku: String,
+    pub product_name: String,
+    pub units: i64,
+    pub revenue: i64,
+}
+
+pub async fn stats(c: &mut Conn<'_>, f: &SaleFilter) -> StoreResult<(SalesStats, Vec<TopProduct>)> {
+    let (sales, revenue, units, customers): (i64, i64, i64, i64) = exec!(c, |e| sqlx::query_as(&format!(
+        "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(items_count), 0) AS BIGINT),
+                COUNT(DISTINCT customer_id)
+         FROM sales {SALE_WHERE}"
+    ))
+    .bind(f.customer_id)
+    .bind(f.warehouse_id)
+    .bind(&f.channel)
+    .bind(f.from)
+    .bind(f.to)
+    .fetch_one(e)
+    .await)?;
+    let item_where = SALE_WHERE
+        .replace("customer_id", "s.customer_id")
+        .replace("warehouse_id", "s.warehouse_id")
+        .replace("channel", "s.channel")
+        .replace("sold_at", "s.sold_at");
+    let cost: i64 = exec!(c, |e| {
+        sqlx::query_scalar(&format!(
+        "SELECT CAST(COALESCE(SUM(i.unit_cost * i.quantity), 0) AS BIGINT) FROM sale_items i JOIN sales s ON s.id = i.sale_id {item_where}"
+    ))
+    .bind(f.customer_id)
+    .bind(f.warehouse_id)
+    .bind(&f.channel)
+    .bind(f.from)
+    .bind(f.to)
+    .fetch_one(e)
+    .await
+    })?;
+    let top: Vec<TopProduct> = exec!(c, |e| sqlx::query_as(&format!(
+        "SELECT i.product_id, MAX(i.sku) AS sku, MAX(i.product_name) AS product_name,
+                CAST(SUM(i.quantity) AS BIGINT) AS units, CAST(SUM(i.line_total) AS BIGINT) AS revenue
+         FROM sale_items i JOIN sales s ON s.id = i.sale_id {item_where}
+         GROUP BY i.product_id ORDER BY revenue DESC, i.product_id LIMIT 10"
+    ))
+    .bind(f.customer_id)
+    .bind(f.warehouse_id)
+    .bind(&f.channel)
+    .bind(f.from)
+    .bind(f.to)
+    .fetch_all(e)
+    .await)?;
+    let stats = SalesStats {
+        sales,
+        revenue,
+        units,
+        gross_margin: revenue - cost,
+        average_ticket: if sales > 0 { revenue / sales } else { 0 },
+        customers,
+    };
+    Ok((stats, top))
+}
