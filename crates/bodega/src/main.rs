@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use bodega_server::{AppState, Config};
 
 mod admin;
+mod import;
 
 #[derive(Parser)]
 #[command(name = "bodega", version, about = "Retail ERP with machine learning built in")]
@@ -27,7 +28,16 @@ enum Command {
     },
     /// Set up a demo store and serve it: migrate, ensure the admin admin@bodega.local (a new
     /// password is printed on every start), serve.
-    Demo,
+    Demo {
+        /// Load the UCI Online Retail CSV (online-retail import) before serving.
+        #[arg(long, value_name = "FILE")]
+        online_retail: Option<std::path::PathBuf>,
+    },
+    /// Import a CSV file: FORMAT is products, customers, sales, sales-items, transactions or
+    /// online-retail. Nothing is written unless every row is valid.
+    Import(import::ImportArgs),
+    /// Export a CSV file: FORMAT is products, customers, sales, sales-items or transactions.
+    Export(import::ExportArgs),
     /// Print the version.
     Version,
 }
@@ -94,8 +104,24 @@ async fn main() -> anyhow::Result<()> {
             println!("password of {email} reset; their sessions were ended");
             Ok(())
         }
-        Command::Demo => {
+        Command::Import(args) => {
+            let db = bodega_store::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            let result = import::run_import(&db, &args).await;
+            db.close().await;
+            result
+        }
+        Command::Export(args) => {
+            let db = bodega_store::Db::connect(&config.database_url).await?;
+            db.migrate().await?;
+            import::run_export(&db, &args).await
+        }
+        Command::Demo { online_retail } => {
             let state = AppState::new(config.clone()).await?;
+            if let Some(file) = online_retail {
+                import::load_online_retail(&state.db, &file).await?;
+            }
+            demo_data(&state.db).await?;
             let password = admin::ensure_demo_admin(&state).await?;
             println!();
             println!("  Bodega demo on http://{}", config.bind);
@@ -106,6 +132,61 @@ async fn main() -> anyhow::Result<()> {
             run(state, &config.bind).await
         }
     }
+}
+
+/// Fills an empty store (no products yet) with the generated demo chain and its history.
+async fn demo_data(db: &bodega_store::Db) -> anyhow::Result<()> {
+    let has_products = {
+        let mut conn = db.read().await?;
+        let page = bodega_store::catalog::products(
+            &mut conn.conn(),
+            &Default::default(),
+            bodega_domain::PageRequest::default(),
+        )
+        .await?;
+        page.total > 0
+    };
+    if has_products {
+        return Ok(());
+    }
+    let cfg = bodega_demo::DemoConfig::default();
+    eprintln!(
+        "Generating the demo store: {} shops, {} products, {} customers, {} days up to {}…",
+        cfg.stores, cfg.products, cfg.customers, cfg.days, cfg.end_date
+    );
+    let started = std::time::Instant::now();
+    let mut last_stage = String::new();
+    let mut last_percent = u64::MAX;
+    let summary = bodega_demo::generate(db, &cfg, |stage, done, total| {
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
+        if stage != last_stage || percent / 10 != last_percent / 10 || done == total {
+            eprint!("\r  {stage:<10} {percent:>3} % ({done}/{total})   ");
+            if done == total {
+                eprintln!();
+            }
+            last_stage = stage.to_string();
+            last_percent = percent;
+        }
+    })
+    .await
+    .context("generating the demo store")?;
+    eprintln!(
+        "Demo store ready in {:.1} s: {} locations, {} categories, {} products, {} suppliers, {} customers, \
+         {} till sales and {} online orders ({} to {}), revenue ${} CLP, {} open stock alerts.",
+        started.elapsed().as_secs_f64(),
+        summary.warehouses,
+        summary.categories,
+        summary.products,
+        summary.suppliers,
+        summary.customers,
+        summary.pos_sales,
+        summary.orders,
+        summary.first_day.map(|d| d.to_string()).unwrap_or_default(),
+        summary.last_day.map(|d| d.to_string()).unwrap_or_default(),
+        summary.revenue,
+        summary.open_alerts,
+    );
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

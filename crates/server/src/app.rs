@@ -39,6 +39,7 @@ use crate::state::AppState;
         (name = "orders", description = "Sales orders and their saga"),
         (name = "sales", description = "Till sales, sales history and stats"),
         (name = "alerts", description = "Stock alerts and reorder requests"),
+        (name = "imports", description = "CSV import and export"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -86,6 +87,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::orders::router())
         .merge(routes::sales::router())
         .merge(routes::alerts::router())
+        .merge(routes::imports::router())
         .merge(routes::system::router())
 }
 

@@ -29,6 +29,17 @@ pub struct StockAlert {
 
 /// Opens or resolves the alert of a product in a warehouse after its available stock changed.
 pub async fn evaluate(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64, available: i64) -> StoreResult<()> {
+    evaluate_at(c, product_id, warehouse_id, available, now()).await
+}
+
+/// [`evaluate`] with the alert raised or resolved at `at` instead of now.
+pub async fn evaluate_at(
+    c: &mut Conn<'_>,
+    product_id: i64,
+    warehouse_id: i64,
+    available: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
     let product: Option<(String, i64, String)> = exec!(c, |e| sqlx::query_as(
         "SELECT name, low_stock_threshold, status FROM products WHERE id = $1"
     )
@@ -61,7 +72,7 @@ pub async fn evaluate(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64, avai
             .bind(available)
             .bind(threshold)
             .bind(&message)
-            .bind(now())
+            .bind(at)
             .fetch_one(e)
             .await
             })?;
@@ -71,7 +82,7 @@ pub async fn evaluate(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64, avai
             let alert: StockAlert = exec!(c, |e| sqlx::query_as(
                 "UPDATE stock_alerts SET status = 'resolved', resolved_at = $1 WHERE id = $2 RETURNING *"
             )
-            .bind(now())
+            .bind(at)
             .bind(id)
             .fetch_one(e)
             .await)?;

@@ -432,10 +432,14 @@ pub async fn products(c: &mut Conn<'_>, f: &ProductFilter, page: PageRequest) ->
         ),
         None => None,
     };
-    let sub_pattern = category_path.as_ref().map(|p| format!("{p}{PATH_SEPARATOR}%"));
+    // Descendants by path prefix: `%`, `_` and `\` in names are literal, not wildcards.
+    let sub_pattern = category_path.as_ref().map(|p| {
+        let literal = p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        format!("{literal}{PATH_SEPARATOR}%")
+    });
     const WHERE: &str = "WHERE p.deleted_at IS NULL
         AND ($1 IS NULL OR LOWER(p.name) LIKE $1 OR LOWER(p.sku) LIKE $1 OR LOWER(p.keywords) LIKE $1)
-        AND ($2 IS NULL OR c.path = $2 OR c.path LIKE $3)
+        AND ($2 IS NULL OR c.path = $2 OR c.path LIKE $3 ESCAPE '\\')
         AND ($4 IS NULL OR p.supplier_id = $4) AND ($5 IS NULL OR p.status = $5)
         AND ($6 IS NULL OR p.price >= $6) AND ($7 IS NULL OR p.price <= $7)";
     let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod catalog;
 mod db;
 pub mod error;
+pub mod import;
 pub mod orders;
 pub mod outbox;
 pub mod people;
@@ -43,6 +44,13 @@ macro_rules! exec {
             }
         }
     };
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally; use it
+/// with `LIKE $n ESCAPE '\'`.
+pub fn contains_pattern(text: &str) -> String {
+    let literal = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{literal}%")
 }
 
 /// Current time truncated to microseconds, the precision both backends keep, so that a value

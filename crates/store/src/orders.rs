@@ -230,9 +230,15 @@ async fn claim(c: &mut Conn<'_>, id: i64, action: OrderAction) -> StoreResult<(O
         OrderStatus::Returned => "returned_at",
         OrderStatus::Pending | OrderStatus::Processing => "updated_at",
     };
+    // PostgreSQL refuses a column assigned twice: `updated_at` is set once when it is the stamp.
+    let stamp = if stamp == "updated_at" {
+        String::new()
+    } else {
+        format!("{stamp} = $2, ")
+    };
     let at = now();
     let claimed = exec!(c, |e| sqlx::query(&format!(
-        "UPDATE orders SET status = $1, {stamp} = $2, updated_at = $2 WHERE id = $3 AND status = $4"
+        "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4"
     ))
     .bind(to.as_str())
     .bind(at)
@@ -346,6 +352,7 @@ async fn ship(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreR
             channel: "order",
             external_ref: None,
             historical: false,
+            discount: order.order.discount,
             sold_at: now(),
             created_by: &actor.label,
         },

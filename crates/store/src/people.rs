@@ -123,15 +123,18 @@ pub async fn get<P: Person>(c: &mut Conn<'_>, id: i64) -> StoreResult<P> {
 }
 
 pub async fn list<P: Person>(c: &mut Conn<'_>, filter: &PersonFilter, page: PageRequest) -> StoreResult<Page<P>> {
-    let pattern = filter.q.as_ref().map(|q| format!("%{}%", q.trim().to_lowercase()));
+    let pattern = filter
+        .q
+        .as_ref()
+        .map(|q| crate::contains_pattern(&q.trim().to_lowercase()));
     // A RUT typed with dots or a hyphen still matches its canonical stored form.
     let rut_pattern = filter
         .q
         .as_ref()
-        .map(|q| format!("%{}%", q.trim().to_uppercase().replace('.', "")));
+        .map(|q| crate::contains_pattern(&q.trim().to_uppercase().replace('.', "")));
     let condition = format!(
         "deleted_at IS NULL
-         AND ($1 IS NULL OR LOWER({name}) LIKE $1 OR LOWER(COALESCE(email, '')) LIKE $1 OR COALESCE(rut, '') LIKE $2)
+         AND ($1 IS NULL OR LOWER({name}) LIKE $1 ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE $1 ESCAPE '\\' OR COALESCE(rut, '') LIKE $2 ESCAPE '\\')
          AND ($3 IS NULL OR email = $3) AND ($4 IS NULL OR rut = $4)",
         name = P::NAME_SQL
     );

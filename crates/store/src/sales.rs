@@ -23,6 +23,8 @@ pub struct Sale {
     pub external_ref: Option<String>,
     /// Imported history: booked without touching today's stock.
     pub historical: bool,
+    /// Discount on the whole sale (an order's discount), in minor units; total is net of it.
+    pub discount: i64,
     pub total: i64,
     pub items_count: i64,
     pub created_by: String,
@@ -127,6 +129,8 @@ pub struct NewSale<'a> {
     pub channel: &'a str,
     pub external_ref: Option<&'a str>,
     pub historical: bool,
+    /// Discount on the whole sale, subtracted from the sum of the lines.
+    pub discount: i64,
     pub sold_at: DateTime<Utc>,
     pub created_by: &'a str,
 }
@@ -134,12 +138,12 @@ pub struct NewSale<'a> {
 /// Writes the sale and its items (unit cost = the warehouse's average cost now) and the
 /// `erp.sales` / `erp.sales_items` events. Stock is the caller's business.
 pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreResult<SaleWithItems> {
-    let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+    let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum::<i64>() - s.discount;
     let count: i64 = lines.iter().map(|l| l.quantity).sum();
     let sale: Sale = exec!(c, |e| {
         sqlx::query_as(
-        "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *"
+        "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *"
     )
     .bind(s.order_id)
     .bind(s.warehouse_id)
@@ -147,6 +151,7 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
     .bind(s.channel)
     .bind(s.external_ref)
     .bind(s.historical)
+    .bind(s.discount)
     .bind(total)
     .bind(count)
     .bind(s.created_by)
@@ -243,6 +248,7 @@ pub async fn quick_sale(
             channel: "pos",
             external_ref: None,
             historical: false,
+            discount: 0,
             sold_at: now(),
             created_by: &actor.label,
         },

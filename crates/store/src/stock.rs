@@ -99,6 +99,17 @@ pub async fn level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> Stor
 /// committed reservation becomes a sale exit). Fails with [`StoreError::Insufficient`] when it
 /// would leave available stock below zero; nothing is written then.
 pub async fn book(c: &mut Conn<'_>, m: &NewMovement<'_>, consume_reserved: i64) -> StoreResult<Movement> {
+    book_at(c, m, consume_reserved, now()).await
+}
+
+/// [`book`] stamped at `at` instead of now: the movement, the level and any alert carry that
+/// time (generated or replayed history, e.g. `bodega demo`).
+pub async fn book_at(
+    c: &mut Conn<'_>,
+    m: &NewMovement<'_>,
+    consume_reserved: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<Movement> {
     ensure_level(c, m.product_id, m.warehouse_id).await?;
     let inbound_cost = if m.quantity > 0 { m.unit_cost } else { None };
     let updated: Option<(i64, i64)> = exec!(c, |e| sqlx::query_as(
@@ -117,7 +128,7 @@ pub async fn book(c: &mut Conn<'_>, m: &NewMovement<'_>, consume_reserved: i64) 
     .bind(m.quantity)
     .bind(inbound_cost)
     .bind(consume_reserved)
-    .bind(now())
+    .bind(at)
     .fetch_optional(e)
     .await)?;
     let Some((on_hand, reserved)) = updated else {
@@ -144,7 +155,7 @@ pub async fn book(c: &mut Conn<'_>, m: &NewMovement<'_>, consume_reserved: i64) 
     .bind(&m.reference_id)
     .bind(m.note)
     .bind(m.created_by)
-    .bind(now())
+    .bind(at)
     .fetch_one(e)
     .await)?;
     outbox::emit(
@@ -160,7 +171,7 @@ pub async fn book(c: &mut Conn<'_>, m: &NewMovement<'_>, consume_reserved: i64) 
         }),
     )
     .await?;
-    alerts::evaluate(c, m.product_id, m.warehouse_id, on_hand - reserved).await?;
+    alerts::evaluate_at(c, m.product_id, m.warehouse_id, on_hand - reserved, at).await?;
     Ok(movement)
 }
 
@@ -176,6 +187,19 @@ pub async fn transfer(
     created_by: &str,
 ) -> StoreResult<(Movement, Movement)> {
     let reference = uuid::Uuid::now_v7().to_string();
+    // Every other writer locks levels in (product, warehouse) order; lock both levels of the
+    // transfer in that order too, or opposite transfers (A→B beside B→A) deadlock on PostgreSQL.
+    for warehouse_id in [from.min(to), from.max(to)] {
+        ensure_level(c, product_id, warehouse_id).await?;
+        exec!(c, |e| sqlx::query(
+            "UPDATE stock_levels SET updated_at = updated_at WHERE product_id = $1 AND warehouse_id = $2"
+        )
+        .bind(product_id)
+        .bind(warehouse_id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
     let cost = level(c, product_id, from).await?.avg_cost;
     let out = NewMovement {
         product_id,

@@ -81,9 +81,9 @@ pub async fn credentials_by_id(c: &mut Conn<'_>, id: i64) -> StoreResult<Credent
 }
 
 pub async fn list(c: &mut Conn<'_>, q: Option<&str>, page: PageRequest) -> StoreResult<Page<User>> {
-    let pattern = q.map(|q| format!("%{}%", q.to_lowercase()));
+    let pattern = q.map(|q| crate::contains_pattern(&q.to_lowercase()));
     const WHERE: &str =
-        "WHERE ($1 IS NULL OR LOWER(u.email) LIKE $1 OR LOWER(u.first_name || ' ' || u.last_name) LIKE $1)";
+        "WHERE ($1 IS NULL OR LOWER(u.email) LIKE $1 ESCAPE '\\' OR LOWER(u.first_name || ' ' || u.last_name) LIKE $1 ESCAPE '\\')";
     let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
         "SELECT COUNT(*) FROM users u {WHERE}"
     ))

@@ -600,6 +600,7 @@ async fn sell_product(
     let mut c = tx.conn();
     catalog::product(&mut c, id).await.or_not_found("product")?;
     let warehouse_id = resolve_warehouse(&mut c, req.warehouse_id).await?;
+    crate::routes::sales::check_customer(&mut c, req.customer_id).await?;
     let line = LineRequest {
         product_id: id,
         quantity,

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod imports;
 pub mod orders;
 pub mod people;
 pub mod roles;

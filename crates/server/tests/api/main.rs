@@ -5,3 +5,5 @@
 mod helpers;
 
 mod auth;
+mod discount;
+mod search;

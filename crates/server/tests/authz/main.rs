@@ -212,6 +212,115 @@ enum Op {
     Metrics,
     OpenApiJson,
     Docs,
+    Erp(Erp),
+}
+
+/// The ERP operations: catalogue, stock, orders, sales, alerts and reorders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Erp {
+    ListWarehouses,
+    CreateWarehouse,
+    GetWarehouse,
+    UpdateWarehouse,
+    ListCategories,
+    CreateCategory,
+    GetCategory,
+    UpdateCategory,
+    DeleteCategory,
+    ListProducts,
+    CreateProduct,
+    GetProduct,
+    UpdateProduct,
+    DeleteProduct,
+    SellProduct,
+    ListMovements,
+    CreateMovement,
+    ListLevels,
+    CreateTransfer,
+    CreateReservation,
+    GetReservation,
+    CommitReservation,
+    ReleaseReservation,
+    LowStock,
+    ListOrders,
+    CreateOrder,
+    GetOrder,
+    ConfirmOrder,
+    ProcessOrder,
+    ShipOrder,
+    DeliverOrder,
+    CompleteOrder,
+    CancelOrder,
+    ReturnOrder,
+    OrderPayment,
+    PosSale,
+    ListSales,
+    SalesStats,
+    GetSale,
+    ListAlerts,
+    AckAlert,
+    ListReorders,
+    CreateReorder,
+    GetReorder,
+    AdvanceReorder,
+    /// `POST /api/imports/{format}` with a products CSV.
+    ImportCsv,
+    /// `GET /api/exports/{format}` of products.
+    ExportCsv,
+}
+
+impl Erp {
+    fn route(self) -> (Method, &'static str) {
+        match self {
+            Erp::ListWarehouses => (Method::GET, "/api/warehouses"),
+            Erp::CreateWarehouse => (Method::POST, "/api/warehouses"),
+            Erp::GetWarehouse => (Method::GET, "/api/warehouses/{id}"),
+            Erp::UpdateWarehouse => (Method::PUT, "/api/warehouses/{id}"),
+            Erp::ListCategories => (Method::GET, "/api/categories"),
+            Erp::CreateCategory => (Method::POST, "/api/categories"),
+            Erp::GetCategory => (Method::GET, "/api/categories/{id}"),
+            Erp::UpdateCategory => (Method::PUT, "/api/categories/{id}"),
+            Erp::DeleteCategory => (Method::DELETE, "/api/categories/{id}"),
+            Erp::ListProducts => (Method::GET, "/api/products"),
+            Erp::CreateProduct => (Method::POST, "/api/products"),
+            Erp::GetProduct => (Method::GET, "/api/products/{id}"),
+            Erp::UpdateProduct => (Method::PUT, "/api/products/{id}"),
+            Erp::DeleteProduct => (Method::DELETE, "/api/products/{id}"),
+            Erp::SellProduct => (Method::POST, "/api/products/{id}/sell"),
+            Erp::ListMovements => (Method::GET, "/api/stock/movements"),
+            Erp::CreateMovement => (Method::POST, "/api/stock/movements"),
+            Erp::ListLevels => (Method::GET, "/api/stock/levels"),
+            Erp::CreateTransfer => (Method::POST, "/api/stock/transfers"),
+            Erp::CreateReservation => (Method::POST, "/api/stock/reservations"),
+            Erp::GetReservation => (Method::GET, "/api/stock/reservations/{id}"),
+            Erp::CommitReservation => (Method::POST, "/api/stock/reservations/{id}/commit"),
+            Erp::ReleaseReservation => (Method::POST, "/api/stock/reservations/{id}/release"),
+            Erp::LowStock => (Method::GET, "/api/inventory/low-stock"),
+            Erp::ListOrders => (Method::GET, "/api/orders"),
+            Erp::CreateOrder => (Method::POST, "/api/orders"),
+            Erp::GetOrder => (Method::GET, "/api/orders/{id}"),
+            Erp::ConfirmOrder => (Method::POST, "/api/orders/{id}/confirm"),
+            Erp::ProcessOrder => (Method::POST, "/api/orders/{id}/process"),
+            Erp::ShipOrder => (Method::POST, "/api/orders/{id}/ship"),
+            Erp::DeliverOrder => (Method::POST, "/api/orders/{id}/deliver"),
+            Erp::CompleteOrder => (Method::POST, "/api/orders/{id}/complete"),
+            Erp::CancelOrder => (Method::POST, "/api/orders/{id}/cancel"),
+            Erp::ReturnOrder => (Method::POST, "/api/orders/{id}/return"),
+            Erp::OrderPayment => (Method::POST, "/api/orders/{id}/payment"),
+            Erp::PosSale => (Method::POST, "/api/pos/sales"),
+            Erp::ListSales => (Method::GET, "/api/sales"),
+            Erp::SalesStats => (Method::GET, "/api/sales/stats"),
+            Erp::GetSale => (Method::GET, "/api/sales/{id}"),
+            Erp::ListAlerts => (Method::GET, "/api/alerts"),
+            Erp::AckAlert => (Method::POST, "/api/alerts/{id}/ack"),
+            Erp::ListReorders => (Method::GET, "/api/reorder-requests"),
+            Erp::CreateReorder => (Method::POST, "/api/reorder-requests"),
+            Erp::GetReorder => (Method::GET, "/api/reorder-requests/{id}"),
+            Erp::AdvanceReorder => (Method::POST, "/api/reorder-requests/{id}/status"),
+            Erp::ImportCsv => (Method::POST, "/api/imports/{format}"),
+            Erp::ExportCsv => (Method::GET, "/api/exports/{format}"),
+        }
+    }
 }
 
 impl Op {
@@ -261,6 +370,10 @@ impl Op {
             Op::Metrics => (Method::GET, "/metrics", ""),
             Op::OpenApiJson => (Method::GET, "/api/openapi.json", ""),
             Op::Docs => (Method::GET, "/api/docs/", ""),
+            Op::Erp(erp) => {
+                let (method, path) = erp.route();
+                (method, path, "")
+            }
         }
     }
 
@@ -351,6 +464,53 @@ const MATRIX: &[Row] = &[
     row(Op::Metrics,                 Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
     row(Op::OpenApiJson,             Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
     row(Op::Docs,                    Public(200),                     [200, 200, 200, 200, 200, 200, 200]),
+    row(Op::Erp(Erp::ListWarehouses),       Needs("warehouses:read", 200),   [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateWarehouse),      Needs("warehouses:create", 201), [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::GetWarehouse),         Needs("warehouses:read", 200),   [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::UpdateWarehouse),      Needs("warehouses:update", 200), [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ListCategories),       Needs("categories:read", 200),   [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateCategory),       Needs("categories:create", 201), [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::GetCategory),          Needs("categories:read", 200),   [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::UpdateCategory),       Needs("categories:update", 200), [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::DeleteCategory),       Needs("categories:delete", 204), [401, 204, 204, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ListProducts),         Needs("products:read", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateProduct),        Needs("products:create", 201),   [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::GetProduct),           Needs("products:read", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::UpdateProduct),        Needs("products:update", 200),   [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::DeleteProduct),        Needs("products:delete", 204),   [401, 204, 204, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::SellProduct),          Needs("sales:create", 201),      [401, 201, 201, 201, 403, 403, 403]),
+    row(Op::Erp(Erp::ListMovements),        Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateMovement),       Needs("stock:create", 201),      [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ListLevels),           Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateTransfer),       Needs("stock:create", 201),      [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateReservation),    Needs("stock:create", 201),      [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::GetReservation),       Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CommitReservation),    Needs("stock:create", 200),      [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ReleaseReservation),   Needs("stock:create", 200),      [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::LowStock),             Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::ListOrders),           Needs("orders:read", 200),       [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateOrder),          Needs("orders:create", 201),     [401, 201, 201, 201, 403, 403, 403]),
+    row(Op::Erp(Erp::GetOrder),             Needs("orders:read", 200),       [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::ConfirmOrder),         Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::ProcessOrder),         Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::ShipOrder),            Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::DeliverOrder),         Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CompleteOrder),        Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CancelOrder),          Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::ReturnOrder),          Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::OrderPayment),         Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::PosSale),              Needs("sales:create", 201),      [401, 201, 201, 201, 403, 403, 403]),
+    row(Op::Erp(Erp::ListSales),            Needs("sales:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::SalesStats),           Needs("sales:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::GetSale),              Needs("sales:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::ListAlerts),           Needs("alerts:read", 200),       [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::AckAlert),             Needs("alerts:update", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ListReorders),         Needs("reorders:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::CreateReorder),        Needs("reorders:create", 201),   [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::GetReorder),           Needs("reorders:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::AdvanceReorder),       Needs("reorders:update", 200),   [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ImportCsv),            Needs("imports:create", 200),    [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ExportCsv),            Needs("products:read", 200),     [401, 200, 200, 200, 403, 403, 403]),
 ];
 
 /// `needed` (`resource:action`) granted by `granted` (`resource:action`, `resource:*`, `*`).
@@ -449,6 +609,21 @@ struct Fixture {
     customer: i64,
     employee: i64,
     supplier: i64,
+    erp: ErpRefs,
+}
+
+/// ERP records the read-only and repeatable cells act on.
+#[derive(Default)]
+struct ErpRefs {
+    main_warehouse: i64,
+    other_warehouse: i64,
+    category: i64,
+    /// A product with ample stock.
+    product: i64,
+    reservation: i64,
+    order: i64,
+    sale: i64,
+    reorder: i64,
 }
 
 fn id_of(body: &Value) -> i64 {
@@ -501,10 +676,12 @@ impl Fixture {
             customer: 0,
             employee: 0,
             supplier: 0,
+            erp: ErpRefs::default(),
         };
         fixture.customer = fixture.person(Kind::Customers).await;
         fixture.employee = fixture.person(Kind::Employees).await;
         fixture.supplier = fixture.person(Kind::Suppliers).await;
+        fixture.erp_setup().await;
         fixture
     }
 
@@ -543,6 +720,233 @@ impl Fixture {
     async fn api_key_id(&self) -> i64 {
         let body = json!({"name": format!("target key {}", self.next()), "permissions": ["customers:read"]});
         id_of(&self.admin_post("/api/api-keys", body).await)
+    }
+
+    async fn erp_setup(&mut self) {
+        let warehouses = self.app.get("/api/warehouses", &self.app.admin).await.expect(200).body;
+        self.erp.main_warehouse = id_of(&warehouses[0]);
+        self.erp.other_warehouse = self.warehouse().await;
+        self.erp.category = self.category().await;
+        self.erp.product = self.product(100_000, 10).await;
+        self.erp.reservation = self.reservation().await;
+        self.erp.order = self.order_in(&[]).await;
+        let sale = self
+            .admin_post(
+                "/api/pos/sales",
+                json!({"items": [{"product_id": self.erp.product, "quantity": 1}]}),
+            )
+            .await;
+        self.erp.sale = id_of(&sale);
+        self.erp.reorder = self.reorder().await;
+    }
+
+    async fn warehouse(&self) -> i64 {
+        let n = self.next();
+        id_of(
+            &self
+                .admin_post(
+                    "/api/warehouses",
+                    json!({"code": format!("W{n}"), "name": format!("Bodega {n}")}),
+                )
+                .await,
+        )
+    }
+
+    async fn category(&self) -> i64 {
+        let n = self.next();
+        id_of(
+            &self
+                .admin_post("/api/categories", json!({"name": format!("Categoría {n}")}))
+                .await,
+        )
+    }
+
+    /// A new product holding `stock` units in the main warehouse.
+    async fn product(&self, stock: i64, threshold: i64) -> i64 {
+        let n = self.next();
+        let mut body = json!({"sku": format!("SKU-{n}"), "name": format!("Producto {n}"), "price": 1000, "cost": 400,
+            "low_stock_threshold": threshold});
+        if stock > 0 {
+            body["initial_stock"] = json!(stock);
+        }
+        id_of(&self.admin_post("/api/products", body).await)
+    }
+
+    async fn reservation(&self) -> i64 {
+        let body = json!({"product_id": self.erp.product, "quantity": 1, "expires_in_seconds": 0});
+        id_of(&self.admin_post("/api/stock/reservations", body).await)
+    }
+
+    /// A new order of one unit, taken through `steps` (confirm, ship, …) by the admin.
+    async fn order_in(&self, steps: &[&str]) -> i64 {
+        let body = json!({"items": [{"product_id": self.erp.product, "quantity": 1}]});
+        let id = id_of(&self.admin_post("/api/orders", body).await);
+        for step in steps {
+            self.app
+                .post(&format!("/api/orders/{id}/{step}"), &self.app.admin, json!({}))
+                .await
+                .expect(200);
+        }
+        id
+    }
+
+    /// An open stock alert (a new product whose opening stock is below its threshold).
+    async fn alert(&self) -> i64 {
+        let product = self.product(1, 10).await;
+        let alerts = self
+            .app
+            .get(
+                &format!("/api/alerts?product_id={product}&status=open"),
+                &self.app.admin,
+            )
+            .await
+            .expect(200)
+            .body;
+        id_of(&alerts["items"][0])
+    }
+
+    async fn reorder(&self) -> i64 {
+        let body = json!({"product_id": self.erp.product, "quantity": 5, "unit_cost": 400});
+        id_of(&self.admin_post("/api/reorder-requests", body).await)
+    }
+
+    /// The URI and body of an ERP cell, with a fresh target where a success would consume it.
+    async fn erp_request(&self, erp: Erp, n: u32) -> (String, Option<Value>) {
+        let r = &self.erp;
+        let product_body = |n: u32| json!({"sku": format!("NEW-{n}"), "name": format!("Nuevo {n}"), "price": 990});
+        match erp {
+            Erp::ListWarehouses => ("/api/warehouses".into(), None),
+            Erp::CreateWarehouse => (
+                "/api/warehouses".into(),
+                Some(json!({"code": format!("C{n}"), "name": format!("Creada {n}")})),
+            ),
+            Erp::GetWarehouse => (format!("/api/warehouses/{}", r.main_warehouse), None),
+            Erp::UpdateWarehouse => (
+                format!("/api/warehouses/{}", self.warehouse().await),
+                Some(json!({"code": format!("U{n}"), "name": format!("Renombrada {n}")})),
+            ),
+            Erp::ListCategories => ("/api/categories".into(), None),
+            Erp::CreateCategory => ("/api/categories".into(), Some(json!({"name": format!("Creada {n}")}))),
+            Erp::GetCategory => (format!("/api/categories/{}", r.category), None),
+            Erp::UpdateCategory => (
+                format!("/api/categories/{}", self.category().await),
+                Some(json!({"name": format!("Renombrada {n}")})),
+            ),
+            Erp::DeleteCategory => (format!("/api/categories/{}", self.category().await), None),
+            Erp::ListProducts => ("/api/products".into(), None),
+            Erp::CreateProduct => ("/api/products".into(), Some(product_body(n))),
+            Erp::GetProduct => (format!("/api/products/{}", r.product), None),
+            Erp::UpdateProduct => (
+                format!("/api/products/{}", self.product(0, 0).await),
+                Some(json!({"name": format!("Cambiado {n}"), "price": 1200})),
+            ),
+            Erp::DeleteProduct => (format!("/api/products/{}", self.product(0, 0).await), None),
+            Erp::SellProduct => (
+                format!("/api/products/{}/sell", r.product),
+                Some(json!({"quantity": 1})),
+            ),
+            Erp::ListMovements => ("/api/stock/movements".into(), None),
+            Erp::CreateMovement => (
+                "/api/stock/movements".into(),
+                Some(json!({"product_id": r.product, "kind": "entry", "quantity": 1, "unit_cost": 400})),
+            ),
+            Erp::ListLevels => ("/api/stock/levels".into(), None),
+            Erp::CreateTransfer => (
+                "/api/stock/transfers".into(),
+                Some(json!({"product_id": r.product, "from_warehouse_id": r.main_warehouse,
+                    "to_warehouse_id": r.other_warehouse, "quantity": 1})),
+            ),
+            Erp::CreateReservation => (
+                "/api/stock/reservations".into(),
+                Some(json!({"product_id": r.product, "quantity": 1})),
+            ),
+            Erp::GetReservation => (format!("/api/stock/reservations/{}", r.reservation), None),
+            Erp::CommitReservation => (
+                format!("/api/stock/reservations/{}/commit", self.reservation().await),
+                None,
+            ),
+            Erp::ReleaseReservation => (
+                format!("/api/stock/reservations/{}/release", self.reservation().await),
+                None,
+            ),
+            Erp::LowStock => ("/api/inventory/low-stock".into(), None),
+            Erp::ListOrders => ("/api/orders".into(), None),
+            Erp::CreateOrder => (
+                "/api/orders".into(),
+                Some(json!({"items": [{"product_id": r.product, "quantity": 1}], "notes": format!("pedido {n}")})),
+            ),
+            Erp::GetOrder => (format!("/api/orders/{}", r.order), None),
+            Erp::ConfirmOrder => (format!("/api/orders/{}/confirm", self.order_in(&[]).await), None),
+            Erp::ProcessOrder => (
+                format!("/api/orders/{}/process", self.order_in(&["confirm"]).await),
+                None,
+            ),
+            Erp::ShipOrder => (format!("/api/orders/{}/ship", self.order_in(&["confirm"]).await), None),
+            Erp::DeliverOrder => (
+                format!("/api/orders/{}/deliver", self.order_in(&["confirm", "ship"]).await),
+                None,
+            ),
+            Erp::CompleteOrder => (
+                format!(
+                    "/api/orders/{}/complete",
+                    self.order_in(&["confirm", "ship", "deliver"]).await
+                ),
+                None,
+            ),
+            Erp::CancelOrder => (format!("/api/orders/{}/cancel", self.order_in(&[]).await), None),
+            Erp::ReturnOrder => (
+                format!("/api/orders/{}/return", self.order_in(&["confirm", "ship"]).await),
+                None,
+            ),
+            Erp::OrderPayment => (
+                format!("/api/orders/{}/payment", r.order),
+                Some(json!({"status": "paid"})),
+            ),
+            Erp::PosSale => (
+                "/api/pos/sales".into(),
+                Some(json!({"items": [{"product_id": r.product, "quantity": 1}]})),
+            ),
+            Erp::ListSales => ("/api/sales".into(), None),
+            Erp::SalesStats => ("/api/sales/stats".into(), None),
+            Erp::GetSale => (format!("/api/sales/{}", r.sale), None),
+            Erp::ListAlerts => ("/api/alerts".into(), None),
+            Erp::AckAlert => (format!("/api/alerts/{}/ack", self.alert().await), None),
+            Erp::ListReorders => ("/api/reorder-requests".into(), None),
+            Erp::CreateReorder => (
+                "/api/reorder-requests".into(),
+                Some(json!({"product_id": r.product, "quantity": 3})),
+            ),
+            Erp::GetReorder => (format!("/api/reorder-requests/{}", r.reorder), None),
+            Erp::AdvanceReorder => (
+                format!("/api/reorder-requests/{}/status", self.reorder().await),
+                Some(json!({"status": "ordered"})),
+            ),
+            // A JSON string body is sent as-is, as text/csv (see `Fixture::call`).
+            Erp::ImportCsv => (
+                "/api/imports/products".into(),
+                Some(Value::String(format!("sku,name,price\nIMP-{n},Importado {n},1500\n"))),
+            ),
+            Erp::ExportCsv => ("/api/exports/products".into(), None),
+        }
+    }
+
+    /// Sends one cell's request: a JSON body, or a string body as text/csv (the CSV import).
+    async fn call(&self, method: Method, uri: &str, auth: Auth, body: Option<Value>) -> helpers::Response {
+        let Some(Value::String(csv)) = body else {
+            return self.app.call(method, uri, auth, body).await;
+        };
+        let mut request = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("content-type", "text/csv");
+        request = match auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.header("authorization", format!("Bearer {token}")),
+            Auth::ApiKey(key) => request.header("x-api-key", key),
+        };
+        self.app
+            .send(request.body(axum::body::Body::from(csv)).expect("request"))
+            .await
     }
 
     /// The caller's credentials, on a session of its own for signed-in users (so that
@@ -676,6 +1080,10 @@ impl Fixture {
             Op::Metrics => ("/metrics".into(), auth, None),
             Op::OpenApiJson => ("/api/openapi.json".into(), auth, None),
             Op::Docs => ("/api/docs/".into(), auth, None),
+            Op::Erp(erp) => {
+                let (uri, body) = self.erp_request(erp, n).await;
+                (uri, auth, body)
+            }
         }
     }
 
@@ -738,7 +1146,7 @@ async fn authorization_matrix(app: TestApp) {
             } else {
                 None
             };
-            let response = fx.app.call(method.clone(), &uri, auth, body).await;
+            let response = fx.call(method.clone(), &uri, auth, body).await;
             cells += 1;
             let got = response.status.as_u16();
             statuses.push((got, got == expected));

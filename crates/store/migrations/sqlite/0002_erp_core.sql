@@ -145,6 +145,7 @@ CREATE TABLE sales (
     channel      TEXT NOT NULL CHECK (channel IN ('pos', 'order', 'import')),
     external_ref TEXT,
     historical   BOOLEAN NOT NULL DEFAULT FALSE,
+    discount     BIGINT NOT NULL DEFAULT 0,
     total        BIGINT NOT NULL,
     items_count  BIGINT NOT NULL,
     created_by   TEXT NOT NULL,
@@ -153,6 +154,7 @@ CREATE TABLE sales (
 );
 CREATE INDEX ix_sales_sold_at ON sales (sold_at);
 CREATE INDEX ix_sales_customer ON sales (customer_id);
+CREATE INDEX ix_sales_order ON sales (order_id);
 CREATE UNIQUE INDEX ux_sales_external_ref ON sales (external_ref);
 
 CREATE TABLE sale_items (
@@ -185,6 +187,7 @@ CREATE TABLE stock_alerts (
 );
 CREATE UNIQUE INDEX ux_stock_alerts_open ON stock_alerts (product_id, warehouse_id) WHERE status = 'open';
 CREATE INDEX ix_stock_alerts_status ON stock_alerts (status, created_at);
+CREATE INDEX ix_stock_alerts_item ON stock_alerts (product_id, warehouse_id);
 
 CREATE TABLE reorder_requests (
     id           INTEGER PRIMARY KEY,

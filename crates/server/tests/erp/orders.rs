@@ -1,0 +1,417 @@
+//! The orders saga: idempotent creation, price snapshots, confirm (all or nothing), illegal
+//! transitions, ship (sale + movements), cancel, return, payment status.
+
+use axum::body::Body;
+use axum::http::{Method, Request};
+use serde_json::{json, Value};
+
+use crate::common::{assert_no_drift, id, level, main_warehouse, movements, simple_product, written};
+use crate::helpers::{Response, TestApp};
+
+crate::on_both_stores!(
+    idempotent_creation_and_snapshots,
+    saga_ship_deliver_return,
+    saga_refusals_and_cancel
+);
+
+async fn create_with_key(app: &TestApp, key: &str, body: &Value) -> Response {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/orders")
+        .header("authorization", format!("Bearer {}", app.admin))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.send(request).await
+}
+
+async fn step(app: &TestApp, order: i64, action: &str) -> Response {
+    app.post(&format!("/api/orders/{order}/{action}"), &app.admin, json!({}))
+        .await
+}
+
+async fn idempotent_creation_and_snapshots(app: TestApp) {
+    let a = simple_product(&app, "ORD-A", 1000, 400, 10).await;
+    let b = simple_product(&app, "ORD-B", 2500, 1000, 5).await;
+    let body = json!({"items": [{"product_id": b, "quantity": 1}, {"product_id": a, "quantity": 2}],
+        "discount": 500, "notes": "Entrega rápida"});
+    let first = create_with_key(&app, "pedido-1", &body).await.expect(201);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let order = first.body;
+    assert_eq!(order["status"], "pending");
+    assert_eq!(order["payment_status"], "unpaid");
+    assert_eq!(order["subtotal"], 4500);
+    assert_eq!(order["discount"], 500);
+    assert_eq!(order["total"], 4000);
+    assert_eq!(order["notes"], "Entrega rápida");
+    assert_eq!(order["idempotency_key"], "pedido-1");
+    assert_eq!(order["sale_id"], Value::Null);
+    assert!(order.get("request_hash").is_none());
+    // Lines are ordered by product and carry the product as it was.
+    let items = order["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["product_id"], a);
+    assert_eq!(items[0]["sku"], "ORD-A");
+    assert_eq!(items[0]["product_name"], "Producto ORD-A");
+    assert_eq!(items[0]["unit_price"], 1000);
+    assert_eq!(items[0]["quantity"], 2);
+    assert_eq!(items[0]["line_total"], 2000);
+    assert_eq!(items[1]["product_id"], b);
+    assert_eq!(items[1]["line_total"], 2500);
+    let oid = id(&order);
+
+    // A retry with the same key and body answers with the same order.
+    let replay = create_with_key(&app, "pedido-1", &body).await.expect(200);
+    assert_eq!(
+        replay.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    assert_eq!(id(&replay.body), oid);
+    assert_eq!(replay.body["items"], order["items"]);
+    // The same key with another body is refused.
+    let other = json!({"items": [{"product_id": a, "quantity": 3}]});
+    create_with_key(&app, "pedido-1", &other)
+        .await
+        .expect_error(422, "validation", Some("Idempotency-Key"));
+    let list = app.get("/api/orders", &app.admin).await.expect(200).body;
+    assert_eq!(list["total"], 1);
+
+    // A later price and name change does not touch the order.
+    app.put(
+        &format!("/api/products/{a}"),
+        &app.admin,
+        json!({"name": "Producto A renombrado", "price": 1500, "cost": 400}),
+    )
+    .await
+    .expect(200);
+    let got = app
+        .get(&format!("/api/orders/{oid}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(got["items"][0]["unit_price"], 1000);
+    assert_eq!(got["items"][0]["product_name"], "Producto ORD-A");
+    assert_eq!(got["total"], 4000);
+    // A new order takes the new price.
+    let second = app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": a, "quantity": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(second["items"][0]["unit_price"], 1500);
+    assert_eq!(second["items"][0]["product_name"], "Producto A renombrado");
+    assert_eq!(second["total"], 1500);
+
+    // Bad input.
+    app.post("/api/orders", &app.admin, json!({"items": []}))
+        .await
+        .expect_error(422, "validation", Some("items"));
+    app.post(
+        "/api/orders",
+        &app.admin,
+        json!({"items": [{"product_id": 999_999, "quantity": 1}]}),
+    )
+    .await
+    .expect_error(422, "validation", Some("items[0].product_id"));
+    app.post(
+        "/api/orders",
+        &app.admin,
+        json!({"items": [{"product_id": a, "quantity": 1}], "discount": 1501}),
+    )
+    .await
+    .expect_error(422, "validation", Some("discount"));
+    app.get("/api/orders/999999", &app.admin)
+        .await
+        .expect_error(404, "not_found", None);
+    assert_eq!(app.get("/api/orders", &app.admin).await.expect(200).body["total"], 2);
+    assert_eq!(
+        app.get("/api/orders?status=pending", &app.admin).await.expect(200).body["total"],
+        2
+    );
+    // Creating orders touches no stock.
+    let main = main_warehouse(&app).await;
+    assert_eq!(level(&app, a, main).await, (10, 0, 10, 400));
+    assert_no_drift(&app).await;
+}
+
+async fn saga_ship_deliver_return(app: TestApp) {
+    let main = main_warehouse(&app).await;
+    let a = simple_product(&app, "SAGA-A", 1000, 400, 10).await;
+    let b = simple_product(&app, "SAGA-B", 2500, 1000, 5).await;
+    let order = app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": a, "quantity": 2}, {"product_id": b, "quantity": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let oid = id(&order);
+
+    // Shipping a pending order is refused.
+    step(&app, oid, "ship").await.expect_error(409, "conflict", None);
+    let confirmed = step(&app, oid, "confirm").await.expect(200).body;
+    assert_eq!(confirmed["status"], "confirmed");
+    assert!(confirmed["confirmed_at"].is_string());
+    assert_eq!(level(&app, a, main).await, (10, 2, 8, 400));
+    assert_eq!(level(&app, b, main).await, (5, 1, 4, 1000));
+    step(&app, oid, "confirm").await.expect_error(409, "conflict", None);
+
+    let paid = app
+        .post(
+            &format!("/api/orders/{oid}/payment"),
+            &app.admin,
+            json!({"status": "paid"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(paid["payment_status"], "paid");
+    assert_eq!(paid["status"], "confirmed");
+    app.post(
+        &format!("/api/orders/{oid}/payment"),
+        &app.admin,
+        json!({"status": "gratis"}),
+    )
+    .await
+    .expect_error(422, "validation", Some("status"));
+    app.post("/api/orders/999999/payment", &app.admin, json!({"status": "paid"}))
+        .await
+        .expect_error(404, "not_found", None);
+
+    let processing = step(&app, oid, "process").await.expect(200).body;
+    assert_eq!(processing["status"], "processing");
+    let shipped = step(&app, oid, "ship").await.expect(200).body;
+    assert_eq!(shipped["status"], "shipped");
+    assert!(shipped["shipped_at"].is_string());
+    let sale_id = shipped["sale_id"].as_i64().expect("sale_id after shipping");
+    // Reserved units left as sales.
+    assert_eq!(level(&app, a, main).await, (8, 0, 8, 400));
+    assert_eq!(level(&app, b, main).await, (4, 0, 4, 1000));
+    let sale = app
+        .get(&format!("/api/sales/{sale_id}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(sale["order_id"], oid);
+    assert_eq!(sale["channel"], "order");
+    assert_eq!(sale["total"], 4500);
+    assert_eq!(sale["items_count"], 3);
+    let sale_items = sale["items"].as_array().unwrap();
+    assert_eq!(sale_items.len(), 2);
+    assert_eq!(sale_items[0]["product_id"], a);
+    assert_eq!(sale_items[0]["unit_cost"], 400);
+    assert_eq!(sale_items[1]["unit_cost"], 1000);
+    let sold = movements(&app, &format!("reference_type=sale&reference_id={sale_id}")).await;
+    assert_eq!(sold["total"], 2);
+    let mut lines: Vec<(i64, String, i64)> = sold["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["product_id"].as_i64().unwrap(),
+                m["kind"].as_str().unwrap().to_string(),
+                m["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(lines, [(a, "sale".into(), -2), (b, "sale".into(), -1)]);
+
+    step(&app, oid, "cancel").await.expect_error(409, "conflict", None);
+    step(&app, oid, "ship").await.expect_error(409, "conflict", None);
+    step(&app, oid, "complete").await.expect_error(409, "conflict", None);
+    let delivered = step(&app, oid, "deliver").await.expect(200).body;
+    assert_eq!(delivered["status"], "delivered");
+    // Return after delivery books the goods back and refunds a paid order.
+    let returned = step(&app, oid, "return").await.expect(200).body;
+    assert_eq!(returned["status"], "returned");
+    assert_eq!(returned["payment_status"], "refunded");
+    assert!(returned["returned_at"].is_string());
+    assert_eq!(returned["sale_id"], sale_id);
+    let back = movements(&app, &format!("reference_type=order&reference_id={oid}")).await;
+    assert_eq!(back["total"], 2);
+    for m in back["items"].as_array().unwrap() {
+        assert_eq!(m["kind"], "return");
+    }
+    assert_eq!(level(&app, a, main).await, (10, 0, 10, 400));
+    assert_eq!(level(&app, b, main).await, (5, 0, 5, 1000));
+    step(&app, oid, "return").await.expect_error(409, "conflict", None);
+
+    // The straight path to completion.
+    let c2 = id(&app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": b, "quantity": 2}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    for action in ["confirm", "ship", "deliver", "complete"] {
+        step(&app, c2, action).await.expect(200);
+    }
+    let done = app.get(&format!("/api/orders/{c2}"), &app.admin).await.expect(200).body;
+    assert_eq!(done["status"], "completed");
+    assert!(done["completed_at"].is_string());
+    assert_eq!(done["payment_status"], "unpaid");
+    assert_eq!(level(&app, b, main).await, (3, 0, 3, 1000));
+    assert_eq!(
+        app.get("/api/orders?status=completed", &app.admin)
+            .await
+            .expect(200)
+            .body["total"],
+        1
+    );
+    step(&app, 999_999, "confirm")
+        .await
+        .expect_error(404, "not_found", None);
+    assert_no_drift(&app).await;
+}
+
+async fn saga_refusals_and_cancel(app: TestApp) {
+    let main = main_warehouse(&app).await;
+    let a = simple_product(&app, "SHORT-A", 1000, 400, 10).await;
+    let b = simple_product(&app, "SHORT-B", 2500, 1000, 5).await;
+    let c = simple_product(&app, "SHORT-C", 700, 300, 3).await;
+
+    // Two short lines: 409 lists both, and nothing is reserved (not even the line that fits).
+    let order = app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": c, "quantity": 1}, {"product_id": b, "quantity": 6},
+                {"product_id": a, "quantity": 11}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let oid = id(&order);
+    let before = written(&app).await;
+    let refused = step(&app, oid, "confirm")
+        .await
+        .expect_error(409, "insufficient_stock", None)
+        .body;
+    assert_eq!(
+        refused["error"]["details"],
+        json!([
+            {"product_id": a, "warehouse_id": main, "requested": 11, "available": 10},
+            {"product_id": b, "warehouse_id": main, "requested": 6, "available": 5},
+        ])
+    );
+    assert_eq!(level(&app, a, main).await, (10, 0, 10, 400));
+    assert_eq!(level(&app, b, main).await, (5, 0, 5, 1000));
+    assert_eq!(level(&app, c, main).await, (3, 0, 3, 300));
+    assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
+    let still = app
+        .get(&format!("/api/orders/{oid}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(still["status"], "pending");
+    assert_eq!(still["confirmed_at"], Value::Null);
+
+    // Repeated lines of one product are reserved together.
+    let twice = id(&app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": c, "quantity": 2}, {"product_id": c, "quantity": 2}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    let short = step(&app, twice, "confirm")
+        .await
+        .expect_error(409, "insufficient_stock", None)
+        .body;
+    assert_eq!(
+        short["error"]["details"],
+        json!([{"product_id": c, "warehouse_id": main, "requested": 4, "available": 3}])
+    );
+
+    // Cancel of a confirmed order releases its reservations.
+    let o3 = id(&app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": a, "quantity": 3}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    step(&app, o3, "confirm").await.expect(200);
+    assert_eq!(level(&app, a, main).await, (10, 3, 7, 400));
+    let cancelled = step(&app, o3, "cancel").await.expect(200).body;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(cancelled["cancelled_at"].is_string());
+    assert_eq!(level(&app, a, main).await, (10, 0, 10, 400));
+    step(&app, o3, "cancel").await.expect_error(409, "conflict", None);
+    step(&app, o3, "confirm").await.expect_error(409, "conflict", None);
+    step(&app, o3, "return").await.expect_error(409, "conflict", None);
+
+    // Cancel of a pending order touches no stock; a pending order cannot be returned.
+    step(&app, oid, "return").await.expect_error(409, "conflict", None);
+    step(&app, oid, "deliver").await.expect_error(409, "conflict", None);
+    step(&app, oid, "cancel").await.expect(200);
+    // The reservations of an order cannot be committed or released by hand.
+    let o4 = id(&app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": b, "quantity": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    step(&app, o4, "confirm").await.expect(200);
+    let reservation_id: i64 = {
+        let mut conn = app.state.db.read().await.unwrap();
+        let held = bodega_store::reservations::for_order(&mut conn.conn(), o4)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].quantity, 1);
+        held[0].id
+    };
+    app.post(
+        &format!("/api/stock/reservations/{reservation_id}/commit"),
+        &app.admin,
+        json!({}),
+    )
+    .await
+    .expect_error(409, "conflict", None);
+    app.post(
+        &format!("/api/stock/reservations/{reservation_id}/release"),
+        &app.admin,
+        json!({}),
+    )
+    .await
+    .expect_error(409, "conflict", None);
+    assert_eq!(level(&app, b, main).await, (5, 1, 4, 1000));
+    assert_eq!(
+        app.get("/api/orders?status=cancelled", &app.admin)
+            .await
+            .expect(200)
+            .body["total"],
+        2
+    );
+    assert_eq!(
+        app.get("/api/orders?status=confirmed", &app.admin)
+            .await
+            .expect(200)
+            .body["total"],
+        1
+    );
+    app.get("/api/orders?status=lost", &app.admin)
+        .await
+        .expect_error(422, "validation", Some("status"));
+    assert_no_drift(&app).await;
+}

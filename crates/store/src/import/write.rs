@@ -1,0 +1,742 @@
+//! Resolving parsed rows against the database and writing them in multi-row batches, all in
+//! the caller's transaction.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::parse::Parsed;
+use super::{Format, ImportOptions, ImportReport, Phase, Progress, StockMode};
+use crate::audit::{self, Actor};
+use crate::outbox::{self, topics};
+use crate::{exec, now, Conn, StoreResult};
+
+/// A value bound into a multi-row insert.
+pub(crate) enum V {
+    I(i64),
+    OI(Option<i64>),
+    S(String),
+    OS(Option<String>),
+    B(bool),
+    T(DateTime<Utc>),
+}
+
+/// Bind parameters per statement: well under SQLite's 32766 and PostgreSQL's 65535.
+const PARAMS_PER_STATEMENT: usize = 8000;
+
+/// `INSERT {head} VALUES (…), (…) {tail}` over `values` (`cols` per row), in batches. With
+/// `returning` (`RETURNING id, key`), the (id, key) pairs of the inserted rows.
+async fn insert_rows(
+    c: &mut Conn<'_>,
+    head: &str,
+    cols: usize,
+    values: Vec<V>,
+    tail: &str,
+    returning: bool,
+    mut on_batch: impl FnMut(u64),
+) -> StoreResult<Vec<(i64, String)>> {
+    let per = (PARAMS_PER_STATEMENT / cols).max(1);
+    // SQLite looks every `$N` up by name in a list (quadratic in the parameters of a
+    // statement); anonymous `?` parameters are numbered in order at no cost.
+    let sqlite = matches!(c, Conn::Sqlite(_));
+    let mut out = Vec::new();
+    let mut values = values.into_iter().peekable();
+    while values.peek().is_some() {
+        let batch: Vec<V> = values.by_ref().take(per * cols).collect();
+        let rows = batch.len() / cols;
+        let mut sql = String::with_capacity(head.len() + rows * cols * 6 + tail.len() + 16);
+        sql.push_str(head);
+        sql.push_str(" VALUES ");
+        let mut n = 0;
+        for r in 0..rows {
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for k in 0..cols {
+                if k > 0 {
+                    sql.push(',');
+                }
+                n += 1;
+                if sqlite {
+                    sql.push('?');
+                } else {
+                    sql.push('$');
+                    sql.push_str(&n.to_string());
+                }
+            }
+            sql.push(')');
+        }
+        sql.push(' ');
+        sql.push_str(tail);
+        if returning {
+            let got: Vec<(i64, String)> = exec!(c, |e| {
+                let mut q = sqlx::query_as(&sql);
+                for v in batch {
+                    q = match v {
+                        V::I(x) => q.bind(x),
+                        V::OI(x) => q.bind(x),
+                        V::S(x) => q.bind(x),
+                        V::OS(x) => q.bind(x),
+                        V::B(x) => q.bind(x),
+                        V::T(x) => q.bind(x),
+                    };
+                }
+                q.fetch_all(e).await
+            })?;
+            out.extend(got);
+        } else {
+            exec!(c, |e| {
+                let mut q = sqlx::query(&sql);
+                for v in batch {
+                    q = match v {
+                        V::I(x) => q.bind(x),
+                        V::OI(x) => q.bind(x),
+                        V::S(x) => q.bind(x),
+                        V::OS(x) => q.bind(x),
+                        V::B(x) => q.bind(x),
+                        V::T(x) => q.bind(x),
+                    };
+                }
+                q.execute(e).await.map(|r| r.rows_affected())
+            })?;
+        }
+        on_batch(rows as u64);
+    }
+    Ok(out)
+}
+
+struct ExistingProduct {
+    id: i64,
+    name: String,
+    cost: i64,
+}
+
+struct ExistingSale {
+    id: i64,
+    warehouse_id: Option<i64>,
+    items_count: i64,
+}
+
+/// A sale line ready to write.
+struct Line {
+    sale_id: i64,
+    warehouse_id: i64,
+    product_id: i64,
+    quantity: i64,
+    sold_at: DateTime<Utc>,
+}
+
+/// Returns whether the transaction may be committed (no errors found while resolving).
+pub(crate) async fn write(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    format: Format,
+    parsed: &mut Parsed,
+    opts: &ImportOptions,
+    report: &mut ImportReport,
+    progress: Progress<'_>,
+) -> StoreResult<bool> {
+    let at = now();
+    let label = actor.label.as_str();
+    let import_id = uuid::Uuid::now_v7().to_string();
+    let ledger = opts.stock == StockMode::Ledger;
+
+    // ---- Resolve: load what exists --------------------------------------------------------
+    let mut products: HashMap<String, ExistingProduct> = {
+        let rows: Vec<(i64, String, String, i64)> =
+            exec!(c, |e| sqlx::query_as("SELECT id, sku, name, cost FROM products")
+                .fetch_all(e)
+                .await)?;
+        rows.into_iter()
+            .map(|(id, sku, name, cost)| (sku, ExistingProduct { id, name, cost }))
+            .collect()
+    };
+    let mut customers: HashMap<String, i64> = {
+        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as(
+            "SELECT id, external_ref FROM customers WHERE external_ref IS NOT NULL"
+        )
+        .fetch_all(e)
+        .await)?;
+        rows.into_iter().map(|(id, r)| (r, id)).collect()
+    };
+    let existing_sales: HashMap<String, ExistingSale> = if format.has_sales() {
+        let rows: Vec<(i64, String, Option<i64>, i64)> = exec!(c, |e| sqlx::query_as(
+            "SELECT id, external_ref, warehouse_id, items_count FROM sales WHERE external_ref IS NOT NULL"
+        )
+        .fetch_all(e)
+        .await)?;
+        rows.into_iter()
+            .map(|(id, r, warehouse_id, items_count)| {
+                (
+                    r,
+                    ExistingSale {
+                        id,
+                        warehouse_id,
+                        items_count,
+                    },
+                )
+            })
+            .collect()
+    } else {
+        HashMap::new()
+    };
+
+    // Products listed in a products file that already exist are duplicates; products implied
+    // by sales lines are created only when missing.
+    let mut duplicates = 0u64;
+    parsed.products.retain(|p| {
+        let exists = products.contains_key(&p.sku);
+        if exists && !parsed.implied {
+            duplicates += 1;
+        }
+        !exists
+    });
+    parsed.customers.retain(|cu| {
+        let exists = customers.contains_key(&cu.external_ref);
+        if exists && !parsed.implied {
+            duplicates += 1;
+        }
+        !exists
+    });
+    // Sales already imported (same external ref) are duplicates, with their lines.
+    let mut duplicate_sales: HashSet<String> = HashSet::new();
+    if matches!(format, Format::Sales | Format::Transactions | Format::OnlineRetail) {
+        parsed.sales.retain(|s| {
+            let exists = existing_sales.contains_key(&s.external_ref);
+            if exists {
+                duplicate_sales.insert(s.external_ref.clone());
+            }
+            !exists
+        });
+        duplicates += duplicate_sales.len() as u64;
+        parsed.items.retain(|i| !duplicate_sales.contains(&i.sale_ref));
+    }
+    report.duplicates = duplicates;
+
+    // References that must already exist.
+    let mut suppliers: HashMap<String, i64> = HashMap::new();
+    if parsed.products.iter().any(|p| p.supplier.is_some()) {
+        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as(
+            "SELECT id, name FROM suppliers WHERE deleted_at IS NULL"
+        )
+        .fetch_all(e)
+        .await)?;
+        suppliers = rows.into_iter().map(|(id, n)| (n.to_lowercase(), id)).collect();
+        for p in &parsed.products {
+            if let Some(s) = &p.supplier {
+                if !suppliers.contains_key(&s.to_lowercase()) {
+                    parsed
+                        .errors
+                        .push(p.line, "supplier", format!("no supplier named '{s}'"));
+                }
+            }
+        }
+    }
+    if format == Format::Customers {
+        let rows: Vec<(Option<String>, Option<String>)> = exec!(c, |e| sqlx::query_as(
+            "SELECT email, rut FROM customers WHERE deleted_at IS NULL"
+        )
+        .fetch_all(e)
+        .await)?;
+        let emails: HashSet<String> = rows.iter().filter_map(|r| r.0.clone()).collect();
+        let ruts: HashSet<String> = rows.iter().filter_map(|r| r.1.clone()).collect();
+        for cu in &parsed.customers {
+            if cu.email.as_ref().is_some_and(|e| emails.contains(e)) {
+                parsed.errors.push(cu.line, "email", "already used by another customer");
+            }
+            if cu.rut.as_ref().is_some_and(|r| ruts.contains(r)) {
+                parsed.errors.push(cu.line, "rut", "already used by another customer");
+            }
+        }
+    }
+    if format == Format::Sales {
+        for s in &parsed.sales {
+            if let Some(r) = &s.customer_ref {
+                if !customers.contains_key(r) {
+                    parsed
+                        .errors
+                        .push(s.line, "customer_id", format!("no customer with customer_id '{r}'"));
+                }
+            }
+        }
+    }
+    let mut item_duplicates = 0u64;
+    if format == Format::SalesItems {
+        for i in &parsed.items {
+            if !products.contains_key(&i.sku) {
+                parsed
+                    .errors
+                    .push(i.line, "product_id", format!("no product with SKU '{}'", i.sku));
+            }
+            if !existing_sales.contains_key(&i.sale_ref) {
+                parsed.errors.push(
+                    i.line,
+                    "sale_id",
+                    format!("no imported sale with sale_id '{}'", i.sale_ref),
+                );
+            }
+        }
+        // Lines of sales that already have lines were imported before.
+        parsed.items.retain(|i| {
+            let had = existing_sales.get(&i.sale_ref).is_some_and(|s| s.items_count > 0);
+            if had {
+                item_duplicates += 1;
+            }
+            !had
+        });
+        report.duplicates += item_duplicates;
+    }
+    if parsed.errors.total > 0 {
+        return Ok(false);
+    }
+
+    let write_total = (parsed.products.len()
+        + parsed.customers.len()
+        + parsed.sales.len()
+        + parsed.items.len() * if ledger { 2 } else { 1 }) as u64;
+    let mut written = 0u64;
+    let mut tick = |n: u64| {
+        written += n;
+        progress(Phase::Write, written, write_total);
+    };
+    tick(0);
+
+    // ---- Warehouses -----------------------------------------------------------------------
+    let mut warehouses: HashMap<String, i64> = {
+        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as("SELECT id, code FROM warehouses")
+            .fetch_all(e)
+            .await)?;
+        rows.into_iter().map(|(id, code)| (code, id)).collect()
+    };
+    let mut needed: Vec<(String, &str)> = Vec::new();
+    let default_needed = (format == Format::Products && parsed.products.iter().any(|p| p.stock > 0))
+        || (format.has_sales() && parsed.sales.iter().any(|s| s.store.is_none()));
+    if default_needed {
+        needed.push((opts.warehouse.clone(), "warehouse"));
+    }
+    for s in &parsed.sales {
+        if let Some(code) = &s.store {
+            needed.push((code.clone(), "store"));
+        }
+    }
+    for (code, kind) in needed {
+        if warehouses.contains_key(&code) {
+            continue;
+        }
+        let id: i64 = exec!(c, |e| sqlx::query_scalar(
+            "INSERT INTO warehouses (code, name, kind, is_active, created_at, updated_at)
+             VALUES ($1, $1, $2, TRUE, $3, $3) RETURNING id"
+        )
+        .bind(&code)
+        .bind(kind)
+        .bind(at)
+        .fetch_one(e)
+        .await)?;
+        warehouses.insert(code, id);
+        report.imported.warehouses += 1;
+    }
+    let default_warehouse = warehouses.get(&opts.warehouse).copied();
+
+    // ---- Categories -----------------------------------------------------------------------
+    let mut categories: HashMap<String, i64> = HashMap::new();
+    if parsed.products.iter().any(|p| p.category.is_some()) {
+        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as("SELECT id, path FROM categories")
+            .fetch_all(e)
+            .await)?;
+        categories = rows.into_iter().map(|(id, p)| (p, id)).collect();
+    }
+    let mut product_category: Vec<Option<i64>> = Vec::with_capacity(parsed.products.len());
+    for p in &parsed.products {
+        let Some(path) = &p.category else {
+            product_category.push(None);
+            continue;
+        };
+        let mut parent: Option<(i64, String)> = None;
+        for name in path.split('/').map(str::trim).filter(|n| !n.is_empty()) {
+            let full = match &parent {
+                Some((_, pp)) => format!("{pp}{}{name}", crate::catalog::PATH_SEPARATOR),
+                None => name.to_string(),
+            };
+            let id = match categories.get(&full) {
+                Some(id) => *id,
+                None => {
+                    let id: i64 = exec!(c, |e| sqlx::query_scalar(
+                        "INSERT INTO categories (name, parent_id, path, created_at, updated_at)
+                         VALUES ($1, $2, $3, $4, $4) RETURNING id"
+                    )
+                    .bind(name)
+                    .bind(parent.as_ref().map(|p| p.0))
+                    .bind(&full)
+                    .bind(at)
+                    .fetch_one(e)
+                    .await)?;
+                    categories.insert(full.clone(), id);
+                    report.imported.categories += 1;
+                    id
+                }
+            };
+            parent = Some((id, full));
+        }
+        product_category.push(parent.map(|p| p.0));
+    }
+
+    // ---- Products -------------------------------------------------------------------------
+    let mut values = Vec::with_capacity(parsed.products.len() * 12);
+    for (p, category_id) in parsed.products.iter().zip(&product_category) {
+        values.extend([
+            V::S(p.sku.clone()),
+            V::S(p.name.clone()),
+            V::S(p.description.clone()),
+            V::OI(*category_id),
+            V::OI(
+                p.supplier
+                    .as_ref()
+                    .and_then(|s| suppliers.get(&s.to_lowercase()).copied()),
+            ),
+            V::I(p.price),
+            V::I(p.cost),
+            V::S(p.status.clone()),
+            V::S(serde_json::to_string(&p.keywords).unwrap_or_else(|_| "[]".into())),
+            V::I(p.low_stock_threshold),
+            V::T(at),
+            V::T(at),
+        ]);
+    }
+    let ids = insert_rows(
+        c,
+        "INSERT INTO products (sku, name, description, category_id, supplier_id, price, cost, status, keywords,
+             low_stock_threshold, created_at, updated_at)",
+        12,
+        values,
+        "RETURNING id, sku",
+        true,
+        &mut tick,
+    )
+    .await?;
+    report.imported.products = ids.len() as u64;
+    let by_sku: HashMap<&str, &super::parse::ProductRow> =
+        parsed.products.iter().map(|p| (p.sku.as_str(), p)).collect();
+    let mut stocked: Vec<(i64, i64, i64)> = Vec::new();
+    for (id, sku) in ids {
+        if let Some(p) = by_sku.get(sku.as_str()) {
+            if p.stock > 0 {
+                stocked.push((id, p.stock, p.cost));
+            }
+            products.insert(
+                sku,
+                ExistingProduct {
+                    id,
+                    name: p.name.clone(),
+                    cost: p.cost,
+                },
+            );
+        }
+    }
+
+    // Opening stock of a products file: an entry per product in the chosen warehouse.
+    if let (false, Some(w)) = (stocked.is_empty(), default_warehouse) {
+        let mut levels = Vec::new();
+        let mut moves = Vec::new();
+        for (pid, qty, cost) in &stocked {
+            levels.extend([V::I(*pid), V::I(w), V::I(*qty), V::I(0), V::I(*cost), V::T(at)]);
+            moves.extend(movement(
+                *pid,
+                w,
+                "entry",
+                *qty,
+                Some(*cost),
+                *qty,
+                "import",
+                &import_id,
+                None,
+                label,
+                at,
+            ));
+        }
+        insert_rows(
+            c,
+            "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, reserved, avg_cost, updated_at)",
+            6,
+            levels,
+            "",
+            false,
+            |_| {},
+        )
+        .await?;
+        insert_rows(c, MOVEMENT_HEAD, 11, moves, "", false, |_| {}).await?;
+        report.imported.stock_movements += stocked.len() as u64;
+    }
+
+    // ---- Customers ------------------------------------------------------------------------
+    let mut values = Vec::with_capacity(parsed.customers.len() * 10);
+    for cu in &parsed.customers {
+        values.extend([
+            V::S(cu.first_name.clone()),
+            V::S(cu.last_name.clone()),
+            V::OS(cu.email.clone()),
+            V::OS(cu.phone.clone()),
+            V::OS(cu.address.clone()),
+            V::OS(cu.rut.clone()),
+            V::OS(cu.notes.clone()),
+            V::S(cu.external_ref.clone()),
+            V::T(at),
+            V::T(at),
+        ]);
+    }
+    let ids = insert_rows(
+        c,
+        "INSERT INTO customers (first_name, last_name, email, phone, address, rut, notes, external_ref, created_at, updated_at)",
+        10,
+        values,
+        "RETURNING id, external_ref",
+        true,
+        &mut tick,
+    )
+    .await?;
+    report.imported.customers = ids.len() as u64;
+    customers.extend(ids.into_iter().map(|(id, r)| (r, id)));
+
+    // ---- Sales ----------------------------------------------------------------------------
+    let mut totals: HashMap<&str, (i64, i64)> = HashMap::new();
+    for i in &parsed.items {
+        let t = totals.entry(i.sale_ref.as_str()).or_insert((0, 0));
+        t.0 += i.unit_price * i.quantity;
+        t.1 += i.quantity;
+    }
+    let mut values = Vec::with_capacity(parsed.sales.len() * 10);
+    let mut sale_info: HashMap<String, (i64, Option<i64>, DateTime<Utc>)> = HashMap::new();
+    for s in &parsed.sales {
+        let warehouse_id = match &s.store {
+            Some(code) => warehouses.get(code).copied(),
+            None => default_warehouse,
+        };
+        let (total, count) = totals.get(s.external_ref.as_str()).copied().unwrap_or((0, 0));
+        values.extend([
+            V::OI(warehouse_id),
+            V::OI(s.customer_ref.as_ref().and_then(|r| customers.get(r).copied())),
+            V::S("import".into()),
+            V::S(s.external_ref.clone()),
+            V::B(!ledger),
+            V::I(s.total.unwrap_or(total)),
+            V::I(count),
+            V::S(label.to_string()),
+            V::T(s.sold_at),
+            V::T(at),
+        ]);
+        sale_info.insert(s.external_ref.clone(), (0, warehouse_id, s.sold_at));
+    }
+    let ids = insert_rows(
+        c,
+        "INSERT INTO sales (warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at)",
+        10,
+        values,
+        "RETURNING id, external_ref",
+        true,
+        &mut tick,
+    )
+    .await?;
+    report.imported.sales = ids.len() as u64;
+    for (id, r) in ids {
+        if let Some(info) = sale_info.get_mut(&r) {
+            info.0 = id;
+        }
+    }
+    if format == Format::SalesItems {
+        // Lines attach to sales imported before; their time is needed for the ledger.
+        let refs: HashSet<&str> = parsed.items.iter().map(|i| i.sale_ref.as_str()).collect();
+        for r in refs {
+            if let Some(s) = existing_sales.get(r) {
+                let sold_at: DateTime<Utc> =
+                    exec!(c, |e| sqlx::query_scalar("SELECT sold_at FROM sales WHERE id = $1")
+                        .bind(s.id)
+                        .fetch_one(e)
+                        .await)?;
+                sale_info.insert(r.to_string(), (s.id, s.warehouse_id, sold_at));
+            }
+        }
+    }
+
+    // ---- Sale items -----------------------------------------------------------------------
+    let mut values = Vec::with_capacity(parsed.items.len() * 8);
+    let mut lines: Vec<Line> = Vec::with_capacity(if ledger { parsed.items.len() } else { 0 });
+    let mut costs: HashMap<i64, i64> = HashMap::new();
+    for i in &parsed.items {
+        let (Some(p), Some(&(sale_id, warehouse_id, sold_at))) = (products.get(&i.sku), sale_info.get(&i.sale_ref))
+        else {
+            continue;
+        };
+        values.extend([
+            V::I(sale_id),
+            V::I(p.id),
+            V::S(i.sku.clone()),
+            V::S(i.name.clone().unwrap_or_else(|| p.name.clone())),
+            V::I(i.unit_price),
+            V::I(p.cost),
+            V::I(i.quantity),
+            V::I(i.unit_price * i.quantity),
+        ]);
+        if ledger {
+            let warehouse_id = warehouse_id.or(default_warehouse);
+            if let Some(w) = warehouse_id {
+                costs.insert(p.id, p.cost);
+                lines.push(Line {
+                    sale_id,
+                    warehouse_id: w,
+                    product_id: p.id,
+                    quantity: i.quantity,
+                    sold_at,
+                });
+            }
+        }
+    }
+    report.imported.sale_items = (values.len() / 8) as u64;
+    insert_rows(
+        c,
+        "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)",
+        8,
+        values,
+        "",
+        false,
+        &mut tick,
+    )
+    .await?;
+    if format == Format::SalesItems {
+        let ids: Vec<i64> = {
+            let set: HashSet<i64> = sale_info.values().map(|s| s.0).collect();
+            set.into_iter().collect()
+        };
+        for chunk in ids.chunks(500) {
+            let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            exec!(c, |e| sqlx::query(&format!(
+                "UPDATE sales SET
+                     total = COALESCE((SELECT SUM(i.line_total) FROM sale_items i WHERE i.sale_id = sales.id), 0),
+                     items_count = COALESCE((SELECT SUM(i.quantity) FROM sale_items i WHERE i.sale_id = sales.id), 0)
+                 WHERE id IN ({list})"
+            ))
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))?;
+        }
+    }
+
+    // ---- Ledger: opening stock implied by the sales, then the sale exits -------------------
+    if ledger && !lines.is_empty() {
+        let on_hand: HashMap<(i64, i64), i64> = {
+            let rows: Vec<(i64, i64, i64)> = exec!(c, |e| sqlx::query_as(
+                "SELECT product_id, warehouse_id, on_hand FROM stock_levels"
+            )
+            .fetch_all(e)
+            .await)?;
+            rows.into_iter().map(|(p, w, q)| ((p, w), q)).collect()
+        };
+        lines.sort_by_key(|l| (l.product_id, l.warehouse_id, l.sold_at, l.sale_id));
+        let mut levels = Vec::new();
+        let mut moves = Vec::with_capacity((lines.len() + 1000) * 11);
+        let mut count = 0u64;
+        for group in lines.chunk_by(|a, b| a.product_id == b.product_id && a.warehouse_id == b.warehouse_id) {
+            let (pid, wid) = (group[0].product_id, group[0].warehouse_id);
+            let cost = costs.get(&pid).copied().unwrap_or(0);
+            let sold: i64 = group.iter().map(|l| l.quantity).sum();
+            let start = match on_hand.get(&(pid, wid)) {
+                Some(q) => *q,
+                None => {
+                    levels.extend([V::I(pid), V::I(wid), V::I(0), V::I(0), V::I(cost), V::T(at)]);
+                    0
+                }
+            };
+            let mut balance = start + sold;
+            let opening_at = group[0].sold_at - TimeDelta::seconds(1);
+            moves.extend(movement(
+                pid,
+                wid,
+                "opening",
+                sold,
+                Some(cost),
+                balance,
+                "import",
+                &import_id,
+                Some("opening stock implied by imported sales"),
+                label,
+                opening_at,
+            ));
+            count += 1;
+            for l in group {
+                balance -= l.quantity;
+                moves.extend(movement(
+                    pid,
+                    wid,
+                    "sale",
+                    -l.quantity,
+                    None,
+                    balance,
+                    "sale",
+                    &l.sale_id.to_string(),
+                    None,
+                    label,
+                    l.sold_at,
+                ));
+                count += 1;
+            }
+        }
+        insert_rows(
+            c,
+            "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, reserved, avg_cost, updated_at)",
+            6,
+            levels,
+            "ON CONFLICT (product_id, warehouse_id) DO NOTHING",
+            false,
+            |_| {},
+        )
+        .await?;
+        insert_rows(c, MOVEMENT_HEAD, 11, moves, "", false, &mut tick).await?;
+        report.imported.stock_movements += count;
+    }
+
+    // ---- One summary event and one audit row ----------------------------------------------
+    let summary = serde_json::json!({
+        "import_id": import_id,
+        "format": report.format,
+        "mode": report.mode,
+        "rows_read": report.rows_read,
+        "imported": report.imported,
+        "skipped": report.skipped,
+        "duplicates": report.duplicates,
+    });
+    outbox::emit(c, topics::SALES, "import.completed", &import_id, &summary).await?;
+    audit::record(c, actor, "import", "import", &import_id, None::<&()>, Some(&summary)).await?;
+    Ok(true)
+}
+
+const MOVEMENT_HEAD: &str =
+    "INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
+    reference_type, reference_id, note, created_by, created_at)";
+
+#[allow(clippy::too_many_arguments)]
+fn movement(
+    product_id: i64,
+    warehouse_id: i64,
+    kind: &str,
+    quantity: i64,
+    unit_cost: Option<i64>,
+    balance_after: i64,
+    reference_type: &str,
+    reference_id: &str,
+    note: Option<&str>,
+    created_by: &str,
+    at: DateTime<Utc>,
+) -> [V; 11] {
+    [
+        V::I(product_id),
+        V::I(warehouse_id),
+        V::S(kind.into()),
+        V::I(quantity),
+        V::OI(unit_cost),
+        V::I(balance_after),
+        V::S(reference_type.into()),
+        V::S(reference_id.into()),
+        V::OS(note.map(str::to_string)),
+        V::S(created_by.into()),
+        V::T(at),
+    ]
+}
