@@ -420,11 +420,23 @@ async fn check_acknowledged(url: &str, shipped: &[i64], sales: &[i64]) {
 async fn check_database(url: &str) -> BTreeMap<String, usize> {
     let db = Db::connect(url).await.unwrap();
     let counts = {
-        let mut conn = db.read().await.unwrap();
-        let mut c = conn.conn();
+        // One snapshot for every check: on PostgreSQL a transaction whose COMMIT the killed
+        // server had already sent can still land while we read; separate reads could see its
+        // order row before and its reservations after.
+        let mut tx = db.begin().await.unwrap();
+        let mut c = tx.conn();
+        if let Conn::Postgres(e) = &mut c {
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                .execute(&mut **e)
+                .await
+                .unwrap();
+        }
         let drift = bodega_store::stock::drift(&mut c).await.unwrap();
         assert!(drift.is_empty(), "ledger drift after the kill: {drift:#?}");
-        check_orders(&mut c).await
+        let counts = check_orders(&mut c).await;
+        drop(c);
+        tx.commit().await.unwrap();
+        counts
     };
     db.close().await;
     counts
