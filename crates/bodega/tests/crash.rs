@@ -434,7 +434,6 @@ async fn check_database(url: &str) -> BTreeMap<String, usize> {
         let drift = bodega_store::stock::drift(&mut c).await.unwrap();
         assert!(drift.is_empty(), "ledger drift after the kill: {drift:#?}");
         let counts = check_orders(&mut c).await;
-        drop(c);
         tx.commit().await.unwrap();
         counts
     };
