@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, Executor};
 
-use bodega_store::{exec, Conn, Db};
+use bodega_store::{sql, Conn, Db};
 
 const EMAIL: &str = "crash@test.cl";
 const PASSWORD: &str = "correct horse battery";
@@ -391,13 +391,11 @@ async fn check_acknowledged(url: &str, shipped: &[i64], sales: &[i64]) {
         let mut conn = db.read().await.unwrap();
         let mut c = conn.conn();
         for &id in shipped {
-            let status: Option<String> = exec!(&mut c, |e| sqlx::query_scalar(
-                "SELECT status FROM orders WHERE id = $1"
-            )
-            .bind(id)
-            .fetch_optional(e)
-            .await
-            .unwrap());
+            let status: Option<String> = sql::query_scalar("SELECT status FROM orders WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut c)
+                .await
+                .unwrap();
             assert_eq!(
                 status.as_deref(),
                 Some("shipped"),
@@ -405,11 +403,11 @@ async fn check_acknowledged(url: &str, shipped: &[i64], sales: &[i64]) {
             );
         }
         for &id in sales {
-            let found: Option<i64> = exec!(&mut c, |e| sqlx::query_scalar("SELECT id FROM sales WHERE id = $1")
+            let found: Option<i64> = sql::query_scalar("SELECT id FROM sales WHERE id = $1")
                 .bind(id)
-                .fetch_optional(e)
+                .fetch_optional(&mut c)
                 .await
-                .unwrap());
+                .unwrap();
             assert_eq!(found, Some(id), "acknowledged till sale {id} lost");
         }
     }
@@ -449,7 +447,7 @@ fn add(map: &mut Qty, product_id: i64, quantity: i64) {
 }
 
 async fn pairs(c: &mut Conn<'_>, sql: &str, id: &str) -> Qty {
-    let rows: Vec<(i64, i64)> = exec!(c, |e| sqlx::query_as(sql).bind(id).fetch_all(e).await.unwrap());
+    let rows: Vec<(i64, i64)> = sql::query_as(sql).bind(id).fetch_all(c).await.unwrap();
     let mut m = Qty::new();
     for (p, q) in rows {
         add(&mut m, p, q);
@@ -468,10 +466,10 @@ fn negate(m: Qty) -> Qty {
 ///   movements equal to the items, nothing active;
 /// - cancelled: nothing active, nothing committed, no sale.
 async fn check_orders(c: &mut Conn<'_>) -> BTreeMap<String, usize> {
-    let orders: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as("SELECT id, status FROM orders ORDER BY id")
-        .fetch_all(e)
+    let orders: Vec<(i64, String)> = sql::query_as("SELECT id, status FROM orders ORDER BY id")
+        .fetch_all(c)
         .await
-        .unwrap());
+        .unwrap();
     let mut counts = BTreeMap::new();
     for (id, status) in orders {
         *counts.entry(status.clone()).or_default() += 1;
@@ -494,18 +492,16 @@ async fn check_orders(c: &mut Conn<'_>) -> BTreeMap<String, usize> {
             &id.to_string(),
         )
         .await;
-        let any_reservation: i64 = exec!(c, |e| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM reservations WHERE order_id = $1"
-        )
-        .bind(id)
-        .fetch_one(e)
-        .await
-        .unwrap());
-        let sales: Vec<i64> = exec!(c, |e| sqlx::query_scalar("SELECT id FROM sales WHERE order_id = $1")
+        let any_reservation: i64 = sql::query_scalar("SELECT COUNT(*) FROM reservations WHERE order_id = $1")
             .bind(id)
-            .fetch_all(e)
+            .fetch_one(c)
             .await
-            .unwrap());
+            .unwrap();
+        let sales: Vec<i64> = sql::query_scalar("SELECT id FROM sales WHERE order_id = $1")
+            .bind(id)
+            .fetch_all(c)
+            .await
+            .unwrap();
         let what = format!("order {id} ({status})");
         match status.as_str() {
             "pending" => {
@@ -545,10 +541,10 @@ async fn check_orders(c: &mut Conn<'_>) -> BTreeMap<String, usize> {
             other => panic!("{what}: unexpected status {other}"),
         }
     }
-    let sales: Vec<i64> = exec!(c, |e| sqlx::query_scalar("SELECT id FROM sales ORDER BY id")
-        .fetch_all(e)
+    let sales: Vec<i64> = sql::query_scalar("SELECT id FROM sales ORDER BY id")
+        .fetch_all(c)
         .await
-        .unwrap());
+        .unwrap();
     for sale in sales {
         let sale = sale.to_string();
         let sold = pairs(

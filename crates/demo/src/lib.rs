@@ -43,7 +43,7 @@ use bodega_store::outbox::{self, topics};
 use bodega_store::people::{self, Customer, Field, PersonInput, Supplier};
 use bodega_store::sales::{Line, LineRequest};
 use bodega_store::stock::{self, NewMovement};
-use bodega_store::{alerts, exec, orders, reorders, Conn, Db};
+use bodega_store::{alerts, orders, reorders, sql, Conn, Db};
 
 use data::{Base, Season, AFFINITIES, BASES};
 
@@ -336,14 +336,11 @@ pub async fn generate(
                 .fold(0.0, f64::max);
             let threshold = ((top * 2.0).ceil() as i64).max(2);
             sim.products[p].threshold = threshold;
-            exec!(c, |e| sqlx::query(
-                "UPDATE products SET low_stock_threshold = $1 WHERE id = $2"
-            )
-            .bind(threshold)
-            .bind(sim.products[p].id)
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected()))?;
+            sql::query("UPDATE products SET low_stock_threshold = $1 WHERE id = $2")
+                .bind(threshold)
+                .bind(sim.products[p].id)
+                .execute(c)
+                .await?;
         }
     }
     tx.commit().await?;
@@ -687,8 +684,7 @@ pub async fn generate(
                     let units: i64 = lines.iter().map(|l| l.quantity).sum();
                     let customer_id = customer.map(|k| sim.customers[k].id);
                     let warehouse_id = sim.locations[s].id;
-                    let sale_id: i64 = exec!(c, |e| {
-                        sqlx::query_scalar(
+                    let sale_id: i64 = sql::query_scalar(
                         "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at)
                          VALUES (NULL, $1, $2, 'pos', NULL, $3, $4, $5, $6, $7, $7) RETURNING id"
                     )
@@ -699,9 +695,8 @@ pub async fn generate(
                     .bind(units)
                     .bind(BY)
                     .bind(at)
-                    .fetch_one(e)
-                    .await
-                    })?;
+                    .fetch_one(c)
+                    .await?;
                     let reference = sale_id.to_string();
                     for l in &lines {
                         let p = sim.index_of(l.product_id);
@@ -882,12 +877,7 @@ pub async fn generate(
             // Alerts raised or resolved by the saga and the reorders were stamped now.
             for column in ["created_at", "resolved_at"] {
                 let sql = format!("UPDATE stock_alerts SET {column} = $1 WHERE {column} >= $2");
-                exec!(c, |e| sqlx::query(&sql)
-                    .bind(evening)
-                    .bind(started)
-                    .execute(e)
-                    .await
-                    .map(|r| r.rows_affected()))?;
+                sql::query(&sql).bind(evening).bind(started).execute(c).await?;
             }
         }
         tx.commit().await?;
@@ -897,18 +887,13 @@ pub async fn generate(
     let mut tx = db.begin().await?;
     {
         let c = &mut tx.conn();
-        exec!(c, |e| sqlx::query(
-            "UPDATE sales SET created_at = sold_at WHERE created_at >= $1"
-        )
-        .bind(started)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-        summary.open_alerts = exec!(c, |e| sqlx::query_scalar(
-            "SELECT COUNT(*) FROM stock_alerts WHERE status = 'open'"
-        )
-        .fetch_one(e)
-        .await)?;
+        sql::query("UPDATE sales SET created_at = sold_at WHERE created_at >= $1")
+            .bind(started)
+            .execute(c)
+            .await?;
+        summary.open_alerts = sql::query_scalar("SELECT COUNT(*) FROM stock_alerts WHERE status = 'open'")
+            .fetch_one(c)
+            .await?;
     }
     tx.commit().await?;
     Ok(summary)
@@ -1287,8 +1272,7 @@ async fn check_alert(c: &mut Conn<'_>, sim: &mut Sim, l: usize, p: usize, at: Da
             "⚠️ Stock bajo: {} tiene {available} unidades disponibles (umbral {threshold})",
             sim.products[p].name
         );
-        exec!(c, |e| {
-            sqlx::query_as(
+        sql::query_as(
             "INSERT INTO stock_alerts (product_id, warehouse_id, product_name, current_stock, threshold, alert_message, status, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) RETURNING *"
         )
@@ -1299,18 +1283,15 @@ async fn check_alert(c: &mut Conn<'_>, sim: &mut Sim, l: usize, p: usize, at: Da
         .bind(threshold)
         .bind(&message)
         .bind(at)
-        .fetch_one(e)
-        .await
-        })?
+        .fetch_one(c)
+        .await?
     } else {
         let id = sim.alert_ids.remove(&(l, p)).unwrap_or_default();
-        exec!(c, |e| sqlx::query_as(
-            "UPDATE stock_alerts SET status = 'resolved', resolved_at = $1 WHERE id = $2 RETURNING *"
-        )
-        .bind(at)
-        .bind(id)
-        .fetch_one(e)
-        .await)?
+        sql::query_as("UPDATE stock_alerts SET status = 'resolved', resolved_at = $1 WHERE id = $2 RETURNING *")
+            .bind(at)
+            .bind(id)
+            .fetch_one(c)
+            .await?
     };
     if below {
         sim.alert_ids.insert((l, p), alert.id);
@@ -1352,8 +1333,8 @@ async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Re
                  reference_type, reference_id, note, created_by, created_at) VALUES {}",
             values.join(", ")
         );
-        exec!(c, |e| {
-            let mut q = sqlx::query(&sql);
+        {
+            let mut q = sql::query(&sql);
             for m in chunk {
                 q = q
                     .bind(m.product_id)
@@ -1368,8 +1349,8 @@ async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Re
                     .bind(BY)
                     .bind(m.at);
             }
-            q.execute(e).await.map(|r| r.rows_affected())
-        })?;
+            q.execute(c).await
+        }?;
     }
     let items = std::mem::take(&mut sim.items);
     for chunk in items.chunks(CHUNK) {
@@ -1393,8 +1374,8 @@ async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Re
             "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total) VALUES {}",
             values.join(", ")
         );
-        exec!(c, |e| {
-            let mut q = sqlx::query(&sql);
+        {
+            let mut q = sql::query(&sql);
             for i in chunk {
                 let prod = &sim.products[i.product];
                 q = q
@@ -1407,8 +1388,8 @@ async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Re
                     .bind(i.quantity)
                     .bind(i.unit_price * i.quantity);
             }
-            q.execute(e).await.map(|r| r.rows_affected())
-        })?;
+            q.execute(c).await
+        }?;
     }
     let dirty: Vec<(usize, usize)> = std::mem::take(&mut sim.dirty).into_iter().collect();
     for chunk in dirty.chunks(CHUNK) {
@@ -1430,8 +1411,8 @@ async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Re
              WHERE stock_levels.product_id = v.column1 AND stock_levels.warehouse_id = v.column2",
             values.join(", ")
         );
-        let updated = exec!(c, |e| {
-            let mut q = sqlx::query(&sql).bind(at);
+        let updated = {
+            let mut q = sql::query(&sql).bind(at);
             for &(l, p) in chunk {
                 q = q
                     .bind(sim.products[p].id)
@@ -1439,8 +1420,8 @@ async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Re
                     .bind(sim.on_hand[l][p])
                     .bind(sim.avg[l][p]);
             }
-            q.execute(e).await.map(|r| r.rows_affected())
-        })?;
+            q.execute(c).await
+        }?;
         if updated != chunk.len() as u64 {
             bail!("stock levels missing: {updated} of {} updated", chunk.len());
         }
@@ -1450,12 +1431,7 @@ async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Re
 
 /// Re-stamps a row written by a store function that takes its time from the clock.
 async fn stamp(c: &mut Conn<'_>, sql: &str, at: DateTime<Utc>, id: i64) -> anyhow::Result<()> {
-    exec!(c, |e| sqlx::query(sql)
-        .bind(at)
-        .bind(id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+    sql::query(sql).bind(at).bind(id).execute(c).await?;
     Ok(())
 }
 
@@ -1466,15 +1442,12 @@ async fn stamp_ref(
     reference_id: &str,
     at: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    exec!(c, |e| sqlx::query(
-        "UPDATE stock_movements SET created_at = $1 WHERE reference_type = $2 AND reference_id = $3"
-    )
-    .bind(at)
-    .bind(reference_type)
-    .bind(reference_id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    sql::query("UPDATE stock_movements SET created_at = $1 WHERE reference_type = $2 AND reference_id = $3")
+        .bind(at)
+        .bind(reference_type)
+        .bind(reference_id)
+        .execute(c)
+        .await?;
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use sqlx::{ConnectOptions, Connection, Executor};
 
 use bodega_demo::{generate, DemoConfig, DemoSummary};
 use bodega_domain::{PageRequest, Rut};
-use bodega_store::{alerts, exec, stock, Db};
+use bodega_store::{alerts, sql, stock, Db};
 
 #[derive(Clone, Copy, Debug)]
 enum Store {
@@ -97,18 +97,18 @@ async fn small(store: Store) -> Option<(TestDb, DemoSummary, f64)> {
 async fn lines(db: &Db) -> Vec<(i64, DateTime<Utc>, String, String)> {
     let mut conn = db.read().await.expect("read");
     let c = &mut conn.conn();
-    exec!(c, |e| sqlx::query_as(
+    sql::query_as(
         "SELECT s.id, s.sold_at, s.channel, i.product_name FROM sales s JOIN sale_items i ON i.sale_id = s.id ORDER BY s.id, i.id"
     )
-    .fetch_all(e)
-    .await)
+    .fetch_all(c)
+    .await
     .expect("sale lines")
 }
 
 async fn scalar(db: &Db, sql: &str) -> i64 {
     let mut conn = db.read().await.expect("read");
     let c = &mut conn.conn();
-    exec!(c, |e| sqlx::query_scalar(sql).fetch_one(e).await).expect(sql)
+    sql::query_scalar(sql).fetch_one(c).await.expect(sql)
 }
 
 async fn small_demo_is_fast_consistent_and_structured(store: Store) {
@@ -193,22 +193,21 @@ async fn small_demo_is_fast_consistent_and_structured(store: Store) {
     // Valid RUTs and distinct e-mails.
     let mut conn = t.db.read().await.expect("read");
     let c = &mut conn.conn();
-    let people: Vec<(Option<String>, Option<String>)> = exec!(c, |e| sqlx::query_as(
-        "SELECT rut, email FROM customers UNION ALL SELECT rut, email FROM suppliers"
-    )
-    .fetch_all(e)
-    .await)
-    .expect("people");
+    let people: Vec<(Option<String>, Option<String>)> =
+        sql::query_as("SELECT rut, email FROM customers UNION ALL SELECT rut, email FROM suppliers")
+            .fetch_all(c)
+            .await
+            .expect("people");
     let mut emails = HashSet::new();
     for (rut, email) in people {
         Rut::parse("rut", rut.as_deref().unwrap_or("")).expect("valid RUT");
         assert!(emails.insert(email.expect("email")), "duplicate e-mail");
     }
     // Margins between 20 and 60 %.
-    let products: Vec<(i64, i64)> = exec!(c, |e| sqlx::query_as("SELECT price, cost FROM products")
-        .fetch_all(e)
-        .await)
-    .expect("products");
+    let products: Vec<(i64, i64)> = sql::query_as("SELECT price, cost FROM products")
+        .fetch_all(c)
+        .await
+        .expect("products");
     for (price, cost) in products {
         let margin = 1.0 - cost as f64 / price as f64;
         assert!((0.19..=0.61).contains(&margin), "price {price} cost {cost}");
@@ -234,7 +233,7 @@ async fn same_seed_same_store(store: Store) {
         let rows = |db: Db| async move {
             let mut conn = db.read().await.expect("read");
             let c = &mut conn.conn();
-            let rows: Vec<String> = exec!(c, |e| sqlx::query_scalar(sql).fetch_all(e).await).expect(sql);
+            let rows: Vec<String> = sql::query_scalar(sql).fetch_all(c).await.expect(sql);
             rows
         };
         let (r1, r2) = (rows(one.db.clone()).await, rows(two.db.clone()).await);

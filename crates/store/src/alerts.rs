@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::outbox::{self, topics};
-use crate::{exec, now, Conn, StoreError, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct StockAlert {
     pub id: i64,
     pub product_id: i64,
@@ -40,29 +40,27 @@ pub async fn evaluate_at(
     available: i64,
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let product: Option<(String, i64, String)> = exec!(c, |e| sqlx::query_as(
-        "SELECT name, low_stock_threshold, status FROM products WHERE id = $1"
-    )
-    .bind(product_id)
-    .fetch_optional(e)
-    .await)?;
+    let product: Option<(String, i64, String)> =
+        sql::query_as("SELECT name, low_stock_threshold, status FROM products WHERE id = $1")
+            .bind(product_id)
+            .fetch_optional(c)
+            .await?;
     let Some((name, threshold, status)) = product else {
         return Ok(());
     };
-    let live: Option<i64> = exec!(c, |e| sqlx::query_scalar(
+    let live: Option<i64> = sql::query_scalar(
         "SELECT id FROM stock_alerts WHERE product_id = $1 AND warehouse_id = $2 AND resolved_at IS NULL
-         ORDER BY id DESC LIMIT 1"
+         ORDER BY id DESC LIMIT 1",
     )
     .bind(product_id)
     .bind(warehouse_id)
-    .fetch_optional(e)
-    .await)?;
+    .fetch_optional(c)
+    .await?;
     let below = available < threshold && status == "active";
     match (below, live) {
         (true, None) => {
             let message = format!("⚠️ Stock bajo: {name} tiene {available} unidades disponibles (umbral {threshold})");
-            let alert: StockAlert = exec!(c, |e| {
-                sqlx::query_as(
+            let alert: StockAlert = sql::query_as(
                 "INSERT INTO stock_alerts (product_id, warehouse_id, product_name, current_stock, threshold, alert_message, status, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) RETURNING *"
             )
@@ -73,19 +71,18 @@ pub async fn evaluate_at(
             .bind(threshold)
             .bind(&message)
             .bind(at)
-            .fetch_one(e)
-            .await
-            })?;
+            .fetch_one(c)
+            .await?;
             outbox::emit(c, topics::ALERTS, "alert.raised", product_id, &alert).await?;
         }
         (false, Some(id)) => {
-            let alert: StockAlert = exec!(c, |e| sqlx::query_as(
-                "UPDATE stock_alerts SET status = 'resolved', resolved_at = $1 WHERE id = $2 RETURNING *"
+            let alert: StockAlert = sql::query_as(
+                "UPDATE stock_alerts SET status = 'resolved', resolved_at = $1 WHERE id = $2 RETURNING *",
             )
             .bind(at)
             .bind(id)
-            .fetch_one(e)
-            .await)?;
+            .fetch_one(c)
+            .await?;
             outbox::emit(c, topics::ALERTS, "alert.resolved", product_id, &alert).await?;
         }
         _ => {}
@@ -100,48 +97,44 @@ pub async fn list(
     page: PageRequest,
 ) -> StoreResult<Page<StockAlert>> {
     const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR product_id = $2)";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM stock_alerts {WHERE}"
-    ))
-    .bind(status)
-    .bind(product_id)
-    .fetch_one(e)
-    .await)?;
-    let items: Vec<StockAlert> = exec!(c, |e| sqlx::query_as(&format!(
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM stock_alerts {WHERE}"))
+        .bind(status)
+        .bind(product_id)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<StockAlert> = sql::query_as(format!(
         "SELECT * FROM stock_alerts {WHERE} ORDER BY id DESC LIMIT $3 OFFSET $4"
     ))
     .bind(status)
     .bind(product_id)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     Ok(Page::new(items, total, page))
 }
 
 /// Acknowledges an open alert; it stays live (no new alert for the pair) until stock recovers.
 pub async fn acknowledge(c: &mut Conn<'_>, id: i64, by: &str) -> StoreResult<StockAlert> {
-    let updated: Option<StockAlert> = exec!(c, |e| sqlx::query_as(
+    let updated: Option<StockAlert> = sql::query_as(
         "UPDATE stock_alerts SET status = 'acknowledged', acknowledged_at = $1, acknowledged_by = $2
-         WHERE id = $3 AND status = 'open' RETURNING *"
+         WHERE id = $3 AND status = 'open' RETURNING *",
     )
     .bind(now())
     .bind(by)
     .bind(id)
-    .fetch_optional(e)
-    .await)?;
+    .fetch_optional(c)
+    .await?;
     match updated {
         Some(alert) => {
             outbox::emit(c, topics::ALERTS, "alert.acknowledged", alert.product_id, &alert).await?;
             Ok(alert)
         }
         None => {
-            let exists: Option<String> = exec!(c, |e| sqlx::query_scalar(
-                "SELECT status FROM stock_alerts WHERE id = $1"
-            )
-            .bind(id)
-            .fetch_optional(e)
-            .await)?;
+            let exists: Option<String> = sql::query_scalar("SELECT status FROM stock_alerts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(c)
+                .await?;
             match exists {
                 Some(status) => Err(StoreError::State(format!("alert is {status}, not open"))),
                 None => Err(StoreError::NotFound),
@@ -152,13 +145,11 @@ pub async fn acknowledge(c: &mut Conn<'_>, id: i64, by: &str) -> StoreResult<Sto
 
 /// The live (open or acknowledged, unresolved) alert of a product in a warehouse.
 pub async fn live_for(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> StoreResult<Option<StockAlert>> {
-    Ok(exec!(c, |e| {
-        sqlx::query_as(
+    sql::query_as(
         "SELECT * FROM stock_alerts WHERE product_id = $1 AND warehouse_id = $2 AND resolved_at IS NULL ORDER BY id DESC LIMIT 1"
     )
     .bind(product_id)
     .bind(warehouse_id)
-    .fetch_optional(e)
+    .fetch_optional(c)
     .await
-    })?)
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
-use crate::{exec, now, Conn, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreResult};
 use bodega_domain::PermissionSet;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -23,7 +23,7 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct ApiKeyRow {
     id: i64,
     name: String,
@@ -64,56 +64,47 @@ pub struct NewApiKey<'a> {
 }
 
 pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewApiKey<'_>) -> StoreResult<ApiKey> {
-    let row: ApiKeyRow = exec!(c, |e| {
-        sqlx::query_as(&format!(
-            "INSERT INTO api_keys (name, prefix, key_hash, permissions, created_by, created_at, expires_at)
+    let row: ApiKeyRow = sql::query_as(format!(
+        "INSERT INTO api_keys (name, prefix, key_hash, permissions, created_by, created_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
-        ))
-        .bind(new.name)
-        .bind(new.prefix)
-        .bind(new.key_hash)
-        .bind(new.permissions.to_storage())
-        .bind(new.created_by)
-        .bind(now())
-        .bind(new.expires_at)
-        .fetch_one(e)
-        .await
-    })?;
+    ))
+    .bind(new.name)
+    .bind(new.prefix)
+    .bind(new.key_hash)
+    .bind(new.permissions.to_storage())
+    .bind(new.created_by)
+    .bind(now())
+    .bind(new.expires_at)
+    .fetch_one(c)
+    .await?;
     let key = ApiKey::from(row);
     audit::record(c, actor, "create", "api_key", key.id, None::<&ApiKey>, Some(&key)).await?;
     Ok(key)
 }
 
 pub async fn list(c: &mut Conn<'_>) -> StoreResult<Vec<ApiKey>> {
-    let rows: Vec<ApiKeyRow> = exec!(c, |e| sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys ORDER BY id"
-    ))
-    .fetch_all(e)
-    .await)?;
+    let rows: Vec<ApiKeyRow> = sql::query_as(format!("SELECT {COLUMNS} FROM api_keys ORDER BY id"))
+        .fetch_all(c)
+        .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<ApiKey> {
-    let row: ApiKeyRow = exec!(c, |e| sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM api_keys WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_one(e)
-    .await)?;
+    let row: ApiKeyRow = sql::query_as(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+        .bind(id)
+        .fetch_one(c)
+        .await?;
     Ok(row.into())
 }
 
 /// Revokes a key; it stays listed, marked revoked, for the audit trail.
 pub async fn revoke(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<ApiKey> {
     let before = get(c, id).await?;
-    exec!(c, |e| sqlx::query(
-        "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL"
-    )
-    .bind(now())
-    .bind(id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    sql::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(id)
+        .execute(c)
+        .await?;
     let after = get(c, id).await?;
     audit::record(c, actor, "revoke", "api_key", id, Some(&before), Some(&after)).await?;
     Ok(after)
@@ -122,27 +113,22 @@ pub async fn revoke(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<Api
 /// The key behind a presented secret's hash, when it is live: not revoked, not expired, and its
 /// creator still an active user (deactivating a person retires the keys they made).
 pub async fn authenticate(c: &mut Conn<'_>, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-    let row: Option<ApiKeyRow> = exec!(c, |e| {
-        sqlx::query_as(&format!(
+    let row: Option<ApiKeyRow> = sql::query_as(format!(
         "SELECT {COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)
            AND (created_by IS NULL OR EXISTS (SELECT 1 FROM users u WHERE u.id = api_keys.created_by AND u.is_active))"
     ))
     .bind(key_hash)
     .bind(now())
-    .fetch_optional(e)
-    .await
-    })?;
+    .fetch_optional(c)
+    .await?;
     Ok(row.map(Into::into))
 }
 
 pub async fn touch(c: &mut Conn<'_>, id: i64) -> StoreResult<()> {
-    exec!(c, |e| sqlx::query(
-        "UPDATE api_keys SET last_used_at = $1 WHERE id = $2"
-    )
-    .bind(now())
-    .bind(id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    sql::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(id)
+        .execute(c)
+        .await?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{exec, now, Conn, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
 /// Who is acting and on behalf of which request; carried from the HTTP edge to every write.
@@ -49,7 +49,7 @@ pub struct AuditEntry {
     pub after: Option<Value>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct AuditRow {
     id: i64,
     at: DateTime<Utc>,
@@ -98,8 +98,7 @@ pub async fn record<B: Serialize, A: Serialize>(
     let before = before.and_then(|b| serde_json::to_string(b).ok());
     let after = after.and_then(|a| serde_json::to_string(a).ok());
     let resource_id = resource_id.to_string();
-    exec!(c, |e| {
-        sqlx::query(
+    sql::query(
         "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
@@ -114,9 +113,8 @@ pub async fn record<B: Serialize, A: Serialize>(
     .bind(&actor.ip)
     .bind(&before)
     .bind(&after)
-    .execute(e)
-    .await.map(|r| r.rows_affected())
-    })?;
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -136,18 +134,16 @@ pub async fn list(c: &mut Conn<'_>, filter: &AuditFilter, page: PageRequest) -> 
     const WHERE: &str = "WHERE ($1 IS NULL OR resource = $1) AND ($2 IS NULL OR resource_id = $2)
         AND ($3 IS NULL OR actor_id = $3) AND ($4 IS NULL OR action = $4)
         AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6)";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM audit_log {WHERE}"
-    ))
-    .bind(&filter.resource)
-    .bind(&filter.resource_id)
-    .bind(filter.actor_id)
-    .bind(&filter.action)
-    .bind(filter.from)
-    .bind(filter.to)
-    .fetch_one(e)
-    .await)?;
-    let rows: Vec<AuditRow> = exec!(c, |e| sqlx::query_as(&format!(
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM audit_log {WHERE}"))
+        .bind(&filter.resource)
+        .bind(&filter.resource_id)
+        .bind(filter.actor_id)
+        .bind(&filter.action)
+        .bind(filter.from)
+        .bind(filter.to)
+        .fetch_one(c)
+        .await?;
+    let rows: Vec<AuditRow> = sql::query_as(format!(
         "SELECT * FROM audit_log {WHERE} ORDER BY id DESC LIMIT $7 OFFSET $8"
     ))
     .bind(&filter.resource)
@@ -158,7 +154,7 @@ pub async fn list(c: &mut Conn<'_>, filter: &AuditFilter, page: PageRequest) -> 
     .bind(filter.to)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     Ok(Page::new(rows.into_iter().map(Into::into).collect(), total, page))
 }

@@ -6,13 +6,13 @@ use serde_json::Value;
 
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
-use crate::{exec, now, Conn, StoreError, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
 // ---------------------------------------------------------------------------------------------
 // Warehouses
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Warehouse {
     pub id: i64,
     pub code: String,
@@ -35,35 +35,31 @@ pub struct WarehouseInput {
 }
 
 pub async fn warehouses(c: &mut Conn<'_>, include_inactive: bool) -> StoreResult<Vec<Warehouse>> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM warehouses WHERE ($1 OR is_active) ORDER BY id"
-    )
-    .bind(include_inactive)
-    .fetch_all(e)
-    .await)?)
+    sql::query_as("SELECT * FROM warehouses WHERE ($1 OR is_active) ORDER BY id")
+        .bind(include_inactive)
+        .fetch_all(c)
+        .await
 }
 
 pub async fn warehouse(c: &mut Conn<'_>, id: i64) -> StoreResult<Warehouse> {
-    Ok(exec!(c, |e| sqlx::query_as("SELECT * FROM warehouses WHERE id = $1")
+    sql::query_as("SELECT * FROM warehouses WHERE id = $1")
         .bind(id)
-        .fetch_one(e)
-        .await)?)
+        .fetch_one(c)
+        .await
 }
 
 pub async fn warehouse_by_code(c: &mut Conn<'_>, code: &str) -> StoreResult<Option<Warehouse>> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM warehouses WHERE code = $1"
-    )
-    .bind(code)
-    .fetch_optional(e)
-    .await)?)
+    sql::query_as("SELECT * FROM warehouses WHERE code = $1")
+        .bind(code)
+        .fetch_optional(c)
+        .await
 }
 
 pub async fn create_warehouse(c: &mut Conn<'_>, actor: &Actor, w: &WarehouseInput) -> StoreResult<Warehouse> {
     let at = now();
-    let created: Warehouse = exec!(c, |e| sqlx::query_as(
+    let created: Warehouse = sql::query_as(
         "INSERT INTO warehouses (code, name, kind, address, is_active, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *"
+         VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING *",
     )
     .bind(&w.code)
     .bind(&w.name)
@@ -71,8 +67,8 @@ pub async fn create_warehouse(c: &mut Conn<'_>, actor: &Actor, w: &WarehouseInpu
     .bind(&w.address)
     .bind(w.is_active)
     .bind(at)
-    .fetch_one(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
     audit::record(
         c,
         actor,
@@ -88,9 +84,9 @@ pub async fn create_warehouse(c: &mut Conn<'_>, actor: &Actor, w: &WarehouseInpu
 
 pub async fn update_warehouse(c: &mut Conn<'_>, actor: &Actor, id: i64, w: &WarehouseInput) -> StoreResult<Warehouse> {
     let before = warehouse(c, id).await?;
-    let after: Warehouse = exec!(c, |e| sqlx::query_as(
+    let after: Warehouse = sql::query_as(
         "UPDATE warehouses SET code = $1, name = $2, kind = $3, address = $4, is_active = $5, updated_at = $6
-         WHERE id = $7 RETURNING *"
+         WHERE id = $7 RETURNING *",
     )
     .bind(&w.code)
     .bind(&w.name)
@@ -99,8 +95,8 @@ pub async fn update_warehouse(c: &mut Conn<'_>, actor: &Actor, id: i64, w: &Ware
     .bind(w.is_active)
     .bind(now())
     .bind(id)
-    .fetch_one(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
     audit::record(c, actor, "update", "warehouse", id, Some(&before), Some(&after)).await?;
     Ok(after)
 }
@@ -108,7 +104,7 @@ pub async fn update_warehouse(c: &mut Conn<'_>, actor: &Actor, id: i64, w: &Ware
 // ---------------------------------------------------------------------------------------------
 // Categories
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Category {
     pub id: i64,
     pub name: String,
@@ -122,25 +118,23 @@ pub struct Category {
 pub const PATH_SEPARATOR: &str = " / ";
 
 pub async fn categories(c: &mut Conn<'_>) -> StoreResult<Vec<Category>> {
-    Ok(exec!(c, |e| sqlx::query_as("SELECT * FROM categories ORDER BY path")
-        .fetch_all(e)
-        .await)?)
+    sql::query_as("SELECT * FROM categories ORDER BY path")
+        .fetch_all(c)
+        .await
 }
 
 pub async fn category(c: &mut Conn<'_>, id: i64) -> StoreResult<Category> {
-    Ok(exec!(c, |e| sqlx::query_as("SELECT * FROM categories WHERE id = $1")
+    sql::query_as("SELECT * FROM categories WHERE id = $1")
         .bind(id)
-        .fetch_one(e)
-        .await)?)
+        .fetch_one(c)
+        .await
 }
 
 pub async fn category_by_path(c: &mut Conn<'_>, path: &str) -> StoreResult<Option<Category>> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM categories WHERE path = $1"
-    )
-    .bind(path)
-    .fetch_optional(e)
-    .await)?)
+    sql::query_as("SELECT * FROM categories WHERE path = $1")
+        .bind(path)
+        .fetch_optional(c)
+        .await
 }
 
 async fn child_path(c: &mut Conn<'_>, parent_id: Option<i64>, name: &str) -> StoreResult<String> {
@@ -167,17 +161,15 @@ pub async fn create_category(
 ) -> StoreResult<Category> {
     let path = child_path(c, parent_id, name).await?;
     let at = now();
-    let created: Category = exec!(c, |e| {
-        sqlx::query_as(
+    let created: Category = sql::query_as(
         "INSERT INTO categories (name, parent_id, path, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) RETURNING *"
     )
     .bind(name)
     .bind(parent_id)
     .bind(&path)
     .bind(at)
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     audit::record(
         c,
         actor,
@@ -230,20 +222,19 @@ pub async fn update_category(
     }
     let path = child_path(c, parent_id, name).await?;
     let at = now();
-    let after: Category = exec!(c, |e| sqlx::query_as(
-        "UPDATE categories SET name = $1, parent_id = $2, path = $3, updated_at = $4 WHERE id = $5 RETURNING *"
+    let after: Category = sql::query_as(
+        "UPDATE categories SET name = $1, parent_id = $2, path = $3, updated_at = $4 WHERE id = $5 RETURNING *",
     )
     .bind(name)
     .bind(parent_id)
     .bind(&path)
     .bind(at)
     .bind(id)
-    .fetch_one(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
     let old_prefix = format!("{}{PATH_SEPARATOR}", before.path);
     let new_prefix = format!("{path}{PATH_SEPARATOR}");
-    exec!(c, |e| {
-        sqlx::query(
+    sql::query(
         "UPDATE categories SET path = $1 || SUBSTR(path, CAST($2 AS INTEGER)), updated_at = $3 WHERE SUBSTR(path, 1, CAST($4 AS INTEGER)) = $5"
     )
     .bind(&new_prefix)
@@ -251,10 +242,8 @@ pub async fn update_category(
     .bind(at)
     .bind(old_prefix.chars().count() as i64)
     .bind(&old_prefix)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
+    .execute(c)
+    .await?;
     audit::record(c, actor, "update", "category", id, Some(&before), Some(&after)).await?;
     Ok(after)
 }
@@ -262,25 +251,22 @@ pub async fn update_category(
 /// Deletes a category with no sub-categories and no products.
 pub async fn delete_category(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<()> {
     let before = category(c, id).await?;
-    let used: i64 = exec!(c, |e| {
-        sqlx::query_scalar(
+    let used: i64 = sql::query_scalar(
         "SELECT (SELECT COUNT(*) FROM categories WHERE parent_id = $1) + (SELECT COUNT(*) FROM products WHERE category_id = $1)"
     )
     .bind(id)
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     if used > 0 {
         return Err(StoreError::State(format!(
             "category '{}' still has sub-categories or products",
             before.path
         )));
     }
-    exec!(c, |e| sqlx::query("DELETE FROM categories WHERE id = $1")
+    sql::query("DELETE FROM categories WHERE id = $1")
         .bind(id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .execute(c)
+        .await?;
     audit::record(c, actor, "delete", "category", id, Some(&before), None::<&Category>).await
 }
 
@@ -316,7 +302,7 @@ pub struct Product {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct ProductRow {
     id: i64,
     sku: String,
@@ -388,20 +374,18 @@ pub struct ProductInput {
 }
 
 pub async fn product(c: &mut Conn<'_>, id: i64) -> StoreResult<Product> {
-    let row: ProductRow = exec!(c, |e| sqlx::query_as(&format!(
-        "{PRODUCT_SELECT} WHERE p.id = $1 AND p.deleted_at IS NULL"
-    ))
-    .bind(id)
-    .fetch_one(e)
-    .await)?;
+    let row: ProductRow = sql::query_as(format!("{PRODUCT_SELECT} WHERE p.id = $1 AND p.deleted_at IS NULL"))
+        .bind(id)
+        .fetch_one(c)
+        .await?;
     Ok(row.into())
 }
 
 pub async fn product_by_sku(c: &mut Conn<'_>, sku: &str) -> StoreResult<Option<Product>> {
-    let row: Option<ProductRow> = exec!(c, |e| sqlx::query_as(&format!("{PRODUCT_SELECT} WHERE p.sku = $1"))
+    let row: Option<ProductRow> = sql::query_as(format!("{PRODUCT_SELECT} WHERE p.sku = $1"))
         .bind(sku)
-        .fetch_optional(e)
-        .await)?;
+        .fetch_optional(c)
+        .await?;
     Ok(row.map(Into::into))
 }
 
@@ -442,7 +426,7 @@ pub async fn products(c: &mut Conn<'_>, f: &ProductFilter, page: PageRequest) ->
         AND ($2 IS NULL OR c.path = $2 OR c.path LIKE $3 ESCAPE '\\')
         AND ($4 IS NULL OR p.supplier_id = $4) AND ($5 IS NULL OR p.status = $5)
         AND ($6 IS NULL OR p.price >= $6) AND ($7 IS NULL OR p.price <= $7)";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
+    let total: i64 = sql::query_scalar(format!(
         "SELECT COUNT(*) FROM products p LEFT JOIN categories c ON c.id = p.category_id {WHERE}"
     ))
     .bind(&pattern)
@@ -452,22 +436,20 @@ pub async fn products(c: &mut Conn<'_>, f: &ProductFilter, page: PageRequest) ->
     .bind(&f.status)
     .bind(f.min_price)
     .bind(f.max_price)
-    .fetch_one(e)
-    .await)?;
-    let rows: Vec<ProductRow> = exec!(c, |e| sqlx::query_as(&format!(
-        "{PRODUCT_SELECT} {WHERE} ORDER BY p.id LIMIT $8 OFFSET $9"
-    ))
-    .bind(&pattern)
-    .bind(&category_path)
-    .bind(&sub_pattern)
-    .bind(f.supplier_id)
-    .bind(&f.status)
-    .bind(f.min_price)
-    .bind(f.max_price)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
+    let rows: Vec<ProductRow> = sql::query_as(format!("{PRODUCT_SELECT} {WHERE} ORDER BY p.id LIMIT $8 OFFSET $9"))
+        .bind(&pattern)
+        .bind(&category_path)
+        .bind(&sub_pattern)
+        .bind(f.supplier_id)
+        .bind(&f.status)
+        .bind(f.min_price)
+        .bind(f.max_price)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(c)
+        .await?;
     Ok(Page::new(rows.into_iter().map(Into::into).collect(), total, page))
 }
 
@@ -489,8 +471,7 @@ fn product_event(p: &Product) -> Value {
 
 pub async fn create_product(c: &mut Conn<'_>, actor: &Actor, p: &ProductInput) -> StoreResult<Product> {
     let at = now();
-    let id: i64 = exec!(c, |e| {
-        sqlx::query_scalar(
+    let id: i64 = sql::query_scalar(
         "INSERT INTO products (sku, name, description, category_id, supplier_id, price, cost, status, keywords, image_url,
              low_stock_threshold, attributes, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id"
@@ -508,9 +489,8 @@ pub async fn create_product(c: &mut Conn<'_>, actor: &Actor, p: &ProductInput) -
     .bind(p.low_stock_threshold)
     .bind(p.attributes.to_string())
     .bind(at)
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     let created = product(c, id).await?;
     audit::record(c, actor, "create", "product", id, None::<&Product>, Some(&created)).await?;
     outbox::emit(c, topics::PRODUCTS, "product.created", id, &product_event(&created)).await?;
@@ -519,8 +499,7 @@ pub async fn create_product(c: &mut Conn<'_>, actor: &Actor, p: &ProductInput) -
 
 pub async fn update_product(c: &mut Conn<'_>, actor: &Actor, id: i64, p: &ProductInput) -> StoreResult<Product> {
     let before = product(c, id).await?;
-    exec!(c, |e| {
-        sqlx::query(
+    sql::query(
         "UPDATE products SET sku = $1, name = $2, description = $3, category_id = $4, supplier_id = $5, price = $6, cost = $7,
              status = $8, keywords = $9, image_url = $10, low_stock_threshold = $11, attributes = $12, updated_at = $13
          WHERE id = $14 AND deleted_at IS NULL"
@@ -539,10 +518,8 @@ pub async fn update_product(c: &mut Conn<'_>, actor: &Actor, id: i64, p: &Produc
     .bind(p.attributes.to_string())
     .bind(now())
     .bind(id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
+    .execute(c)
+    .await?;
     let after = product(c, id).await?;
     audit::record(c, actor, "update", "product", id, Some(&before), Some(&after)).await?;
     outbox::emit(c, topics::PRODUCTS, "product.updated", id, &product_event(&after)).await?;
@@ -552,14 +529,11 @@ pub async fn update_product(c: &mut Conn<'_>, actor: &Actor, id: i64, p: &Produc
 /// Retires a product: status `discontinued`, hidden from listings; its history stays.
 pub async fn delete_product(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<()> {
     let before = product(c, id).await?;
-    exec!(c, |e| sqlx::query(
-        "UPDATE products SET status = 'discontinued', deleted_at = $1, updated_at = $1 WHERE id = $2"
-    )
-    .bind(now())
-    .bind(id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    sql::query("UPDATE products SET status = 'discontinued', deleted_at = $1, updated_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(id)
+        .execute(c)
+        .await?;
     audit::record(c, actor, "delete", "product", id, Some(&before), None::<&Product>).await?;
     outbox::emit(
         c,

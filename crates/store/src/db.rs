@@ -1,12 +1,14 @@
 use std::str::FromStr;
+use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
+use rusqlite::OpenFlags;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -24,32 +26,198 @@ impl Backend {
 }
 
 /// A handle on the database, cheap to clone.
-///
-/// SQLite gets two pools: one connection for writes, so writers queue in the process instead of
-/// failing with `SQLITE_BUSY` or deadlocking on lock upgrades, and several read-only connections
-/// that WAL lets run beside the writer.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite { write: SqlitePool, read: SqlitePool },
+    Sqlite(Arc<SqliteDb>),
     Postgres(PgPool),
 }
 
-/// A borrowed connection of either backend; see [`crate::exec!`].
+/// An embedded SQLite file: one writer connection, so writers queue in the process (fairly,
+/// first come first served) instead of failing with `SQLITE_BUSY`, and a pool of read-only
+/// connections that WAL lets run beside the writer.
+pub struct SqliteDb {
+    path: String,
+    writer: Arc<Mutex<rusqlite::Connection>>,
+    idle_readers: SyncMutex<Vec<rusqlite::Connection>>,
+    reader_permits: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for SqliteDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteDb")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+const SQLITE_READERS: usize = 8;
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Distinct statements kept prepared per connection (rusqlite's default of 16 is far fewer
+/// than the queries of one request path).
+const SQLITE_STATEMENT_CACHE: usize = 512;
+
+impl SqliteDb {
+    fn open(path: &str) -> StoreResult<Self> {
+        let writer = rusqlite::Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        writer.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+        let mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Config(format!(
+                "SQLite refused WAL mode for {path} ({mode})"
+            )));
+        }
+        // NORMAL in WAL mode: a commit survives a crash of the process; a power cut may lose the
+        // last commits but never corrupts the file.
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        writer.pragma_update(None, "foreign_keys", "ON")?;
+        writer.set_prepared_statement_cache_capacity(SQLITE_STATEMENT_CACHE);
+        Ok(Self {
+            path: path.to_string(),
+            writer: Arc::new(Mutex::new(writer)),
+            idle_readers: SyncMutex::new(Vec::new()),
+            reader_permits: Arc::new(Semaphore::new(SQLITE_READERS)),
+        })
+    }
+
+    fn open_reader(&self) -> StoreResult<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+        conn.set_prepared_statement_cache_capacity(SQLITE_STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    async fn reader(self: &Arc<Self>) -> StoreResult<PooledReader> {
+        let permit = self
+            .reader_permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Config("the database is closed".into()))?;
+        let idle = self.idle_readers.lock().map(|mut idle| idle.pop()).unwrap_or_default();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open_reader()?,
+        };
+        Ok(PooledReader {
+            conn: Some(conn),
+            db: Arc::clone(self),
+            _permit: permit,
+        })
+    }
+
+    /// Applies the migrations sqlx embedded, recording them in sqlx's own table so that the
+    /// history reads the same on both backends.
+    fn migrate(conn: &mut rusqlite::Connection, migrator: &sqlx::migrate::Migrator) -> StoreResult<()> {
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
+                 version BIGINT PRIMARY KEY, description TEXT NOT NULL,
+                 installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL,
+                 checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+        )?;
+        for m in migrator.iter() {
+            let applied: Option<Vec<u8>> = conn
+                .query_row(
+                    "SELECT checksum FROM _sqlx_migrations WHERE version = ?1 AND success",
+                    [m.version],
+                    |r| r.get(0),
+                )
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    other => Err(other),
+                })?;
+            match applied {
+                Some(sum) if sum == *m.checksum => continue,
+                Some(_) => {
+                    return Err(StoreError::Migrate(format!(
+                        "migration {} was changed after it was applied",
+                        m.version
+                    )))
+                }
+                None => {}
+            }
+            let started = std::time::Instant::now();
+            let tx = conn.transaction()?;
+            tx.execute_batch(&m.sql)
+                .map_err(|e| StoreError::Migrate(format!("migration {} ({}): {e}", m.version, m.description)))?;
+            tx.execute(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+                 VALUES (?1, ?2, TRUE, ?3, ?4)",
+                rusqlite::params![
+                    m.version,
+                    m.description.as_ref(),
+                    m.checksum.as_ref(),
+                    i64::try_from(started.elapsed().as_nanos()).unwrap_or(i64::MAX)
+                ],
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// A borrowed connection of either backend, on which [`crate::sql`] queries run.
 pub enum Conn<'c> {
-    Sqlite(&'c mut SqliteConnection),
+    Sqlite(&'c mut rusqlite::Connection),
     Postgres(&'c mut PgConnection),
+}
+
+impl Conn<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Conn::Sqlite(_) => Backend::Sqlite,
+            Conn::Postgres(_) => Backend::Postgres,
+        }
+    }
 }
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// The SQLite writer, held for one transaction.
+pub struct SqliteTx {
+    conn: OwnedMutexGuard<rusqlite::Connection>,
+    open: bool,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
+                tracing::error!(error = %e, "rollback failed");
+            }
+        }
+    }
 }
 
 /// A pooled connection for reads outside a transaction.
 pub enum ReadConn {
-    Sqlite(PoolConnection<Sqlite>),
+    Sqlite(PooledReader),
     Postgres(PoolConnection<Postgres>),
+}
+
+/// A read-only SQLite connection, back to the pool when dropped.
+pub struct PooledReader {
+    conn: Option<rusqlite::Connection>,
+    db: Arc<SqliteDb>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for PooledReader {
+    fn drop(&mut self) {
+        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.db.idle_readers.lock()) {
+            idle.push(conn);
+        }
+    }
 }
 
 impl Db {
@@ -64,22 +232,15 @@ impl Db {
                 .await?;
             return Ok(Db::Postgres(pool));
         }
-        if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)?
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .connect_with(options.clone())
-                .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(options.read_only(true))
-                .await?;
-            return Ok(Db::Sqlite { write, read });
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split_once('?').map_or(path, |(p, _)| p);
+            if path.is_empty() || path.contains(":memory:") {
+                return Err(StoreError::Config(
+                    "SQLite needs a file (sqlite://FILE): readers and the writer share it".into(),
+                ));
+            }
+            return Ok(Db::Sqlite(Arc::new(SqliteDb::open(path)?)));
         }
         Err(crate::StoreError::Config(format!(
             "unsupported database URL '{}': use sqlite://FILE or postgres://…",
@@ -89,7 +250,7 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite { .. } => Backend::Sqlite,
+            Db::Sqlite(_) => Backend::Sqlite,
             Db::Postgres(_) => Backend::Postgres,
         }
     }
@@ -97,7 +258,10 @@ impl Db {
     /// Applies the pending migrations of this backend.
     pub async fn migrate(&self) -> StoreResult<()> {
         match self {
-            Db::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            Db::Sqlite(db) => {
+                let mut conn = db.writer.lock().await;
+                SqliteDb::migrate(&mut conn, &sqlx::migrate!("./migrations/sqlite"))?;
+            }
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -105,14 +269,18 @@ impl Db {
 
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Db::Sqlite(db) => {
+                let conn = Arc::clone(&db.writer).lock_owned().await;
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                Tx::Sqlite(SqliteTx { conn, open: true })
+            }
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 
     pub async fn read(&self) -> StoreResult<ReadConn> {
         Ok(match self {
-            Db::Sqlite { read, .. } => ReadConn::Sqlite(read.acquire().await?),
+            Db::Sqlite(db) => ReadConn::Sqlite(db.reader().await?),
             Db::Postgres(pool) => ReadConn::Postgres(pool.acquire().await?),
         })
     }
@@ -120,19 +288,21 @@ impl Db {
     /// A cheap round trip for `/health`.
     pub async fn ping(&self) -> StoreResult<()> {
         let mut conn = self.read().await?;
-        let mut c = conn.conn();
-        crate::exec!(&mut c, |e| sqlx::query("SELECT 1")
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected()))?;
+        crate::sql::query("SELECT 1").execute(&mut conn.conn()).await?;
         Ok(())
     }
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite { write, read } => {
-                read.close().await;
-                write.close().await;
+            Db::Sqlite(db) => {
+                db.reader_permits.close();
+                if let Ok(mut idle) = db.idle_readers.lock() {
+                    idle.clear();
+                }
+                let conn = db.writer.lock().await;
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                    tracing::warn!(error = %e, "checkpoint on close failed");
+                }
             }
             Db::Postgres(pool) => pool.close().await,
         }
@@ -142,14 +312,17 @@ impl Db {
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Sqlite(t) => Conn::Sqlite(&mut t.conn),
             Tx::Postgres(t) => Conn::Postgres(t),
         }
     }
 
     pub async fn commit(self) -> StoreResult<()> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(mut t) => {
+                t.conn.execute_batch("COMMIT")?;
+                t.open = false;
+            }
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -159,7 +332,10 @@ impl Tx {
 impl ReadConn {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            ReadConn::Sqlite(c) => Conn::Sqlite(c),
+            ReadConn::Sqlite(r) => match r.conn.as_mut() {
+                Some(c) => Conn::Sqlite(c),
+                None => unreachable!("a pooled reader holds its connection until dropped"),
+            },
             ReadConn::Postgres(c) => Conn::Postgres(c),
         }
     }

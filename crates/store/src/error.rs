@@ -18,10 +18,10 @@ pub enum StoreError {
     State(String),
     #[error("configuration: {0}")]
     Config(String),
+    #[error("migration: {0}")]
+    Migrate(String),
     #[error(transparent)]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error(transparent)]
-    Database(sqlx::Error),
+    Database(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// One line that cannot be served from stock.
@@ -46,7 +46,37 @@ impl From<sqlx::Error> for StoreError {
                 field: None,
                 message: "a referenced record does not exist or the record is still referenced".into(),
             },
-            _ => StoreError::Database(err),
+            _ => StoreError::Database(Box::new(err)),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(err: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(err.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
+        match &err {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+            rusqlite::Error::SqliteFailure(e, message)
+                if e.extended_code == ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+            {
+                StoreError::Conflict {
+                    field: unique_field(None, None, message.as_deref().unwrap_or_default()),
+                }
+            }
+            rusqlite::Error::SqliteFailure(e, _) if e.extended_code == ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                StoreError::Rule {
+                    field: None,
+                    message: "a referenced record does not exist or the record is still referenced".into(),
+                }
+            }
+            _ => StoreError::Database(Box::new(err)),
         }
     }
 }

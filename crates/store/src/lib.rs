@@ -1,9 +1,8 @@
 //! Bodega's storage. One set of queries runs on two backends: an embedded SQLite file (the
 //! default, zero set-up) and PostgreSQL (by URL, for production and several replicas).
 //!
-//! Queries are written once with `$1` placeholders, which both backends accept, and dispatched
-//! to the typed pool of the backend in use by the [`exec!`] macro. Typed pools rather than
-//! sqlx's `Any` driver: `Any` cannot decode booleans on SQLite nor timestamps on PostgreSQL.
+//! Queries are written once with `$1` placeholders and run through [`sql`], which executes
+//! them on sqlx (PostgreSQL) or rusqlite (SQLite, in-thread: see `sql.rs` for why).
 //! Timestamps are always bound from Rust (never SQL defaults) so both backends store them alike.
 
 pub mod alerts;
@@ -22,29 +21,16 @@ pub mod roles;
 pub mod sales;
 pub mod sessions;
 pub mod settings;
+pub mod sql;
 pub mod stock;
 pub mod users;
 
-pub use db::{Backend, Conn, Db, Tx};
-pub use error::{Shortage, StoreError, StoreResult};
+// The derive's expansion names `::bodega_store`, also inside this crate.
+extern crate self as bodega_store;
 
-/// Runs `$body` with `$e` bound to the backend's connection (an sqlx executor) behind `$conn`,
-/// a `&mut Conn`. The body is compiled once per backend, so it must be valid for both.
-#[macro_export]
-macro_rules! exec {
-    ($conn:expr, |$e:ident| $body:expr) => {
-        match $conn {
-            $crate::Conn::Sqlite($e) => {
-                let $e = &mut **$e;
-                $body
-            }
-            $crate::Conn::Postgres($e) => {
-                let $e = &mut **$e;
-                $body
-            }
-        }
-    };
-}
+pub use bodega_store_derive::FromRow;
+pub use db::{Backend, Conn, Db, PooledReader, ReadConn, SqliteDb, SqliteTx, Tx};
+pub use error::{Shortage, StoreError, StoreResult};
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally; use it
 /// with `LIKE $n ESCAPE '\'`.

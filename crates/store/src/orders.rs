@@ -12,10 +12,10 @@ use crate::outbox::{self, topics};
 use crate::reservations::{self, NewReservation};
 use crate::sales::{self, Line, LineRequest, NewSale};
 use crate::stock::{self, NewMovement};
-use crate::{exec, now, Conn, StoreError, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, OrderAction, OrderStatus, Page, PageRequest};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Order {
     pub id: i64,
     pub customer_id: Option<i64>,
@@ -43,7 +43,7 @@ pub struct Order {
     pub returned_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct OrderItem {
     pub id: i64,
     pub order_id: i64,
@@ -83,22 +83,18 @@ pub enum Created {
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
-    let order: Order = exec!(c, |e| sqlx::query_as("SELECT * FROM orders WHERE id = $1")
+    let order: Order = sql::query_as("SELECT * FROM orders WHERE id = $1")
         .bind(id)
-        .fetch_one(e)
-        .await)?;
-    let items: Vec<OrderItem> = exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM order_items WHERE order_id = $1 ORDER BY id"
-    )
-    .bind(id)
-    .fetch_all(e)
-    .await)?;
-    let sale_id: Option<i64> = exec!(c, |e| sqlx::query_scalar(
-        "SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1"
-    )
-    .bind(id)
-    .fetch_optional(e)
-    .await)?;
+        .fetch_one(c)
+        .await?;
+    let items: Vec<OrderItem> = sql::query_as("SELECT * FROM order_items WHERE order_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(c)
+        .await?;
+    let sale_id: Option<i64> = sql::query_scalar("SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1")
+        .bind(id)
+        .fetch_optional(c)
+        .await?;
     Ok(OrderWithItems { order, items, sale_id })
 }
 
@@ -108,12 +104,11 @@ pub async fn find_by_key(
     key: &str,
     request_hash: Option<&str>,
 ) -> StoreResult<Option<OrderWithItems>> {
-    let found: Option<(i64, Option<String>)> = exec!(c, |e| sqlx::query_as(
-        "SELECT id, request_hash FROM orders WHERE idempotency_key = $1"
-    )
-    .bind(key)
-    .fetch_optional(e)
-    .await)?;
+    let found: Option<(i64, Option<String>)> =
+        sql::query_as("SELECT id, request_hash FROM orders WHERE idempotency_key = $1")
+            .bind(key)
+            .fetch_optional(c)
+            .await?;
     match found {
         None => Ok(None),
         Some((_, stored)) if stored.as_deref() != request_hash => Err(StoreError::Rule {
@@ -130,12 +125,10 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
             return Ok(Created::Replayed(existing));
         }
     }
-    let warehouse_ok: Option<bool> = exec!(c, |e| sqlx::query_scalar(
-        "SELECT is_active FROM warehouses WHERE id = $1"
-    )
-    .bind(new.warehouse_id)
-    .fetch_optional(e)
-    .await)?;
+    let warehouse_ok: Option<bool> = sql::query_scalar("SELECT is_active FROM warehouses WHERE id = $1")
+        .bind(new.warehouse_id)
+        .fetch_optional(c)
+        .await?;
     if warehouse_ok != Some(true) {
         return Err(StoreError::Rule {
             field: Some("warehouse_id".into()),
@@ -144,12 +137,12 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
     }
     let (customer_name, customer_email) = match new.customer_id {
         Some(id) => {
-            let found: Option<(String, String, Option<String>)> = exec!(c, |e| sqlx::query_as(
-                "SELECT first_name, last_name, email FROM customers WHERE id = $1 AND deleted_at IS NULL"
+            let found: Option<(String, String, Option<String>)> = sql::query_as(
+                "SELECT first_name, last_name, email FROM customers WHERE id = $1 AND deleted_at IS NULL",
             )
             .bind(id)
-            .fetch_optional(e)
-            .await)?;
+            .fetch_optional(c)
+            .await?;
             let (first, last, email) = found.ok_or_else(|| StoreError::Rule {
                 field: Some("customer_id".into()),
                 message: format!("no customer {id}"),
@@ -167,8 +160,7 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         });
     }
     let at = now();
-    let id: i64 = exec!(c, |e| {
-        sqlx::query_scalar(
+    let id: i64 = sql::query_scalar(
         "INSERT INTO orders (customer_id, warehouse_id, status, payment_status, idempotency_key, request_hash, customer_name,
              customer_email, subtotal, discount, total, notes, created_by, created_at, updated_at)
          VALUES ($1, $2, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id"
@@ -185,13 +177,12 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
     .bind(new.notes)
     .bind(&actor.label)
     .bind(at)
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     for l in &lines {
-        exec!(c, |e| sqlx::query(
+        sql::query(
             "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(l.product_id)
@@ -200,9 +191,8 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         .bind(l.unit_price)
         .bind(l.quantity)
         .bind(l.unit_price * l.quantity)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .execute(c)
+        .await?;
     }
     let order = get(c, id).await?;
     audit::record(c, actor, "create", "order", id, None::<&()>, Some(&order)).await?;
@@ -213,10 +203,10 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
 /// Claims the transition `action` on order `id`: fails with 409-style errors when the order is
 /// not in a state the action starts from (or another transaction got there first).
 async fn claim(c: &mut Conn<'_>, id: i64, action: OrderAction) -> StoreResult<(OrderStatus, OrderStatus)> {
-    let current: String = exec!(c, |e| sqlx::query_scalar("SELECT status FROM orders WHERE id = $1")
+    let current: String = sql::query_scalar("SELECT status FROM orders WHERE id = $1")
         .bind(id)
-        .fetch_one(e)
-        .await)?;
+        .fetch_one(c)
+        .await?;
     let from: OrderStatus = current
         .parse()
         .map_err(|_| StoreError::State(format!("order {id} has unknown status {current}")))?;
@@ -237,16 +227,15 @@ async fn claim(c: &mut Conn<'_>, id: i64, action: OrderAction) -> StoreResult<(O
         format!("{stamp} = $2, ")
     };
     let at = now();
-    let claimed = exec!(c, |e| sqlx::query(&format!(
+    let claimed = sql::query(format!(
         "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4"
     ))
     .bind(to.as_str())
     .bind(at)
     .bind(id)
     .bind(from.as_str())
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .execute(c)
+    .await?;
     if claimed != 1 {
         return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
     }
@@ -395,15 +384,12 @@ async fn return_goods(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -
 /// Sets the payment status (its own field, independent of the fulfilment state).
 pub async fn set_payment(c: &mut Conn<'_>, actor: &Actor, id: i64, status: &str) -> StoreResult<OrderWithItems> {
     let before = get(c, id).await?;
-    exec!(c, |e| sqlx::query(
-        "UPDATE orders SET payment_status = $1, updated_at = $2 WHERE id = $3"
-    )
-    .bind(status)
-    .bind(now())
-    .bind(id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    sql::query("UPDATE orders SET payment_status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status)
+        .bind(now())
+        .bind(id)
+        .execute(c)
+        .await?;
     let after = get(c, id).await?;
     audit::record(
         c,
@@ -440,17 +426,15 @@ pub async fn list(c: &mut Conn<'_>, f: &OrderFilter, page: PageRequest) -> Store
     const WHERE: &str =
         "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR customer_id = $2) AND ($3 IS NULL OR warehouse_id = $3)
         AND ($4 IS NULL OR created_at >= $4) AND ($5 IS NULL OR created_at < $5)";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM orders {WHERE}"
-    ))
-    .bind(&f.status)
-    .bind(f.customer_id)
-    .bind(f.warehouse_id)
-    .bind(f.from)
-    .bind(f.to)
-    .fetch_one(e)
-    .await)?;
-    let items: Vec<Order> = exec!(c, |e| sqlx::query_as(&format!(
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM orders {WHERE}"))
+        .bind(&f.status)
+        .bind(f.customer_id)
+        .bind(f.warehouse_id)
+        .bind(f.from)
+        .bind(f.to)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<Order> = sql::query_as(format!(
         "SELECT * FROM orders {WHERE} ORDER BY id DESC LIMIT $6 OFFSET $7"
     ))
     .bind(&f.status)
@@ -460,7 +444,7 @@ pub async fn list(c: &mut Conn<'_>, f: &OrderFilter, page: PageRequest) -> Store
     .bind(f.to)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     Ok(Page::new(items, total, page))
 }

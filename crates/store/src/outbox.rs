@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::{exec, now, Conn, StoreResult};
+use crate::{now, sql, Backend, Conn, FromRow, StoreResult};
 
 /// Schema version of the event envelope; bumped on breaking payload changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -24,7 +24,7 @@ pub mod topics {
 }
 
 /// A stored event, as handed to publishers.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow)]
 pub struct OutboxEvent {
     pub id: i64,
     pub event_id: String,
@@ -59,8 +59,7 @@ pub async fn emit(
         "occurred_at": at,
         "data": data,
     });
-    exec!(c, |e| {
-        sqlx::query(
+    sql::query(
         "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
     )
     .bind(&event_id)
@@ -69,10 +68,8 @@ pub async fn emit(
     .bind(key.to_string())
     .bind(envelope.to_string())
     .bind(at)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -82,52 +79,45 @@ pub async fn emit(
 pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     const SELECT: &str = "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
          WHERE published_at IS NULL ORDER BY id LIMIT $1";
-    Ok(match c {
-        Conn::Sqlite(e) => sqlx::query_as(SELECT).bind(limit).fetch_all(&mut **e).await?,
-        Conn::Postgres(e) => {
-            sqlx::query_as(&format!("{SELECT} FOR UPDATE SKIP LOCKED"))
-                .bind(limit)
-                .fetch_all(&mut **e)
-                .await?
-        }
-    })
+    let sql = match c.backend() {
+        Backend::Sqlite => SELECT.to_string(),
+        Backend::Postgres => format!("{SELECT} FOR UPDATE SKIP LOCKED"),
+    };
+    sql::query_as(sql).bind(limit).fetch_all(c).await
 }
 
 /// The oldest unpublished events, in commit order.
 pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
-    Ok(exec!(c, |e| sqlx::query_as(
+    sql::query_as(
         "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-         WHERE published_at IS NULL ORDER BY id LIMIT $1"
+         WHERE published_at IS NULL ORDER BY id LIMIT $1",
     )
     .bind(limit)
-    .fetch_all(e)
-    .await)?)
+    .fetch_all(c)
+    .await
 }
 
 pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<()> {
     let at = now();
     for chunk in ids.chunks(500) {
         let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        exec!(c, |e| sqlx::query(&format!(
-            "UPDATE outbox SET published_at = $1 WHERE id IN ({list})"
-        ))
-        .bind(at)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        sql::query(format!("UPDATE outbox SET published_at = $1 WHERE id IN ({list})"))
+            .bind(at)
+            .execute(c)
+            .await?;
     }
     Ok(())
 }
 
 /// Events of a topic after `after_id`, for replays and tests.
 pub async fn list(c: &mut Conn<'_>, topic: Option<&str>, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
-    Ok(exec!(c, |e| sqlx::query_as(
+    sql::query_as(
         "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-         WHERE ($1 IS NULL OR topic = $1) AND id > $2 ORDER BY id LIMIT $3"
+         WHERE ($1 IS NULL OR topic = $1) AND id > $2 ORDER BY id LIMIT $3",
     )
     .bind(topic)
     .bind(after_id)
     .bind(limit)
-    .fetch_all(e)
-    .await)?)
+    .fetch_all(c)
+    .await
 }

@@ -4,18 +4,13 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-use sqlx::FromRow;
 
 use crate::audit::{self, Actor};
-use crate::{exec, now, Conn, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
 /// A stored kind of person.
-pub trait Person:
-    Serialize + Send + Unpin + for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + 'static
-{
+pub trait Person: Serialize + Send + Unpin + sql::FromRow + 'static {
     const TABLE: &'static str;
     /// The resource name used in permissions and the audit log.
     const RESOURCE: &'static str;
@@ -119,7 +114,7 @@ pub struct PersonFilter {
 
 pub async fn get<P: Person>(c: &mut Conn<'_>, id: i64) -> StoreResult<P> {
     let sql = format!("SELECT * FROM {} WHERE id = $1 AND deleted_at IS NULL", P::TABLE);
-    Ok(exec!(c, |e| sqlx::query_as::<_, P>(&sql).bind(id).fetch_one(e).await)?)
+    sql::query_as::<P>(&sql).bind(id).fetch_one(c).await
 }
 
 pub async fn list<P: Person>(c: &mut Conn<'_>, filter: &PersonFilter, page: PageRequest) -> StoreResult<Page<P>> {
@@ -143,22 +138,22 @@ pub async fn list<P: Person>(c: &mut Conn<'_>, filter: &PersonFilter, page: Page
         "SELECT * FROM {} WHERE {condition} ORDER BY id LIMIT $5 OFFSET $6",
         P::TABLE
     );
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&count_sql)
+    let total: i64 = sql::query_scalar(&count_sql)
         .bind(&pattern)
         .bind(&rut_pattern)
         .bind(&filter.email)
         .bind(&filter.rut)
-        .fetch_one(e)
-        .await)?;
-    let items: Vec<P> = exec!(c, |e| sqlx::query_as::<_, P>(&list_sql)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<P> = sql::query_as::<P>(&list_sql)
         .bind(&pattern)
         .bind(&rut_pattern)
         .bind(&filter.email)
         .bind(&filter.rut)
         .bind(page.limit())
         .bind(page.offset())
-        .fetch_all(e)
-        .await)?;
+        .fetch_all(c)
+        .await?;
     Ok(Page::new(items, total, page))
 }
 
@@ -174,8 +169,8 @@ pub async fn create<P: Person>(c: &mut Conn<'_>, actor: &Actor, input: &impl Per
         placeholders.join(", ")
     );
     let at = now();
-    let id: i64 = exec!(c, |e| {
-        let mut query = sqlx::query_scalar(&sql);
+    let id: i64 = {
+        let mut query = sql::query_scalar(&sql);
         for (_, field) in &fields {
             query = match field {
                 Field::Text(v) => query.bind(v.clone()),
@@ -183,8 +178,8 @@ pub async fn create<P: Person>(c: &mut Conn<'_>, actor: &Actor, input: &impl Per
                 Field::Date(v) => query.bind(*v),
             };
         }
-        query.bind(at).fetch_one(e).await
-    })?;
+        query.bind(at).fetch_one(c).await
+    }?;
     let created: P = get(c, id).await?;
     audit::record(c, actor, "create", P::RESOURCE, id, None::<&P>, Some(&created)).await?;
     Ok(created)
@@ -208,8 +203,8 @@ pub async fn replace<P: Person>(c: &mut Conn<'_>, actor: &Actor, id: i64, input:
         n + 2
     );
     let at = now();
-    exec!(c, |e| {
-        let mut query = sqlx::query(&sql);
+    {
+        let mut query = sql::query(&sql);
         for (_, field) in &fields {
             query = match field {
                 Field::Text(v) => query.bind(v.clone()),
@@ -217,8 +212,8 @@ pub async fn replace<P: Person>(c: &mut Conn<'_>, actor: &Actor, id: i64, input:
                 Field::Date(v) => query.bind(*v),
             };
         }
-        query.bind(at).bind(id).execute(e).await.map(|r| r.rows_affected())
-    })?;
+        query.bind(at).bind(id).execute(c).await
+    }?;
     let after: P = get(c, id).await?;
     audit::record(c, actor, "update", P::RESOURCE, id, Some(&before), Some(&after)).await?;
     Ok(after)
@@ -232,11 +227,6 @@ pub async fn delete<P: Person>(c: &mut Conn<'_>, actor: &Actor, id: i64) -> Stor
         "UPDATE {} SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
         P::TABLE
     );
-    exec!(c, |e| sqlx::query(&sql)
-        .bind(now())
-        .bind(id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+    sql::query(&sql).bind(now()).bind(id).execute(c).await?;
     audit::record(c, actor, "delete", P::RESOURCE, id, Some(&before), None::<&P>).await
 }

@@ -6,10 +6,10 @@ use serde::Serialize;
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
 use crate::stock::{self, NewMovement};
-use crate::{exec, now, Conn, StoreError, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, Page, PageRequest};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct ReorderRequest {
     pub id: i64,
     pub product_id: i64,
@@ -38,29 +38,26 @@ pub struct NewReorder<'a> {
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<ReorderRequest> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM reorder_requests WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_one(e)
-    .await)?)
+    sql::query_as("SELECT * FROM reorder_requests WHERE id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await
 }
 
 pub async fn create(c: &mut Conn<'_>, actor: &Actor, r: &NewReorder<'_>) -> StoreResult<ReorderRequest> {
-    let product: Option<(Option<i64>, i64)> = exec!(c, |e| sqlx::query_as(
-        "SELECT supplier_id, cost FROM products WHERE id = $1 AND deleted_at IS NULL"
-    )
-    .bind(r.product_id)
-    .fetch_optional(e)
-    .await)?;
+    let product: Option<(Option<i64>, i64)> =
+        sql::query_as("SELECT supplier_id, cost FROM products WHERE id = $1 AND deleted_at IS NULL")
+            .bind(r.product_id)
+            .fetch_optional(c)
+            .await?;
     let (default_supplier, cost) = product.ok_or_else(|| StoreError::Rule {
         field: Some("product_id".into()),
         message: format!("no product {}", r.product_id),
     })?;
-    let warehouse: Option<i64> = exec!(c, |e| sqlx::query_scalar("SELECT id FROM warehouses WHERE id = $1")
+    let warehouse: Option<i64> = sql::query_scalar("SELECT id FROM warehouses WHERE id = $1")
         .bind(r.warehouse_id)
-        .fetch_optional(e)
-        .await)?;
+        .fetch_optional(c)
+        .await?;
     if warehouse.is_none() {
         return Err(StoreError::Rule {
             field: Some("warehouse_id".into()),
@@ -68,8 +65,7 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, r: &NewReorder<'_>) -> Stor
         });
     }
     let at = now();
-    let created: ReorderRequest = exec!(c, |e| {
-        sqlx::query_as(
+    let created: ReorderRequest = sql::query_as(
         "INSERT INTO reorder_requests (product_id, warehouse_id, supplier_id, quantity, unit_cost, status, note, created_by, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $8, $8) RETURNING *"
     )
@@ -81,9 +77,8 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, r: &NewReorder<'_>) -> Stor
     .bind(r.note)
     .bind(&actor.label)
     .bind(at)
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     audit::record(
         c,
         actor,
@@ -119,16 +114,15 @@ pub async fn advance(c: &mut Conn<'_>, actor: &Actor, id: i64, to: &str) -> Stor
         )));
     }
     let at = now();
-    let claimed = exec!(c, |e| sqlx::query(&format!(
+    let claimed = sql::query(format!(
         "UPDATE reorder_requests SET status = $1, {stamp} = $2, updated_at = $2 WHERE id = $3 AND status = $4"
     ))
     .bind(to)
     .bind(at)
     .bind(id)
     .bind(&before.status)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .execute(c)
+    .await?;
     if claimed != 1 {
         return Err(StoreError::State(format!(
             "reorder request {id} changed concurrently; retry"
@@ -161,21 +155,19 @@ pub async fn list(
     page: PageRequest,
 ) -> StoreResult<Page<ReorderRequest>> {
     const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR product_id = $2)";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM reorder_requests {WHERE}"
-    ))
-    .bind(status)
-    .bind(product_id)
-    .fetch_one(e)
-    .await)?;
-    let items: Vec<ReorderRequest> = exec!(c, |e| sqlx::query_as(&format!(
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM reorder_requests {WHERE}"))
+        .bind(status)
+        .bind(product_id)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<ReorderRequest> = sql::query_as(format!(
         "SELECT * FROM reorder_requests {WHERE} ORDER BY id DESC LIMIT $3 OFFSET $4"
     ))
     .bind(status)
     .bind(product_id)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     Ok(Page::new(items, total, page))
 }

@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use crate::error::Shortage;
 use crate::stock::{self, NewMovement};
-use crate::{alerts, exec, now, Conn, StoreError, StoreResult};
+use crate::{alerts, now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::MovementKind;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Reservation {
     pub id: i64,
     pub product_id: i64,
@@ -35,27 +35,26 @@ pub struct NewReservation<'a> {
 
 /// Holds `quantity` units, or fails with the shortage when fewer are available.
 pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Reservation> {
-    exec!(c, |e| sqlx::query(
+    sql::query(
         "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, reserved, avg_cost, updated_at)
-         VALUES ($1, $2, 0, 0, 0, $3) ON CONFLICT (product_id, warehouse_id) DO NOTHING"
+         VALUES ($1, $2, 0, 0, 0, $3) ON CONFLICT (product_id, warehouse_id) DO NOTHING",
     )
     .bind(r.product_id)
     .bind(r.warehouse_id)
     .bind(now())
-    .execute(e)
-    .await
-    .map(|x| x.rows_affected()))?;
-    let held: Option<(i64, i64)> = exec!(c, |e| sqlx::query_as(
+    .execute(c)
+    .await?;
+    let held: Option<(i64, i64)> = sql::query_as(
         "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4
          WHERE product_id = $1 AND warehouse_id = $2 AND on_hand - reserved >= $3
-         RETURNING on_hand, reserved"
+         RETURNING on_hand, reserved",
     )
     .bind(r.product_id)
     .bind(r.warehouse_id)
     .bind(r.quantity)
     .bind(now())
-    .fetch_optional(e)
-    .await)?;
+    .fetch_optional(c)
+    .await?;
     let Some((on_hand, reserved)) = held else {
         let level = stock::level(c, r.product_id, r.warehouse_id).await?;
         return Err(StoreError::Insufficient(vec![Shortage {
@@ -66,8 +65,7 @@ pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Re
         }]));
     };
     let at = now();
-    let reservation: Reservation = exec!(c, |e| {
-        sqlx::query_as(
+    let reservation: Reservation = sql::query_as(
         "INSERT INTO reservations (product_id, warehouse_id, quantity, status, order_id, reference, expires_at, created_at, updated_at)
          VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7) RETURNING *"
     )
@@ -78,41 +76,36 @@ pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Re
     .bind(r.reference)
     .bind(r.expires_at)
     .bind(at)
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     alerts::evaluate(c, r.product_id, r.warehouse_id, on_hand - reserved).await?;
     Ok(reservation)
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<Reservation> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM reservations WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_one(e)
-    .await)?)
+    sql::query_as("SELECT * FROM reservations WHERE id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await
 }
 
 pub async fn for_order(c: &mut Conn<'_>, order_id: i64) -> StoreResult<Vec<Reservation>> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM reservations WHERE order_id = $1 ORDER BY id"
-    )
-    .bind(order_id)
-    .fetch_all(e)
-    .await)?)
+    sql::query_as("SELECT * FROM reservations WHERE order_id = $1 ORDER BY id")
+        .bind(order_id)
+        .fetch_all(c)
+        .await
 }
 
 /// Moves an active reservation to `status`, or explains why it cannot.
 async fn close(c: &mut Conn<'_>, id: i64, status: &str) -> StoreResult<Reservation> {
-    let closed: Option<Reservation> = exec!(c, |e| sqlx::query_as(
-        "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'active' RETURNING *"
+    let closed: Option<Reservation> = sql::query_as(
+        "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'active' RETURNING *",
     )
     .bind(status)
     .bind(now())
     .bind(id)
-    .fetch_optional(e)
-    .await)?;
+    .fetch_optional(c)
+    .await?;
     match closed {
         Some(r) => Ok(r),
         None => {
@@ -128,16 +121,16 @@ async fn close(c: &mut Conn<'_>, id: i64, status: &str) -> StoreResult<Reservati
 /// Gives the units back (status `released`, or `expired` from the expiry job).
 pub async fn release(c: &mut Conn<'_>, id: i64, status: &str) -> StoreResult<Reservation> {
     let r = close(c, id, status).await?;
-    let (on_hand, reserved): (i64, i64) = exec!(c, |e| sqlx::query_as(
+    let (on_hand, reserved): (i64, i64) = sql::query_as(
         "UPDATE stock_levels SET reserved = reserved - $3, updated_at = $4
-         WHERE product_id = $1 AND warehouse_id = $2 RETURNING on_hand, reserved"
+         WHERE product_id = $1 AND warehouse_id = $2 RETURNING on_hand, reserved",
     )
     .bind(r.product_id)
     .bind(r.warehouse_id)
     .bind(r.quantity)
     .bind(now())
-    .fetch_one(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
     alerts::evaluate(c, r.product_id, r.warehouse_id, on_hand - reserved).await?;
     Ok(r)
 }
@@ -169,12 +162,12 @@ pub async fn commit(
 
 /// Active reservations past their expiry, oldest first.
 pub async fn due_for_expiry(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<i64>> {
-    Ok(exec!(c, |e| sqlx::query_scalar(
+    sql::query_scalar(
         "SELECT id FROM reservations WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at < $1
-         ORDER BY expires_at LIMIT $2"
+         ORDER BY expires_at LIMIT $2",
     )
     .bind(now())
     .bind(limit)
-    .fetch_all(e)
-    .await)?)
+    .fetch_all(c)
+    .await
 }

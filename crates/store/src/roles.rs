@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
-use crate::{exec, now, Conn, StoreError, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{PermissionSet, BUILTIN_ROLES};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -19,7 +19,7 @@ pub struct Role {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct RoleRow {
     id: i64,
     name: String,
@@ -59,58 +59,55 @@ pub async fn sync_builtins(c: &mut Conn<'_>) -> StoreResult<()> {
             .map_err(|e| StoreError::Config(format!("built-in role {}: {e}", role.name)))?
             .to_storage();
         let at = now();
-        exec!(c, |e| sqlx::query(
+        sql::query(
             "INSERT INTO roles (name, description, permissions, is_system, created_at, updated_at)
              VALUES ($1, $2, $3, TRUE, $4, $4)
              ON CONFLICT (name) DO UPDATE SET description = excluded.description,
-                 permissions = excluded.permissions, is_system = TRUE"
+                 permissions = excluded.permissions, is_system = TRUE",
         )
         .bind(role.name)
         .bind(role.description)
         .bind(&permissions)
         .bind(at)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .execute(c)
+        .await?;
     }
     Ok(())
 }
 
 pub async fn list(c: &mut Conn<'_>) -> StoreResult<Vec<Role>> {
-    let rows: Vec<RoleRow> = exec!(c, |e| sqlx::query_as("SELECT * FROM roles ORDER BY id")
-        .fetch_all(e)
-        .await)?;
+    let rows: Vec<RoleRow> = sql::query_as("SELECT * FROM roles ORDER BY id").fetch_all(c).await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<Role> {
-    let row: RoleRow = exec!(c, |e| sqlx::query_as("SELECT * FROM roles WHERE id = $1")
+    let row: RoleRow = sql::query_as("SELECT * FROM roles WHERE id = $1")
         .bind(id)
-        .fetch_one(e)
-        .await)?;
+        .fetch_one(c)
+        .await?;
     Ok(row.into())
 }
 
 pub async fn find_by_name(c: &mut Conn<'_>, name: &str) -> StoreResult<Role> {
-    let row: RoleRow = exec!(c, |e| sqlx::query_as("SELECT * FROM roles WHERE name = $1")
+    let row: RoleRow = sql::query_as("SELECT * FROM roles WHERE name = $1")
         .bind(name)
-        .fetch_one(e)
-        .await)?;
+        .fetch_one(c)
+        .await?;
     Ok(row.into())
 }
 
 pub async fn create(c: &mut Conn<'_>, actor: &Actor, input: &RoleInput) -> StoreResult<Role> {
     let at = now();
-    let id: i64 = exec!(c, |e| sqlx::query_scalar(
+    let id: i64 = sql::query_scalar(
         "INSERT INTO roles (name, description, permissions, is_system, created_at, updated_at)
-         VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING id"
+         VALUES ($1, $2, $3, FALSE, $4, $4) RETURNING id",
     )
     .bind(&input.name)
     .bind(&input.description)
     .bind(input.permissions.to_storage())
     .bind(at)
-    .fetch_one(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
     let role = get(c, id).await?;
     audit::record(c, actor, "create", "role", id, None::<&Role>, Some(&role)).await?;
     Ok(role)
@@ -121,17 +118,14 @@ pub async fn update(c: &mut Conn<'_>, actor: &Actor, id: i64, input: &RoleInput)
     if before.is_system {
         return Err(built_in_rule());
     }
-    exec!(c, |e| {
-        sqlx::query("UPDATE roles SET name = $1, description = $2, permissions = $3, updated_at = $4 WHERE id = $5")
-            .bind(&input.name)
-            .bind(&input.description)
-            .bind(input.permissions.to_storage())
-            .bind(now())
-            .bind(id)
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    sql::query("UPDATE roles SET name = $1, description = $2, permissions = $3, updated_at = $4 WHERE id = $5")
+        .bind(&input.name)
+        .bind(&input.description)
+        .bind(input.permissions.to_storage())
+        .bind(now())
+        .bind(id)
+        .execute(c)
+        .await?;
     let after = get(c, id).await?;
     audit::record(c, actor, "update", "role", id, Some(&before), Some(&after)).await?;
     Ok(after)
@@ -142,12 +136,10 @@ pub async fn delete(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<()>
     if before.is_system {
         return Err(built_in_rule());
     }
-    let holders: i64 = exec!(c, |e| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM users WHERE role_id = $1"
-    )
-    .bind(id)
-    .fetch_one(e)
-    .await)?;
+    let holders: i64 = sql::query_scalar("SELECT COUNT(*) FROM users WHERE role_id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await?;
     if holders > 0 {
         return Err(StoreError::Rule {
             field: None,
@@ -157,11 +149,10 @@ pub async fn delete(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<()>
             ),
         });
     }
-    exec!(c, |e| sqlx::query("DELETE FROM roles WHERE id = $1")
+    sql::query("DELETE FROM roles WHERE id = $1")
         .bind(id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .execute(c)
+        .await?;
     audit::record(c, actor, "delete", "role", id, Some(&before), None::<&Role>).await?;
     Ok(())
 }

@@ -8,10 +8,10 @@ use crate::audit::{self, Actor};
 use crate::error::Shortage;
 use crate::outbox::{self, topics};
 use crate::stock::{self, NewMovement};
-use crate::{exec, now, Conn, StoreError, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, Page, PageRequest};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Sale {
     pub id: i64,
     pub order_id: Option<i64>,
@@ -32,7 +32,7 @@ pub struct Sale {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct SaleItem {
     pub id: i64,
     pub sale_id: i64,
@@ -89,15 +89,13 @@ pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> Stor
     merged.sort_by_key(|l| l.product_id);
     let mut lines = Vec::with_capacity(merged.len());
     for (i, r) in merged.iter().enumerate() {
-        let found: Option<(String, String, Option<String>, i64, String)> = exec!(c, |e| {
-            sqlx::query_as(
+        let found: Option<(String, String, Option<String>, i64, String)> = sql::query_as(
             "SELECT p.sku, p.name, c.path, p.price, p.status FROM products p LEFT JOIN categories c ON c.id = p.category_id
              WHERE p.id = $1 AND p.deleted_at IS NULL"
         )
         .bind(r.product_id)
-        .fetch_optional(e)
-        .await
-        })?;
+        .fetch_optional(c)
+        .await?;
         let Some((sku, name, category, price, status)) = found else {
             return Err(StoreError::Rule {
                 field: Some(format!("items[{i}].product_id")),
@@ -140,8 +138,7 @@ pub struct NewSale<'a> {
 pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreResult<SaleWithItems> {
     let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum::<i64>() - s.discount;
     let count: i64 = lines.iter().map(|l| l.quantity).sum();
-    let sale: Sale = exec!(c, |e| {
-        sqlx::query_as(
+    let sale: Sale = sql::query_as(
         "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *"
     )
@@ -157,9 +154,8 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
     .bind(s.created_by)
     .bind(s.sold_at)
     .bind(now())
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     let mut items = Vec::with_capacity(lines.len());
     for l in lines {
         let unit_cost = match s.warehouse_id {
@@ -171,8 +167,7 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
         } else {
             standard_cost(c, l.product_id).await?
         };
-        let item: SaleItem = exec!(c, |e| {
-            sqlx::query_as(
+        let item: SaleItem = sql::query_as(
             "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *"
         )
@@ -184,9 +179,8 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
         .bind(unit_cost)
         .bind(l.quantity)
         .bind(l.unit_price * l.quantity)
-        .fetch_one(e)
-        .await
-        })?;
+        .fetch_one(c)
+        .await?;
         items.push(item);
     }
     // Seed 003's records: erp.sales carries the header, erp.sales_items one event per line.
@@ -221,12 +215,10 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
 }
 
 async fn standard_cost(c: &mut Conn<'_>, product_id: i64) -> StoreResult<i64> {
-    Ok(exec!(c, |e| sqlx::query_scalar(
-        "SELECT cost FROM products WHERE id = $1"
-    )
-    .bind(product_id)
-    .fetch_one(e)
-    .await)?)
+    sql::query_scalar("SELECT cost FROM products WHERE id = $1")
+        .bind(product_id)
+        .fetch_one(c)
+        .await
 }
 
 /// A till sale: takes the items out of `warehouse_id` and records the sale, all or nothing.
@@ -283,16 +275,14 @@ pub async fn quick_sale(
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<SaleWithItems> {
-    let sale: Sale = exec!(c, |e| sqlx::query_as("SELECT * FROM sales WHERE id = $1")
+    let sale: Sale = sql::query_as("SELECT * FROM sales WHERE id = $1")
         .bind(id)
-        .fetch_one(e)
-        .await)?;
-    let items: Vec<SaleItem> = exec!(c, |e| sqlx::query_as(
-        "SELECT * FROM sale_items WHERE sale_id = $1 ORDER BY id"
-    )
-    .bind(id)
-    .fetch_all(e)
-    .await)?;
+        .fetch_one(c)
+        .await?;
+    let items: Vec<SaleItem> = sql::query_as("SELECT * FROM sale_items WHERE sale_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(c)
+        .await?;
     Ok(SaleWithItems { sale, items })
 }
 
@@ -310,17 +300,15 @@ const SALE_WHERE: &str = "WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL
 
 /// Newest first.
 pub async fn list(c: &mut Conn<'_>, f: &SaleFilter, page: PageRequest) -> StoreResult<Page<Sale>> {
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM sales {SALE_WHERE}"
-    ))
-    .bind(f.customer_id)
-    .bind(f.warehouse_id)
-    .bind(&f.channel)
-    .bind(f.from)
-    .bind(f.to)
-    .fetch_one(e)
-    .await)?;
-    let items: Vec<Sale> = exec!(c, |e| sqlx::query_as(&format!(
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM sales {SALE_WHERE}"))
+        .bind(f.customer_id)
+        .bind(f.warehouse_id)
+        .bind(&f.channel)
+        .bind(f.from)
+        .bind(f.to)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<Sale> = sql::query_as(format!(
         "SELECT * FROM sales {SALE_WHERE} ORDER BY sold_at DESC, id DESC LIMIT $6 OFFSET $7"
     ))
     .bind(f.customer_id)
@@ -330,12 +318,12 @@ pub async fn list(c: &mut Conn<'_>, f: &SaleFilter, page: PageRequest) -> StoreR
     .bind(f.to)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     Ok(Page::new(items, total, page))
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct SalesStats {
     pub sales: i64,
     pub revenue: i64,
@@ -347,7 +335,7 @@ pub struct SalesStats {
     pub customers: i64,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct TopProduct {
     pub product_id: i64,
     pub sku: String,
@@ -357,7 +345,7 @@ pub struct TopProduct {
 }
 
 pub async fn stats(c: &mut Conn<'_>, f: &SaleFilter) -> StoreResult<(SalesStats, Vec<TopProduct>)> {
-    let (sales, revenue, units, customers): (i64, i64, i64, i64) = exec!(c, |e| sqlx::query_as(&format!(
+    let (sales, revenue, units, customers): (i64, i64, i64, i64) = sql::query_as(format!(
         "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(items_count), 0) AS BIGINT),
                 COUNT(DISTINCT customer_id)
          FROM sales {SALE_WHERE}"
@@ -367,15 +355,14 @@ pub async fn stats(c: &mut Conn<'_>, f: &SaleFilter) -> StoreResult<(SalesStats,
     .bind(&f.channel)
     .bind(f.from)
     .bind(f.to)
-    .fetch_one(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
     let item_where = SALE_WHERE
         .replace("customer_id", "s.customer_id")
         .replace("warehouse_id", "s.warehouse_id")
         .replace("channel", "s.channel")
         .replace("sold_at", "s.sold_at");
-    let cost: i64 = exec!(c, |e| {
-        sqlx::query_scalar(&format!(
+    let cost: i64 = sql::query_scalar(format!(
         "SELECT CAST(COALESCE(SUM(i.unit_cost * i.quantity), 0) AS BIGINT) FROM sale_items i JOIN sales s ON s.id = i.sale_id {item_where}"
     ))
     .bind(f.customer_id)
@@ -383,10 +370,9 @@ pub async fn stats(c: &mut Conn<'_>, f: &SaleFilter) -> StoreResult<(SalesStats,
     .bind(&f.channel)
     .bind(f.from)
     .bind(f.to)
-    .fetch_one(e)
-    .await
-    })?;
-    let top: Vec<TopProduct> = exec!(c, |e| sqlx::query_as(&format!(
+    .fetch_one(c)
+    .await?;
+    let top: Vec<TopProduct> = sql::query_as(format!(
         "SELECT i.product_id, MAX(i.sku) AS sku, MAX(i.product_name) AS product_name,
                 CAST(SUM(i.quantity) AS BIGINT) AS units, CAST(SUM(i.line_total) AS BIGINT) AS revenue
          FROM sale_items i JOIN sales s ON s.id = i.sale_id {item_where}
@@ -397,8 +383,8 @@ pub async fn stats(c: &mut Conn<'_>, f: &SaleFilter) -> StoreResult<(SalesStats,
     .bind(&f.channel)
     .bind(f.from)
     .bind(f.to)
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     let stats = SalesStats {
         sales,
         revenue,

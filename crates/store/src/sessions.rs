@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{exec, now, Conn, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreResult};
 use bodega_domain::PermissionSet;
 
 pub struct NewSession<'a> {
@@ -19,22 +19,19 @@ pub struct NewSession<'a> {
 
 pub async fn create(c: &mut Conn<'_>, s: &NewSession<'_>) -> StoreResult<()> {
     let at = now();
-    exec!(c, |e| {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, refresh_hash, created_at, refreshed_at, expires_at, ip, user_agent)
+    sql::query(
+        "INSERT INTO sessions (id, user_id, refresh_hash, created_at, refreshed_at, expires_at, ip, user_agent)
          VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
-        )
-        .bind(s.id)
-        .bind(s.user_id)
-        .bind(s.refresh_hash)
-        .bind(at)
-        .bind(s.expires_at)
-        .bind(s.ip)
-        .bind(s.user_agent)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected())
-    })?;
+    )
+    .bind(s.id)
+    .bind(s.user_id)
+    .bind(s.refresh_hash)
+    .bind(at)
+    .bind(s.expires_at)
+    .bind(s.ip)
+    .bind(s.user_agent)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -48,7 +45,7 @@ pub enum RefreshLookup {
     Invalid,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct SessionRow {
     id: String,
     user_id: i64,
@@ -58,12 +55,11 @@ struct SessionRow {
 
 /// Finds the session of a refresh token; a replayed token revokes its session.
 pub async fn lookup_refresh(c: &mut Conn<'_>, refresh_hash: &str) -> StoreResult<RefreshLookup> {
-    let current: Option<SessionRow> = exec!(c, |e| sqlx::query_as(
-        "SELECT id, user_id, expires_at, revoked_at FROM sessions WHERE refresh_hash = $1"
-    )
-    .bind(refresh_hash)
-    .fetch_optional(e)
-    .await)?;
+    let current: Option<SessionRow> =
+        sql::query_as("SELECT id, user_id, expires_at, revoked_at FROM sessions WHERE refresh_hash = $1")
+            .bind(refresh_hash)
+            .fetch_optional(c)
+            .await?;
     if let Some(s) = current {
         if s.revoked_at.is_none() && s.expires_at > now() {
             return Ok(RefreshLookup::Current {
@@ -73,12 +69,10 @@ pub async fn lookup_refresh(c: &mut Conn<'_>, refresh_hash: &str) -> StoreResult
         }
         return Ok(RefreshLookup::Invalid);
     }
-    let replayed: Option<String> = exec!(c, |e| sqlx::query_scalar(
-        "SELECT id FROM sessions WHERE previous_hash = $1"
-    )
-    .bind(refresh_hash)
-    .fetch_optional(e)
-    .await)?;
+    let replayed: Option<String> = sql::query_scalar("SELECT id FROM sessions WHERE previous_hash = $1")
+        .bind(refresh_hash)
+        .fetch_optional(c)
+        .await?;
     match replayed {
         Some(id) => {
             revoke(c, &id, "refresh token replayed").await?;
@@ -91,46 +85,41 @@ pub async fn lookup_refresh(c: &mut Conn<'_>, refresh_hash: &str) -> StoreResult
 /// Swaps in a new refresh token, guarded on the old one so that two concurrent refreshes
 /// with the same token cannot both succeed. Returns false when the old token was not current.
 pub async fn rotate(c: &mut Conn<'_>, session_id: &str, old_hash: &str, new_hash: &str) -> StoreResult<bool> {
-    let done = exec!(c, |e| sqlx::query(
+    let done = sql::query(
         "UPDATE sessions SET previous_hash = refresh_hash, refresh_hash = $1, refreshed_at = $2
-         WHERE id = $3 AND refresh_hash = $4 AND revoked_at IS NULL"
+         WHERE id = $3 AND refresh_hash = $4 AND revoked_at IS NULL",
     )
     .bind(new_hash)
     .bind(now())
     .bind(session_id)
     .bind(old_hash)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .execute(c)
+    .await?;
     Ok(done == 1)
 }
 
 pub async fn revoke(c: &mut Conn<'_>, session_id: &str, reason: &str) -> StoreResult<()> {
-    exec!(c, |e| {
-        sqlx::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(reason)
-            .bind(session_id)
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+    sql::query("UPDATE sessions SET revoked_at = $1, revoked_reason = $2 WHERE id = $3 AND revoked_at IS NULL")
+        .bind(now())
+        .bind(reason)
+        .bind(session_id)
+        .execute(c)
+        .await?;
     Ok(())
 }
 
 /// Revokes every live session of a user except `keep` (used on password change).
 pub async fn revoke_all_for_user(c: &mut Conn<'_>, user_id: i64, keep: Option<&str>, reason: &str) -> StoreResult<()> {
-    exec!(c, |e| sqlx::query(
+    sql::query(
         "UPDATE sessions SET revoked_at = $1, revoked_reason = $2
-         WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)"
+         WHERE user_id = $3 AND revoked_at IS NULL AND ($4 IS NULL OR id <> $4)",
     )
     .bind(now())
     .bind(reason)
     .bind(user_id)
     .bind(keep)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .execute(c)
+    .await?;
     Ok(())
 }
 
@@ -143,7 +132,7 @@ pub struct Principal {
     pub permissions: PermissionSet,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(FromRow)]
 struct PrincipalRow {
     user_id: i64,
     email: String,
@@ -154,15 +143,15 @@ struct PrincipalRow {
 /// The active user of a live session, or `None` when the session is revoked or expired or the
 /// user deactivated.
 pub async fn principal(c: &mut Conn<'_>, session_id: &str) -> StoreResult<Option<Principal>> {
-    let row: Option<PrincipalRow> = exec!(c, |e| sqlx::query_as(
+    let row: Option<PrincipalRow> = sql::query_as(
         "SELECT u.id AS user_id, u.email, r.name AS role, r.permissions
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
-         WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active"
+         WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active",
     )
     .bind(session_id)
     .bind(now())
-    .fetch_optional(e)
-    .await)?;
+    .fetch_optional(c)
+    .await?;
     Ok(row.map(|r| Principal {
         user_id: r.user_id,
         email: r.email,

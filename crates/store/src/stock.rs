@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use crate::error::Shortage;
 use crate::outbox::{self, topics};
-use crate::{alerts, exec, now, Conn, StoreError, StoreResult};
+use crate::{alerts, now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, Page, PageRequest};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Movement {
     pub id: i64,
     pub product_id: i64,
@@ -33,7 +33,7 @@ pub struct Movement {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct StockLevel {
     pub product_id: i64,
     pub warehouse_id: i64,
@@ -62,28 +62,27 @@ pub struct NewMovement<'a> {
 }
 
 async fn ensure_level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> StoreResult<()> {
-    exec!(c, |e| sqlx::query(
+    sql::query(
         "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, reserved, avg_cost, updated_at)
-         VALUES ($1, $2, 0, 0, 0, $3) ON CONFLICT (product_id, warehouse_id) DO NOTHING"
+         VALUES ($1, $2, 0, 0, 0, $3) ON CONFLICT (product_id, warehouse_id) DO NOTHING",
     )
     .bind(product_id)
     .bind(warehouse_id)
     .bind(now())
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .execute(c)
+    .await?;
     Ok(())
 }
 
 pub async fn level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> StoreResult<StockLevel> {
-    let found: Option<StockLevel> = exec!(c, |e| sqlx::query_as(
+    let found: Option<StockLevel> = sql::query_as(
         "SELECT product_id, warehouse_id, on_hand, reserved, on_hand - reserved AS available, avg_cost, updated_at
-         FROM stock_levels WHERE product_id = $1 AND warehouse_id = $2"
+         FROM stock_levels WHERE product_id = $1 AND warehouse_id = $2",
     )
     .bind(product_id)
     .bind(warehouse_id)
-    .fetch_optional(e)
-    .await)?;
+    .fetch_optional(c)
+    .await?;
     Ok(found.unwrap_or(StockLevel {
         product_id,
         warehouse_id,
@@ -112,7 +111,7 @@ pub async fn book_at(
 ) -> StoreResult<Movement> {
     ensure_level(c, m.product_id, m.warehouse_id).await?;
     let inbound_cost = if m.quantity > 0 { m.unit_cost } else { None };
-    let updated: Option<(i64, i64)> = exec!(c, |e| sqlx::query_as(
+    let updated: Option<(i64, i64)> = sql::query_as(
         "UPDATE stock_levels SET
              avg_cost = CASE WHEN $4 IS NOT NULL AND on_hand + $3 > 0
                              THEN (on_hand * avg_cost + $3 * $4) / (on_hand + $3) ELSE avg_cost END,
@@ -121,7 +120,7 @@ pub async fn book_at(
              updated_at = $6
          WHERE product_id = $1 AND warehouse_id = $2
            AND reserved - $5 >= 0 AND on_hand + $3 - (reserved - $5) >= 0
-         RETURNING on_hand, reserved"
+         RETURNING on_hand, reserved",
     )
     .bind(m.product_id)
     .bind(m.warehouse_id)
@@ -129,8 +128,8 @@ pub async fn book_at(
     .bind(inbound_cost)
     .bind(consume_reserved)
     .bind(at)
-    .fetch_optional(e)
-    .await)?;
+    .fetch_optional(c)
+    .await?;
     let Some((on_hand, reserved)) = updated else {
         let current = level(c, m.product_id, m.warehouse_id).await?;
         return Err(StoreError::Insufficient(vec![Shortage {
@@ -140,10 +139,10 @@ pub async fn book_at(
             available: current.available + consume_reserved,
         }]));
     };
-    let movement: Movement = exec!(c, |e| sqlx::query_as(
+    let movement: Movement = sql::query_as(
         "INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
              reference_type, reference_id, note, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *",
     )
     .bind(m.product_id)
     .bind(m.warehouse_id)
@@ -156,8 +155,8 @@ pub async fn book_at(
     .bind(m.note)
     .bind(m.created_by)
     .bind(at)
-    .fetch_one(e)
-    .await)?;
+    .fetch_one(c)
+    .await?;
     outbox::emit(
         c,
         topics::STOCK,
@@ -191,14 +190,11 @@ pub async fn transfer(
     // transfer in that order too, or opposite transfers (A→B beside B→A) deadlock on PostgreSQL.
     for warehouse_id in [from.min(to), from.max(to)] {
         ensure_level(c, product_id, warehouse_id).await?;
-        exec!(c, |e| sqlx::query(
-            "UPDATE stock_levels SET updated_at = updated_at WHERE product_id = $1 AND warehouse_id = $2"
-        )
-        .bind(product_id)
-        .bind(warehouse_id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        sql::query("UPDATE stock_levels SET updated_at = updated_at WHERE product_id = $1 AND warehouse_id = $2")
+            .bind(product_id)
+            .bind(warehouse_id)
+            .execute(c)
+            .await?;
     }
     let cost = level(c, product_id, from).await?.avg_cost;
     let out = NewMovement {
@@ -245,19 +241,17 @@ pub async fn movements(c: &mut Conn<'_>, f: &MovementFilter, page: PageRequest) 
     const WHERE: &str = "WHERE ($1 IS NULL OR product_id = $1) AND ($2 IS NULL OR warehouse_id = $2)
         AND ($3 IS NULL OR kind = $3) AND ($4 IS NULL OR reference_type = $4) AND ($5 IS NULL OR reference_id = $5)
         AND ($6 IS NULL OR created_at >= $6) AND ($7 IS NULL OR created_at < $7)";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM stock_movements {WHERE}"
-    ))
-    .bind(f.product_id)
-    .bind(f.warehouse_id)
-    .bind(&f.kind)
-    .bind(&f.reference_type)
-    .bind(&f.reference_id)
-    .bind(f.from)
-    .bind(f.to)
-    .fetch_one(e)
-    .await)?;
-    let items: Vec<Movement> = exec!(c, |e| sqlx::query_as(&format!(
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM stock_movements {WHERE}"))
+        .bind(f.product_id)
+        .bind(f.warehouse_id)
+        .bind(&f.kind)
+        .bind(&f.reference_type)
+        .bind(&f.reference_id)
+        .bind(f.from)
+        .bind(f.to)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<Movement> = sql::query_as(format!(
         "SELECT * FROM stock_movements {WHERE} ORDER BY id DESC LIMIT $8 OFFSET $9"
     ))
     .bind(f.product_id)
@@ -269,8 +263,8 @@ pub async fn movements(c: &mut Conn<'_>, f: &MovementFilter, page: PageRequest) 
     .bind(f.to)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     Ok(Page::new(items, total, page))
 }
 
@@ -282,14 +276,12 @@ pub async fn levels(
     page: PageRequest,
 ) -> StoreResult<Page<StockLevel>> {
     const WHERE: &str = "WHERE ($1 IS NULL OR product_id = $1) AND ($2 IS NULL OR warehouse_id = $2)";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM stock_levels {WHERE}"
-    ))
-    .bind(product_id)
-    .bind(warehouse_id)
-    .fetch_one(e)
-    .await)?;
-    let items: Vec<StockLevel> = exec!(c, |e| sqlx::query_as(&format!(
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM stock_levels {WHERE}"))
+        .bind(product_id)
+        .bind(warehouse_id)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<StockLevel> = sql::query_as(format!(
         "SELECT product_id, warehouse_id, on_hand, reserved, on_hand - reserved AS available, avg_cost, updated_at
          FROM stock_levels {WHERE} ORDER BY product_id, warehouse_id LIMIT $3 OFFSET $4"
     ))
@@ -297,13 +289,13 @@ pub async fn levels(
     .bind(warehouse_id)
     .bind(page.limit())
     .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    .fetch_all(c)
+    .await?;
     Ok(Page::new(items, total, page))
 }
 
 /// A product below its low-stock threshold in a warehouse.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct LowStock {
     pub product_id: i64,
     pub sku: String,
@@ -318,21 +310,21 @@ pub struct LowStock {
 
 /// Active products whose available stock is below their threshold, lowest first.
 pub async fn low_stock(c: &mut Conn<'_>, warehouse_id: Option<i64>) -> StoreResult<Vec<LowStock>> {
-    Ok(exec!(c, |e| sqlx::query_as(
+    sql::query_as(
         "SELECT p.id AS product_id, p.sku, p.name AS product_name, w.id AS warehouse_id, w.name AS warehouse_name,
                 s.on_hand, s.reserved, s.on_hand - s.reserved AS available, p.low_stock_threshold AS threshold
          FROM stock_levels s JOIN products p ON p.id = s.product_id JOIN warehouses w ON w.id = s.warehouse_id
          WHERE p.status = 'active' AND p.deleted_at IS NULL AND s.on_hand - s.reserved < p.low_stock_threshold
            AND ($1 IS NULL OR s.warehouse_id = $1)
-         ORDER BY s.on_hand - s.reserved, p.id"
+         ORDER BY s.on_hand - s.reserved, p.id",
     )
     .bind(warehouse_id)
-    .fetch_all(e)
-    .await)?)
+    .fetch_all(c)
+    .await
 }
 
 /// One broken ledger invariant (for tests and `bodega check`).
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, FromRow)]
 pub struct Drift {
     pub product_id: i64,
     pub warehouse_id: i64,
@@ -346,8 +338,7 @@ pub struct Drift {
 /// differs from the sum of its active reservations, or that is negative. Empty when the ledger
 /// is consistent.
 pub async fn drift(c: &mut Conn<'_>) -> StoreResult<Vec<Drift>> {
-    Ok(exec!(c, |e| {
-        sqlx::query_as(
+    sql::query_as(
         "SELECT s.product_id, s.warehouse_id, s.on_hand,
                 CAST(COALESCE((SELECT SUM(m.quantity) FROM stock_movements m
                           WHERE m.product_id = s.product_id AND m.warehouse_id = s.warehouse_id), 0) AS BIGINT) AS movements_sum,
@@ -362,7 +353,6 @@ pub async fn drift(c: &mut Conn<'_>) -> StoreResult<Vec<Drift>> {
                                        WHERE r.product_id = s.product_id AND r.warehouse_id = s.warehouse_id AND r.status = 'active'), 0)
             OR s.on_hand - s.reserved < 0 OR s.reserved < 0"
     )
-    .fetch_all(e)
+    .fetch_all(c)
     .await
-    })?)
 }

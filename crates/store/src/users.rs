@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
-use crate::{exec, now, Conn, StoreResult};
+use crate::{now, sql, Backend, Conn, FromRow, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -24,7 +24,7 @@ pub struct User {
 }
 
 /// What the login check needs.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct Credentials {
     pub id: i64,
     pub password_hash: String,
@@ -56,55 +56,46 @@ const SELECT: &str = "SELECT u.id, u.email, u.first_name, u.last_name, u.phone, 
     u.is_active, u.created_at, u.updated_at, u.last_login_at FROM users u JOIN roles r ON r.id = u.role_id";
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<User> {
-    Ok(exec!(c, |e| sqlx::query_as(&format!("{SELECT} WHERE u.id = $1"))
+    sql::query_as(format!("{SELECT} WHERE u.id = $1"))
         .bind(id)
-        .fetch_one(e)
-        .await)?)
+        .fetch_one(c)
+        .await
 }
 
 pub async fn credentials_by_email(c: &mut Conn<'_>, email: &str) -> StoreResult<Option<Credentials>> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT id, password_hash, is_active FROM users WHERE email = $1"
-    )
-    .bind(email)
-    .fetch_optional(e)
-    .await)?)
+    sql::query_as("SELECT id, password_hash, is_active FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_optional(c)
+        .await
 }
 
 pub async fn credentials_by_id(c: &mut Conn<'_>, id: i64) -> StoreResult<Credentials> {
-    Ok(exec!(c, |e| sqlx::query_as(
-        "SELECT id, password_hash, is_active FROM users WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_one(e)
-    .await)?)
+    sql::query_as("SELECT id, password_hash, is_active FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(c)
+        .await
 }
 
 pub async fn list(c: &mut Conn<'_>, q: Option<&str>, page: PageRequest) -> StoreResult<Page<User>> {
     let pattern = q.map(|q| crate::contains_pattern(&q.to_lowercase()));
     const WHERE: &str =
         "WHERE ($1 IS NULL OR LOWER(u.email) LIKE $1 ESCAPE '\\' OR LOWER(u.first_name || ' ' || u.last_name) LIKE $1 ESCAPE '\\')";
-    let total: i64 = exec!(c, |e| sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM users u {WHERE}"
-    ))
-    .bind(&pattern)
-    .fetch_one(e)
-    .await)?;
-    let items: Vec<User> = exec!(c, |e| sqlx::query_as(&format!(
-        "{SELECT} {WHERE} ORDER BY u.id LIMIT $2 OFFSET $3"
-    ))
-    .bind(&pattern)
-    .bind(page.limit())
-    .bind(page.offset())
-    .fetch_all(e)
-    .await)?;
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM users u {WHERE}"))
+        .bind(&pattern)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<User> = sql::query_as(format!("{SELECT} {WHERE} ORDER BY u.id LIMIT $2 OFFSET $3"))
+        .bind(&pattern)
+        .bind(page.limit())
+        .bind(page.offset())
+        .fetch_all(c)
+        .await?;
     Ok(Page::new(items, total, page))
 }
 
 pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewUser) -> StoreResult<User> {
     let at = now();
-    let id: i64 = exec!(c, |e| {
-        sqlx::query_scalar(
+    let id: i64 = sql::query_scalar(
         "INSERT INTO users (email, password_hash, first_name, last_name, phone, role_id, is_active, created_at, updated_at, password_changed_at)
          VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7, $7, $7) RETURNING id"
     )
@@ -115,9 +106,8 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewUser) -> StoreResu
     .bind(&new.phone)
     .bind(new.role_id)
     .bind(at)
-    .fetch_one(e)
-    .await
-    })?;
+    .fetch_one(c)
+    .await?;
     let user = get(c, id).await?;
     audit::record(c, actor, "create", "user", id, None::<&User>, Some(&user)).await?;
     Ok(user)
@@ -129,8 +119,7 @@ pub async fn update(c: &mut Conn<'_>, actor: &Actor, id: i64, changes: &UserChan
         Some(p) => p.clone(),
         None => before.phone.clone(),
     };
-    exec!(c, |e| {
-        sqlx::query(
+    sql::query(
         "UPDATE users SET email = $1, first_name = $2, last_name = $3, phone = $4, role_id = $5, is_active = $6, updated_at = $7
          WHERE id = $8"
     )
@@ -142,9 +131,8 @@ pub async fn update(c: &mut Conn<'_>, actor: &Actor, id: i64, changes: &UserChan
     .bind(changes.is_active.unwrap_or(before.is_active))
     .bind(now())
     .bind(id)
-    .execute(e)
-    .await.map(|r| r.rows_affected())
-    })?;
+    .execute(c)
+    .await?;
     let after = get(c, id).await?;
     audit::record(c, actor, "update", "user", id, Some(&before), Some(&after)).await?;
     Ok(after)
@@ -152,15 +140,13 @@ pub async fn update(c: &mut Conn<'_>, actor: &Actor, id: i64, changes: &UserChan
 
 pub async fn set_password(c: &mut Conn<'_>, actor: &Actor, id: i64, password_hash: &str) -> StoreResult<()> {
     let at = now();
-    let done = exec!(c, |e| {
-        sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3")
+    let done =
+        sql::query("UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(at)
             .bind(id)
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected())
-    })?;
+            .execute(c)
+            .await?;
     if done == 0 {
         return Err(crate::StoreError::NotFound);
     }
@@ -168,12 +154,11 @@ pub async fn set_password(c: &mut Conn<'_>, actor: &Actor, id: i64, password_has
 }
 
 pub async fn touch_login(c: &mut Conn<'_>, id: i64) -> StoreResult<()> {
-    exec!(c, |e| sqlx::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
+    sql::query("UPDATE users SET last_login_at = $1 WHERE id = $2")
         .bind(now())
         .bind(id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .execute(c)
+        .await?;
     Ok(())
 }
 
@@ -183,16 +168,14 @@ pub async fn touch_login(c: &mut Conn<'_>, id: i64) -> StoreResult<()> {
 /// PostgreSQL the admin role's row is locked first, so such checks run one after the other
 /// and each counts what the one before committed; SQLite runs one write transaction at a time.
 pub async fn count_active_admins(c: &mut Conn<'_>) -> StoreResult<i64> {
-    if let Conn::Postgres(e) = c {
-        sqlx::query("SELECT id FROM roles WHERE name = 'admin' FOR UPDATE")
-            .fetch_optional(&mut **e)
+    if c.backend() == Backend::Postgres {
+        sql::query("SELECT id FROM roles WHERE name = 'admin' FOR UPDATE")
+            .execute(c)
             .await?;
     }
-    Ok(exec!(c, |e| {
-        sqlx::query_scalar(
-            "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.name = 'admin' AND u.is_active",
-        )
-        .fetch_one(e)
-        .await
-    })?)
+    sql::query_scalar(
+        "SELECT COUNT(*) FROM users u JOIN roles r ON r.id = u.role_id WHERE r.name = 'admin' AND u.is_active",
+    )
+    .fetch_one(c)
+    .await
 }

@@ -385,15 +385,12 @@ async fn expired_keys_are_refused(app: TestApp) {
     let past = bodega_store::now() - chrono::Duration::minutes(1);
     let id = created["id"].as_i64().unwrap();
     let mut tx = app.state.db.begin().await.unwrap();
-    let updated = bodega_store::exec!(&mut tx.conn(), |e| sqlx::query(
-        "UPDATE api_keys SET expires_at = $1 WHERE id = $2"
-    )
-    .bind(past)
-    .bind(id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))
-    .unwrap();
+    let updated = bodega_store::sql::query("UPDATE api_keys SET expires_at = $1 WHERE id = $2")
+        .bind(past)
+        .bind(id)
+        .execute(&mut tx.conn())
+        .await
+        .unwrap();
     assert_eq!(updated, 1);
     tx.commit().await.unwrap();
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use bodega_store::Db;
+use bodega_store::{sql, Db};
 
 use crate::helpers::{spawn, Store};
 
@@ -13,21 +13,21 @@ type Columns = BTreeSet<(String, String)>;
 type Indexes = BTreeSet<(String, String)>;
 
 async fn sqlite_schema(db: &Db) -> (Columns, Indexes) {
-    let Db::Sqlite { read, .. } = db else {
-        panic!("expected SQLite")
-    };
-    let columns: Vec<(String, String)> = sqlx::query_as(
+    assert!(matches!(db, Db::Sqlite(_)), "expected SQLite");
+    let mut read = db.read().await.expect("reader");
+    let c = &mut read.conn();
+    let columns: Vec<(String, String)> = sql::query_as(
         "SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
          WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
     )
-    .fetch_all(read)
+    .fetch_all(c)
     .await
     .expect("sqlite columns");
-    let indexes: Vec<(String, String)> = sqlx::query_as(
+    let indexes: Vec<(String, String)> = sql::query_as(
         "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_autoindex_%'
          AND tbl_name <> '_sqlx_migrations'",
     )
-    .fetch_all(read)
+    .fetch_all(c)
     .await
     .expect("sqlite indexes");
     (columns.into_iter().collect(), indexes.into_iter().collect())

@@ -37,12 +37,10 @@ async fn export(app: &TestApp, format: &str) -> String {
 async fn count(app: &TestApp, table: &str) -> i64 {
     let mut conn = app.state.db.read().await.unwrap();
     let mut c = conn.conn();
-    bodega_store::exec!(&mut c, |e| sqlx::query_scalar::<_, i64>(&format!(
-        "SELECT COUNT(*) FROM {table}"
-    ))
-    .fetch_one(e)
-    .await)
-    .unwrap()
+    bodega_store::sql::query_scalar::<i64>(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
 }
 
 async fn drift_is_empty(app: &TestApp) {

@@ -328,22 +328,20 @@ async fn mixed_order_steps_sales_and_transfers_keep_the_ledger_consistent(app: T
         let (on2, _) = level(&app, p, w2).await;
         let mut conn = app.state.db.read().await.unwrap();
         let mut c = conn.conn();
-        let sold: i64 = bodega_store::exec!(&mut c, |e| sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(i.quantity), 0) AS BIGINT) FROM sale_items i WHERE i.product_id = $1"
+        let sold: i64 = bodega_store::sql::query_scalar(
+            "SELECT CAST(COALESCE(SUM(i.quantity), 0) AS BIGINT) FROM sale_items i WHERE i.product_id = $1",
         )
         .bind(p)
-        .fetch_one(e)
+        .fetch_one(&mut c)
         .await
-        .unwrap());
-        let returned: i64 = bodega_store::exec!(&mut c, |e| {
-            sqlx::query_scalar(
+        .unwrap();
+        let returned: i64 = bodega_store::sql::query_scalar(
             "SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) FROM stock_movements WHERE product_id = $1 AND kind = 'return'"
         )
         .bind(p)
-        .fetch_one(e)
+        .fetch_one(&mut c)
         .await
-        .unwrap()
-        });
+        .unwrap();
         assert_eq!(
             on1 + on2,
             W1_STOCK + W2_STOCK - sold + returned,

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use bodega_store::stock::Drift;
-use bodega_store::{exec, Conn};
+use bodega_store::{sql, Conn};
 use helpers::TestApp;
 
 /// The first active warehouse (created at start-up).
@@ -125,31 +125,28 @@ pub async fn check_orders(app: &TestApp) -> BTreeMap<String, usize> {
 }
 
 pub async fn check_orders_in(c: &mut Conn<'_>) -> BTreeMap<String, usize> {
-    let orders: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as("SELECT id, status FROM orders ORDER BY id")
-        .fetch_all(e)
+    let orders: Vec<(i64, String)> = sql::query_as("SELECT id, status FROM orders ORDER BY id")
+        .fetch_all(c)
         .await
-        .unwrap());
+        .unwrap();
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();
     for (id, status) in orders {
         *counts.entry(status.clone()).or_default() += 1;
-        let items: Vec<(i64, i64)> = exec!(c, |e| sqlx::query_as(
-            "SELECT product_id, quantity FROM order_items WHERE order_id = $1"
-        )
-        .bind(id)
-        .fetch_all(e)
-        .await
-        .unwrap());
+        let items: Vec<(i64, i64)> = sql::query_as("SELECT product_id, quantity FROM order_items WHERE order_id = $1")
+            .bind(id)
+            .fetch_all(c)
+            .await
+            .unwrap();
         let mut wanted = Qty::new();
         for (p, q) in items {
             add(&mut wanted, p, q);
         }
-        let reservations: Vec<(i64, i64, String)> = exec!(c, |e| sqlx::query_as(
-            "SELECT product_id, quantity, status FROM reservations WHERE order_id = $1"
-        )
-        .bind(id)
-        .fetch_all(e)
-        .await
-        .unwrap());
+        let reservations: Vec<(i64, i64, String)> =
+            sql::query_as("SELECT product_id, quantity, status FROM reservations WHERE order_id = $1")
+                .bind(id)
+                .fetch_all(c)
+                .await
+                .unwrap();
         let by_status = |s: &str| {
             let mut m = Qty::new();
             for (p, q, st) in &reservations {
@@ -160,11 +157,11 @@ pub async fn check_orders_in(c: &mut Conn<'_>) -> BTreeMap<String, usize> {
             m
         };
         let (active, committed) = (by_status("active"), by_status("committed"));
-        let sales: Vec<i64> = exec!(c, |e| sqlx::query_scalar("SELECT id FROM sales WHERE order_id = $1")
+        let sales: Vec<i64> = sql::query_scalar("SELECT id FROM sales WHERE order_id = $1")
             .bind(id)
-            .fetch_all(e)
+            .fetch_all(c)
             .await
-            .unwrap());
+            .unwrap();
         let what = format!("order {id} ({status})");
         match status.as_str() {
             "pending" => {
@@ -181,13 +178,12 @@ pub async fn check_orders_in(c: &mut Conn<'_>) -> BTreeMap<String, usize> {
                 assert_eq!(committed, wanted, "{what}: committed reservations vs items");
                 assert_eq!(sales.len(), 1, "{what}: sales {sales:?}");
                 let sale = sales[0];
-                let sold: Vec<(i64, i64)> = exec!(c, |e| sqlx::query_as(
-                    "SELECT product_id, quantity FROM sale_items WHERE sale_id = $1"
-                )
-                .bind(sale)
-                .fetch_all(e)
-                .await
-                .unwrap());
+                let sold: Vec<(i64, i64)> =
+                    sql::query_as("SELECT product_id, quantity FROM sale_items WHERE sale_id = $1")
+                        .bind(sale)
+                        .fetch_all(c)
+                        .await
+                        .unwrap();
                 let mut sold_qty = Qty::new();
                 for (p, q) in sold {
                     add(&mut sold_qty, p, q);
@@ -224,20 +220,16 @@ pub async fn check_orders_in(c: &mut Conn<'_>) -> BTreeMap<String, usize> {
 
 /// Every non-historical sale's items equal the sale movements that reference it.
 pub async fn check_sales_in(c: &mut Conn<'_>) {
-    let sales: Vec<i64> = exec!(c, |e| sqlx::query_scalar(
-        "SELECT id FROM sales WHERE historical = FALSE ORDER BY id"
-    )
-    .fetch_all(e)
-    .await
-    .unwrap());
-    for sale in sales {
-        let items: Vec<(i64, i64)> = exec!(c, |e| sqlx::query_as(
-            "SELECT product_id, quantity FROM sale_items WHERE sale_id = $1"
-        )
-        .bind(sale)
-        .fetch_all(e)
+    let sales: Vec<i64> = sql::query_scalar("SELECT id FROM sales WHERE historical = FALSE ORDER BY id")
+        .fetch_all(c)
         .await
-        .unwrap());
+        .unwrap();
+    for sale in sales {
+        let items: Vec<(i64, i64)> = sql::query_as("SELECT product_id, quantity FROM sale_items WHERE sale_id = $1")
+            .bind(sale)
+            .fetch_all(c)
+            .await
+            .unwrap();
         let mut sold = Qty::new();
         for (p, q) in items {
             add(&mut sold, p, q);
@@ -251,14 +243,12 @@ pub async fn check_sales_in(c: &mut Conn<'_>) {
 }
 
 async fn movements(c: &mut Conn<'_>, reference_type: &str, reference_id: &str) -> Vec<(i64, i64)> {
-    exec!(c, |e| sqlx::query_as(
-        "SELECT product_id, quantity FROM stock_movements WHERE reference_type = $1 AND reference_id = $2"
-    )
-    .bind(reference_type)
-    .bind(reference_id)
-    .fetch_all(e)
-    .await
-    .unwrap())
+    sql::query_as("SELECT product_id, quantity FROM stock_movements WHERE reference_type = $1 AND reference_id = $2")
+        .bind(reference_type)
+        .bind(reference_id)
+        .fetch_all(c)
+        .await
+        .unwrap()
 }
 
 /// The error code of a JSON error body.

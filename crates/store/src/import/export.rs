@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::{format_money, Format};
-use crate::{exec, Conn, StoreError, StoreResult};
+use crate::{sql, Conn, StoreError, StoreResult};
 
 fn writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new().from_writer(Vec::new())
@@ -52,17 +52,15 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
                 i64,
                 i64,
             );
-            let rows: Vec<Row> = exec!(c, |e| {
-                sqlx::query_as(
+            let rows: Vec<Row> = sql::query_as(
                 "SELECT p.sku, p.name, c.path, p.price, p.cost, p.description, p.keywords, s.name, p.status,
                         p.low_stock_threshold,
                         CAST(COALESCE((SELECT SUM(l.on_hand) FROM stock_levels l WHERE l.product_id = p.id), 0) AS BIGINT)
                  FROM products p LEFT JOIN categories c ON c.id = p.category_id LEFT JOIN suppliers s ON s.id = p.supplier_id
                  WHERE p.deleted_at IS NULL ORDER BY p.id"
             )
-            .fetch_all(e)
-            .await
-            })?;
+            .fetch_all(c)
+            .await?;
             for r in rows {
                 let keywords: Vec<String> = serde_json::from_str(&r.6).unwrap_or_default();
                 w.write_record([
@@ -102,12 +100,12 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
                 Option<String>,
                 Option<String>,
             );
-            let rows: Vec<Row> = exec!(c, |e| sqlx::query_as(
+            let rows: Vec<Row> = sql::query_as(
                 "SELECT id, external_ref, first_name, last_name, email, phone, rut, address FROM customers
-                 WHERE deleted_at IS NULL ORDER BY id"
+                 WHERE deleted_at IS NULL ORDER BY id",
             )
-            .fetch_all(e)
-            .await)?;
+            .fetch_all(c)
+            .await?;
             for r in rows {
                 w.write_record([
                     r.1.unwrap_or_else(|| r.0.to_string()),
@@ -133,15 +131,13 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
                 DateTime<Utc>,
                 i64,
             );
-            let rows: Vec<Row> = exec!(c, |e| {
-                sqlx::query_as(
+            let rows: Vec<Row> = sql::query_as(
                 "SELECT s.id, s.external_ref, s.customer_id, cu.external_ref, w.code, s.sold_at, s.total
                  FROM sales s LEFT JOIN customers cu ON cu.id = s.customer_id LEFT JOIN warehouses w ON w.id = s.warehouse_id
                  ORDER BY s.id"
             )
-            .fetch_all(e)
-            .await
-            })?;
+            .fetch_all(c)
+            .await?;
             for r in rows {
                 w.write_record([
                     r.1.unwrap_or_else(|| r.0.to_string()),
@@ -184,8 +180,7 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
                 Option<String>,
                 Option<String>,
             );
-            let rows: Vec<Row> = exec!(c, |e| {
-                sqlx::query_as(
+            let rows: Vec<Row> = sql::query_as(
                 "SELECT s.id, s.external_ref, s.customer_id, cu.external_ref, i.sku, i.quantity, i.unit_price, s.sold_at,
                         i.product_name, cat.path, w.code
                  FROM sale_items i JOIN sales s ON s.id = i.sale_id
@@ -195,9 +190,8 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
                  LEFT JOIN categories cat ON cat.id = p.category_id
                  ORDER BY s.id, i.id"
             )
-            .fetch_all(e)
-            .await
-            })?;
+            .fetch_all(c)
+            .await?;
             for r in rows {
                 let sale = r.1.unwrap_or_else(|| r.0.to_string());
                 if format == Format::SalesItems {

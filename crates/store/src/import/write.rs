@@ -9,7 +9,7 @@ use super::parse::Parsed;
 use super::{Format, ImportOptions, ImportReport, Phase, Progress, StockMode};
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
-use crate::{exec, now, Conn, StoreResult};
+use crate::{now, sql, Conn, StoreResult};
 
 /// A value bound into a multi-row insert.
 pub(crate) enum V {
@@ -19,6 +19,20 @@ pub(crate) enum V {
     OS(Option<String>),
     B(bool),
     T(DateTime<Utc>),
+}
+
+impl sql::ToValue for V {
+    const KIND: sql::Kind = sql::Kind::Text;
+    fn to_value(&self) -> sql::Value {
+        match self {
+            V::I(x) => x.to_value(),
+            V::OI(x) => x.to_value(),
+            V::S(x) => x.to_value(),
+            V::OS(x) => x.to_value(),
+            V::B(x) => x.to_value(),
+            V::T(x) => x.to_value(),
+        }
+    }
 }
 
 /// Bind parameters per statement: well under SQLite's 32766 and PostgreSQL's 65535.
@@ -36,70 +50,37 @@ async fn insert_rows(
     mut on_batch: impl FnMut(u64),
 ) -> StoreResult<Vec<(i64, String)>> {
     let per = (PARAMS_PER_STATEMENT / cols).max(1);
-    // SQLite looks every `$N` up by name in a list (quadratic in the parameters of a
-    // statement); anonymous `?` parameters are numbered in order at no cost.
-    let sqlite = matches!(c, Conn::Sqlite(_));
     let mut out = Vec::new();
     let mut values = values.into_iter().peekable();
     while values.peek().is_some() {
         let batch: Vec<V> = values.by_ref().take(per * cols).collect();
         let rows = batch.len() / cols;
-        let mut sql = String::with_capacity(head.len() + rows * cols * 6 + tail.len() + 16);
-        sql.push_str(head);
-        sql.push_str(" VALUES ");
+        let mut text = String::with_capacity(head.len() + rows * cols * 6 + tail.len() + 16);
+        text.push_str(head);
+        text.push_str(" VALUES ");
         let mut n = 0;
         for r in 0..rows {
             if r > 0 {
-                sql.push(',');
+                text.push(',');
             }
-            sql.push('(');
+            text.push('(');
             for k in 0..cols {
                 if k > 0 {
-                    sql.push(',');
+                    text.push(',');
                 }
                 n += 1;
-                if sqlite {
-                    sql.push('?');
-                } else {
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
-                }
+                text.push('$');
+                text.push_str(&n.to_string());
             }
-            sql.push(')');
+            text.push(')');
         }
-        sql.push(' ');
-        sql.push_str(tail);
+        text.push(' ');
+        text.push_str(tail);
         if returning {
-            let got: Vec<(i64, String)> = exec!(c, |e| {
-                let mut q = sqlx::query_as(&sql);
-                for v in batch {
-                    q = match v {
-                        V::I(x) => q.bind(x),
-                        V::OI(x) => q.bind(x),
-                        V::S(x) => q.bind(x),
-                        V::OS(x) => q.bind(x),
-                        V::B(x) => q.bind(x),
-                        V::T(x) => q.bind(x),
-                    };
-                }
-                q.fetch_all(e).await
-            })?;
+            let got: Vec<(i64, String)> = sql::query_as(&text).bind_all(batch).fetch_all(c).await?;
             out.extend(got);
         } else {
-            exec!(c, |e| {
-                let mut q = sqlx::query(&sql);
-                for v in batch {
-                    q = match v {
-                        V::I(x) => q.bind(x),
-                        V::OI(x) => q.bind(x),
-                        V::S(x) => q.bind(x),
-                        V::OS(x) => q.bind(x),
-                        V::B(x) => q.bind(x),
-                        V::T(x) => q.bind(x),
-                    };
-                }
-                q.execute(e).await.map(|r| r.rows_affected())
-            })?;
+            sql::query(&text).bind_all(batch).execute(c).await?;
         }
         on_batch(rows as u64);
     }
@@ -144,28 +125,26 @@ pub(crate) async fn write(
 
     // ---- Resolve: load what exists --------------------------------------------------------
     let mut products: HashMap<String, ExistingProduct> = {
-        let rows: Vec<(i64, String, String, i64)> =
-            exec!(c, |e| sqlx::query_as("SELECT id, sku, name, cost FROM products")
-                .fetch_all(e)
-                .await)?;
+        let rows: Vec<(i64, String, String, i64)> = sql::query_as("SELECT id, sku, name, cost FROM products")
+            .fetch_all(c)
+            .await?;
         rows.into_iter()
             .map(|(id, sku, name, cost)| (sku, ExistingProduct { id, name, cost }))
             .collect()
     };
     let mut customers: HashMap<String, i64> = {
-        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as(
-            "SELECT id, external_ref FROM customers WHERE external_ref IS NOT NULL"
-        )
-        .fetch_all(e)
-        .await)?;
+        let rows: Vec<(i64, String)> =
+            sql::query_as("SELECT id, external_ref FROM customers WHERE external_ref IS NOT NULL")
+                .fetch_all(c)
+                .await?;
         rows.into_iter().map(|(id, r)| (r, id)).collect()
     };
     let existing_sales: HashMap<String, ExistingSale> = if format.has_sales() {
-        let rows: Vec<(i64, String, Option<i64>, i64)> = exec!(c, |e| sqlx::query_as(
-            "SELECT id, external_ref, warehouse_id, items_count FROM sales WHERE external_ref IS NOT NULL"
+        let rows: Vec<(i64, String, Option<i64>, i64)> = sql::query_as(
+            "SELECT id, external_ref, warehouse_id, items_count FROM sales WHERE external_ref IS NOT NULL",
         )
-        .fetch_all(e)
-        .await)?;
+        .fetch_all(c)
+        .await?;
         rows.into_iter()
             .map(|(id, r, warehouse_id, items_count)| {
                 (
@@ -217,11 +196,9 @@ pub(crate) async fn write(
     // References that must already exist.
     let mut suppliers: HashMap<String, i64> = HashMap::new();
     if parsed.products.iter().any(|p| p.supplier.is_some()) {
-        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as(
-            "SELECT id, name FROM suppliers WHERE deleted_at IS NULL"
-        )
-        .fetch_all(e)
-        .await)?;
+        let rows: Vec<(i64, String)> = sql::query_as("SELECT id, name FROM suppliers WHERE deleted_at IS NULL")
+            .fetch_all(c)
+            .await?;
         suppliers = rows.into_iter().map(|(id, n)| (n.to_lowercase(), id)).collect();
         for p in &parsed.products {
             if let Some(s) = &p.supplier {
@@ -234,11 +211,10 @@ pub(crate) async fn write(
         }
     }
     if format == Format::Customers {
-        let rows: Vec<(Option<String>, Option<String>)> = exec!(c, |e| sqlx::query_as(
-            "SELECT email, rut FROM customers WHERE deleted_at IS NULL"
-        )
-        .fetch_all(e)
-        .await)?;
+        let rows: Vec<(Option<String>, Option<String>)> =
+            sql::query_as("SELECT email, rut FROM customers WHERE deleted_at IS NULL")
+                .fetch_all(c)
+                .await?;
         let emails: HashSet<String> = rows.iter().filter_map(|r| r.0.clone()).collect();
         let ruts: HashSet<String> = rows.iter().filter_map(|r| r.1.clone()).collect();
         for cu in &parsed.customers {
@@ -304,9 +280,7 @@ pub(crate) async fn write(
 
     // ---- Warehouses -----------------------------------------------------------------------
     let mut warehouses: HashMap<String, i64> = {
-        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as("SELECT id, code FROM warehouses")
-            .fetch_all(e)
-            .await)?;
+        let rows: Vec<(i64, String)> = sql::query_as("SELECT id, code FROM warehouses").fetch_all(c).await?;
         rows.into_iter().map(|(id, code)| (code, id)).collect()
     };
     let mut needed: Vec<(String, &str)> = Vec::new();
@@ -324,15 +298,15 @@ pub(crate) async fn write(
         if warehouses.contains_key(&code) {
             continue;
         }
-        let id: i64 = exec!(c, |e| sqlx::query_scalar(
+        let id: i64 = sql::query_scalar(
             "INSERT INTO warehouses (code, name, kind, is_active, created_at, updated_at)
-             VALUES ($1, $1, $2, TRUE, $3, $3) RETURNING id"
+             VALUES ($1, $1, $2, TRUE, $3, $3) RETURNING id",
         )
         .bind(&code)
         .bind(kind)
         .bind(at)
-        .fetch_one(e)
-        .await)?;
+        .fetch_one(c)
+        .await?;
         warehouses.insert(code, id);
         report.imported.warehouses += 1;
     }
@@ -341,9 +315,7 @@ pub(crate) async fn write(
     // ---- Categories -----------------------------------------------------------------------
     let mut categories: HashMap<String, i64> = HashMap::new();
     if parsed.products.iter().any(|p| p.category.is_some()) {
-        let rows: Vec<(i64, String)> = exec!(c, |e| sqlx::query_as("SELECT id, path FROM categories")
-            .fetch_all(e)
-            .await)?;
+        let rows: Vec<(i64, String)> = sql::query_as("SELECT id, path FROM categories").fetch_all(c).await?;
         categories = rows.into_iter().map(|(id, p)| (p, id)).collect();
     }
     let mut product_category: Vec<Option<i64>> = Vec::with_capacity(parsed.products.len());
@@ -361,16 +333,16 @@ pub(crate) async fn write(
             let id = match categories.get(&full) {
                 Some(id) => *id,
                 None => {
-                    let id: i64 = exec!(c, |e| sqlx::query_scalar(
+                    let id: i64 = sql::query_scalar(
                         "INSERT INTO categories (name, parent_id, path, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $4) RETURNING id"
+                         VALUES ($1, $2, $3, $4, $4) RETURNING id",
                     )
                     .bind(name)
                     .bind(parent.as_ref().map(|p| p.0))
                     .bind(&full)
                     .bind(at)
-                    .fetch_one(e)
-                    .await)?;
+                    .fetch_one(c)
+                    .await?;
                     categories.insert(full.clone(), id);
                     report.imported.categories += 1;
                     id
@@ -547,11 +519,10 @@ pub(crate) async fn write(
         let refs: HashSet<&str> = parsed.items.iter().map(|i| i.sale_ref.as_str()).collect();
         for r in refs {
             if let Some(s) = existing_sales.get(r) {
-                let sold_at: DateTime<Utc> =
-                    exec!(c, |e| sqlx::query_scalar("SELECT sold_at FROM sales WHERE id = $1")
-                        .bind(s.id)
-                        .fetch_one(e)
-                        .await)?;
+                let sold_at: DateTime<Utc> = sql::query_scalar("SELECT sold_at FROM sales WHERE id = $1")
+                    .bind(s.id)
+                    .fetch_one(c)
+                    .await?;
                 sale_info.insert(r.to_string(), (s.id, s.warehouse_id, sold_at));
             }
         }
@@ -608,26 +579,24 @@ pub(crate) async fn write(
         };
         for chunk in ids.chunks(500) {
             let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-            exec!(c, |e| sqlx::query(&format!(
+            sql::query(format!(
                 "UPDATE sales SET
                      total = COALESCE((SELECT SUM(i.line_total) FROM sale_items i WHERE i.sale_id = sales.id), 0),
                      items_count = COALESCE((SELECT SUM(i.quantity) FROM sale_items i WHERE i.sale_id = sales.id), 0)
                  WHERE id IN ({list})"
             ))
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected()))?;
+            .execute(c)
+            .await?;
         }
     }
 
     // ---- Ledger: opening stock implied by the sales, then the sale exits -------------------
     if ledger && !lines.is_empty() {
         let on_hand: HashMap<(i64, i64), i64> = {
-            let rows: Vec<(i64, i64, i64)> = exec!(c, |e| sqlx::query_as(
-                "SELECT product_id, warehouse_id, on_hand FROM stock_levels"
-            )
-            .fetch_all(e)
-            .await)?;
+            let rows: Vec<(i64, i64, i64)> =
+                sql::query_as("SELECT product_id, warehouse_id, on_hand FROM stock_levels")
+                    .fetch_all(c)
+                    .await?;
             rows.into_iter().map(|(p, w, q)| ((p, w), q)).collect()
         };
         lines.sort_by_key(|l| (l.product_id, l.warehouse_id, l.sold_at, l.sale_id));
