@@ -6,7 +6,9 @@ use rusqlite::OpenFlags;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::group_commit::{GroupWriter, WriteTx};
 
 use crate::{StoreError, StoreResult};
 
@@ -33,13 +35,15 @@ pub enum Db {
 }
 
 /// An embedded SQLite file: one writer connection, so writers queue in the process (fairly,
-/// first come first served) instead of failing with `SQLITE_BUSY`, and a pool of read-only
-/// connections that WAL lets run beside the writer.
+/// first come first served, committing in groups: see `group_commit.rs`) instead of failing
+/// with `SQLITE_BUSY`, and a pool of read-only connections that WAL lets run beside the writer.
 pub struct SqliteDb {
     path: String,
-    writer: Arc<Mutex<rusqlite::Connection>>,
+    writer: Arc<GroupWriter>,
     idle_readers: SyncMutex<Vec<rusqlite::Connection>>,
     reader_permits: Arc<Semaphore>,
+    /// Dropping (or sending on) this stops the checkpoint thread.
+    checkpointer: SyncMutex<Option<std::sync::mpsc::Sender<()>>>,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -55,6 +59,10 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Distinct statements kept prepared per connection (rusqlite's default of 16 is far fewer
 /// than the queries of one request path).
 const SQLITE_STATEMENT_CACHE: usize = 512;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// WAL length (in 4 KiB frames) past which the WAL is restarted from its beginning; below
+/// `journal_size_limit`, so the file is reused rather than truncated and grown again.
+const WAL_RESTART_FRAMES: i64 = 8192;
 
 impl SqliteDb {
     fn open(path: &str) -> StoreResult<Self> {
@@ -73,13 +81,62 @@ impl SqliteDb {
         // last commits but never corrupts the file.
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "foreign_keys", "ON")?;
+        // Checkpoints (copying the WAL into the database file, with an fsync) run on their own
+        // thread instead of inside whichever commit crosses the threshold: the writer is the
+        // bottleneck of every write, and an fsync in it stalls the whole queue.
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        writer.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         writer.set_prepared_statement_cache_capacity(SQLITE_STATEMENT_CACHE);
-        Ok(Self {
+        let db = Self {
             path: path.to_string(),
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Arc::new(GroupWriter::new(writer)),
             idle_readers: SyncMutex::new(Vec::new()),
             reader_permits: Arc::new(Semaphore::new(SQLITE_READERS)),
-        })
+            checkpointer: SyncMutex::new(None),
+        };
+        Ok(db)
+    }
+
+    /// Starts the checkpoint thread; it stops when the database is dropped or closed.
+    fn start_checkpointer(self: &Arc<Self>) -> StoreResult<()> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(SQLITE_BUSY_TIMEOUT)?;
+        let db = Arc::downgrade(self);
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || loop {
+                match stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) if db.strong_count() > 0 => {}
+                    _ => {
+                        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                        return;
+                    }
+                }
+                // PASSIVE never blocks the writer or readers; what it cannot copy now it copies
+                // on a later round. It cannot restart the WAL while the writer keeps appending,
+                // so when the WAL is long and nearly all copied, the writer is asked to restart
+                // it between two batches (a short stop: only the last frames are left to copy).
+                match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                    Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                }) {
+                    Ok((frames, copied)) if frames >= WAL_RESTART_FRAMES && frames - copied <= frames / 4 => {
+                        if let Some(db) = db.upgrade() {
+                            db.writer.request_wal_restart();
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed"),
+                }
+            })
+            .map_err(|e| StoreError::Config(format!("cannot start the checkpoint thread: {e}")))?;
+        if let Ok(mut slot) = self.checkpointer.lock() {
+            *slot = Some(stop);
+        }
+        Ok(())
     }
 
     fn open_reader(&self) -> StoreResult<rusqlite::Connection> {
@@ -179,24 +236,8 @@ impl Conn<'_> {
 
 /// An open transaction; dropped without [`Tx::commit`] it rolls back.
 pub enum Tx {
-    Sqlite(SqliteTx),
+    Sqlite(WriteTx),
     Postgres(Transaction<'static, Postgres>),
-}
-
-/// The SQLite writer, held for one transaction.
-pub struct SqliteTx {
-    conn: OwnedMutexGuard<rusqlite::Connection>,
-    open: bool,
-}
-
-impl Drop for SqliteTx {
-    fn drop(&mut self) {
-        if self.open {
-            if let Err(e) = self.conn.execute_batch("ROLLBACK") {
-                tracing::error!(error = %e, "rollback failed");
-            }
-        }
-    }
 }
 
 /// A pooled connection for reads outside a transaction.
@@ -240,7 +281,9 @@ impl Db {
                     "SQLite needs a file (sqlite://FILE): readers and the writer share it".into(),
                 ));
             }
-            return Ok(Db::Sqlite(Arc::new(SqliteDb::open(path)?)));
+            let db = Arc::new(SqliteDb::open(path)?);
+            db.start_checkpointer()?;
+            return Ok(Db::Sqlite(db));
         }
         Err(crate::StoreError::Config(format!(
             "unsupported database URL '{}': use sqlite://FILE or postgres://…",
@@ -259,8 +302,8 @@ impl Db {
     pub async fn migrate(&self) -> StoreResult<()> {
         match self {
             Db::Sqlite(db) => {
-                let mut conn = db.writer.lock().await;
-                SqliteDb::migrate(&mut conn, &sqlx::migrate!("./migrations/sqlite"))?;
+                let mut writer = db.writer.exclusive().await;
+                SqliteDb::migrate(&mut writer.conn, &sqlx::migrate!("./migrations/sqlite"))?;
             }
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
@@ -269,11 +312,7 @@ impl Db {
 
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(match self {
-            Db::Sqlite(db) => {
-                let conn = Arc::clone(&db.writer).lock_owned().await;
-                conn.execute_batch("BEGIN IMMEDIATE")?;
-                Tx::Sqlite(SqliteTx { conn, open: true })
-            }
+            Db::Sqlite(db) => Tx::Sqlite(db.writer.begin().await?),
             Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
@@ -296,11 +335,14 @@ impl Db {
         match self {
             Db::Sqlite(db) => {
                 db.reader_permits.close();
+                if let Ok(mut stop) = db.checkpointer.lock() {
+                    stop.take();
+                }
                 if let Ok(mut idle) = db.idle_readers.lock() {
                     idle.clear();
                 }
-                let conn = db.writer.lock().await;
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
+                let writer = db.writer.exclusive().await;
+                if let Err(e) = writer.conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE)") {
                     tracing::warn!(error = %e, "checkpoint on close failed");
                 }
             }
@@ -312,17 +354,14 @@ impl Db {
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(&mut t.conn),
+            Tx::Sqlite(t) => Conn::Sqlite(t.conn()),
             Tx::Postgres(t) => Conn::Postgres(t),
         }
     }
 
     pub async fn commit(self) -> StoreResult<()> {
         match self {
-            Tx::Sqlite(mut t) => {
-                t.conn.execute_batch("COMMIT")?;
-                t.open = false;
-            }
+            Tx::Sqlite(t) => t.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod catalog;
 mod db;
 pub mod error;
+mod group_commit;
 pub mod import;
 pub mod orders;
 pub mod outbox;
@@ -29,7 +30,8 @@ pub mod users;
 extern crate self as bodega_store;
 
 pub use bodega_store_derive::FromRow;
-pub use db::{Backend, Conn, Db, PooledReader, ReadConn, SqliteDb, SqliteTx, Tx};
+pub use db::{Backend, Conn, Db, PooledReader, ReadConn, SqliteDb, Tx};
+pub use group_commit::WriteTx;
 pub use error::{Shortage, StoreError, StoreResult};
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally; use it

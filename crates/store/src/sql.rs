@@ -350,23 +350,31 @@ impl<'q> Query<'q> {
     }
 }
 
-/// Prepares (from the connection's statement cache) and binds a SQLite statement. `$N`
-/// placeholders become `?N`: SQLite would read `$1` as a *named* parameter numbered by first
-/// appearance, which breaks `… $2 … $1 …`.
+/// Prepares (from the connection's statement cache) and binds a SQLite statement. SQLite reads
+/// `$1` as a *named* parameter whose index is its order of first appearance, so each parameter
+/// is bound by the number in its name (`… $2 … $1 …` works as on PostgreSQL); anonymous `?`
+/// parameters bind in order.
 fn prepare<'c>(
     conn: &'c rusqlite::Connection,
     sql: &str,
     args: &[Value],
 ) -> StoreResult<rusqlite::CachedStatement<'c>> {
-    let mut stmt = conn.prepare_cached(&sqlite_placeholders(sql))?;
+    let mut stmt = conn.prepare_cached(sql)?;
     let expected = stmt.parameter_count();
     if args.len() != expected {
         return Err(StoreError::Database(
             format!("statement takes {expected} parameters, {} bound", args.len()).into(),
         ));
     }
-    for (i, arg) in args.iter().enumerate() {
-        stmt.raw_bind_parameter(i + 1, arg)?;
+    for index in 1..=expected {
+        let position = match stmt.parameter_name(index) {
+            Some(name) => name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()),
+            None => Some(index),
+        };
+        let arg = position
+            .and_then(|p| args.get(p.wrapping_sub(1)))
+            .ok_or_else(|| StoreError::Database(format!("parameter {index} of the statement is not bound").into()))?;
+        stmt.raw_bind_parameter(index, arg)?;
     }
     Ok(stmt)
 }
@@ -377,41 +385,6 @@ fn pg_args(values: &[Value]) -> StoreResult<PgArguments> {
         add_pg(&mut args, v).map_err(|e| StoreError::Database(e.to_string().into()))?;
     }
     Ok(args)
-}
-
-/// `$N` → `?N` outside string literals, quoted identifiers and comments.
-pub fn sqlite_placeholders(sql: &str) -> Cow<'_, str> {
-    if !sql.contains('$') {
-        return Cow::Borrowed(sql);
-    }
-    let bytes = sql.as_bytes();
-    let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<u8> = None;
-    let mut last = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None if b == b'\'' || b == b'"' => quote = Some(b),
-            None if b == b'-' && bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            None if b == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                out.push_str(&sql[last..i]);
-                out.push('?');
-                last = i + 1;
-            }
-            None => {}
-        }
-        i += 1;
-    }
-    out.push_str(&sql[last..]);
-    Cow::Owned(out)
 }
 
 /// A query whose rows decode into `O`.
@@ -479,16 +452,21 @@ impl<'q, O: Column> QueryScalar<'q, O> {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_placeholders;
+    use super::{prepare, Value};
 
     #[test]
-    fn rewrites_placeholders_outside_literals() {
-        assert_eq!(sqlite_placeholders("SELECT $2, $1"), "SELECT ?2, ?1");
-        assert_eq!(
-            sqlite_placeholders("SELECT '$1', \"$2\", $3"),
-            "SELECT '$1', \"$2\", ?3"
-        );
-        assert_eq!(sqlite_placeholders("SELECT 1 -- $1\n, $10"), "SELECT 1 -- $1\n, ?10");
-        assert_eq!(sqlite_placeholders("SELECT ?"), "SELECT ?");
+    fn binds_dollar_parameters_by_number() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let args = [Value::Int(1), Value::Text("two".into())];
+        let mut stmt = prepare(&conn, "SELECT $2, $1, $2", &args).unwrap();
+        let mut rows = stmt.raw_query();
+        let row = rows.next().unwrap().unwrap();
+        assert_eq!(row.get::<_, String>(0).unwrap(), "two");
+        assert_eq!(row.get::<_, i64>(1).unwrap(), 1);
+        drop(rows);
+        assert!(prepare(&conn, "SELECT $1", &args).is_err(), "one argument too many");
+        let mut anonymous = prepare(&conn, "SELECT ?, ?", &args).unwrap();
+        let mut rows = anonymous.raw_query();
+        assert_eq!(rows.next().unwrap().unwrap().get::<_, i64>(0).unwrap(), 1);
     }
 }
