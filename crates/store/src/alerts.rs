@@ -27,6 +27,28 @@ pub struct StockAlert {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
+/// Whether a stock change needs its alert evaluated (see `stock::LevelAfter::alert_check`).
+pub(crate) enum Check {
+    Skip,
+    /// Evaluate with this available stock.
+    Evaluate(i64),
+}
+
+impl Check {
+    pub(crate) async fn run(
+        self,
+        c: &mut Conn<'_>,
+        product_id: i64,
+        warehouse_id: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        match self {
+            Check::Skip => Ok(()),
+            Check::Evaluate(available) => evaluate_at(c, product_id, warehouse_id, available, at).await,
+        }
+    }
+}
+
 /// Opens or resolves the alert of a product in a warehouse after its available stock changed.
 pub async fn evaluate(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64, available: i64) -> StoreResult<()> {
     evaluate_at(c, product_id, warehouse_id, available, now()).await

@@ -31,8 +31,8 @@ extern crate self as bodega_store;
 
 pub use bodega_store_derive::FromRow;
 pub use db::{Backend, Conn, Db, PooledReader, ReadConn, SqliteDb, Tx};
-pub use group_commit::WriteTx;
 pub use error::{Shortage, StoreError, StoreResult};
+pub use group_commit::WriteTx;
 
 /// A `LIKE` pattern matching `text` anywhere, with `%`, `_` and `\` taken literally; use it
 /// with `LIKE $n ESCAPE '\'`.

@@ -91,10 +91,16 @@ pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
         .bind(id)
         .fetch_all(c)
         .await?;
-    let sale_id: Option<i64> = sql::query_scalar("SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1")
-        .bind(id)
-        .fetch_optional(c)
-        .await?;
+    // Only a shipped order has a sale.
+    let sale_id: Option<i64> = match order.shipped_at {
+        Some(_) => {
+            sql::query_scalar("SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1")
+                .bind(id)
+                .fetch_optional(c)
+                .await?
+        }
+        None => None,
+    };
     Ok(OrderWithItems { order, items, sale_id })
 }
 
@@ -152,6 +158,12 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         None => (None, None),
     };
     let lines = sales::snapshot_lines(c, new.items).await?;
+    if lines.is_empty() {
+        return Err(StoreError::Rule {
+            field: Some("items".into()),
+            message: "an order needs at least one item".into(),
+        });
+    }
     let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
     if new.discount > subtotal {
         return Err(StoreError::Rule {
@@ -160,10 +172,10 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         });
     }
     let at = now();
-    let id: i64 = sql::query_scalar(
+    let inserted: Order = sql::query_as(
         "INSERT INTO orders (customer_id, warehouse_id, status, payment_status, idempotency_key, request_hash, customer_name,
              customer_email, subtotal, discount, total, notes, created_by, created_at, updated_at)
-         VALUES ($1, $2, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id"
+         VALUES ($1, $2, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING *"
     )
     .bind(new.customer_id)
     .bind(new.warehouse_id)
@@ -179,38 +191,51 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
     .bind(at)
     .fetch_one(c)
     .await?;
+    let rows: Vec<String> = (0..lines.len())
+        .map(|i| {
+            let n = i * 6;
+            format!(
+                "($1, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7
+            )
+        })
+        .collect();
+    let mut insert = sql::query_as(format!(
+        "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
+         VALUES {} RETURNING *",
+        rows.join(", ")
+    ))
+    .bind(inserted.id);
     for l in &lines {
-        sql::query(
-            "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(id)
-        .bind(l.product_id)
-        .bind(&l.sku)
-        .bind(&l.product_name)
-        .bind(l.unit_price)
-        .bind(l.quantity)
-        .bind(l.unit_price * l.quantity)
-        .execute(c)
-        .await?;
+        insert = insert
+            .bind(l.product_id)
+            .bind(&l.sku)
+            .bind(&l.product_name)
+            .bind(l.unit_price)
+            .bind(l.quantity)
+            .bind(l.unit_price * l.quantity);
     }
-    let order = get(c, id).await?;
+    let mut items: Vec<OrderItem> = insert.fetch_all(c).await?;
+    items.sort_by_key(|i| i.id);
+    let id = inserted.id;
+    let order = OrderWithItems {
+        order: inserted,
+        items,
+        sale_id: None,
+    };
     audit::record(c, actor, "create", "order", id, None::<&()>, Some(&order)).await?;
     outbox::emit(c, topics::ORDERS, "order.created", id, &order).await?;
     Ok(Created::New(order))
 }
 
-/// Claims the transition `action` on order `id`: fails with 409-style errors when the order is
-/// not in a state the action starts from (or another transaction got there first).
-async fn claim(c: &mut Conn<'_>, id: i64, action: OrderAction) -> StoreResult<(OrderStatus, OrderStatus)> {
-    let current: String = sql::query_scalar("SELECT status FROM orders WHERE id = $1")
-        .bind(id)
-        .fetch_one(c)
-        .await?;
-    let from: OrderStatus = current
-        .parse()
-        .map_err(|_| StoreError::State(format!("order {id} has unknown status {current}")))?;
-    let to = action.check(from).map_err(StoreError::State)?;
+/// Claims the transition `from` → `to` on order `id` and returns the order as it is then;
+/// fails with a 409-style error when another transaction moved the order first.
+async fn claim(c: &mut Conn<'_>, id: i64, from: OrderStatus, to: OrderStatus) -> StoreResult<Order> {
     let stamp = match to {
         OrderStatus::Confirmed => "confirmed_at",
         OrderStatus::Shipped => "shipped_at",
@@ -226,27 +251,29 @@ async fn claim(c: &mut Conn<'_>, id: i64, action: OrderAction) -> StoreResult<(O
     } else {
         format!("{stamp} = $2, ")
     };
-    let at = now();
-    let claimed = sql::query(format!(
-        "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4"
+    let claimed: Option<Order> = sql::query_as(format!(
+        "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4 RETURNING *"
     ))
     .bind(to.as_str())
-    .bind(at)
+    .bind(now())
     .bind(id)
     .bind(from.as_str())
-    .execute(c)
+    .fetch_optional(c)
     .await?;
-    if claimed != 1 {
-        return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
-    }
-    Ok((from, to))
+    claimed.ok_or_else(|| StoreError::State(format!("order {id} changed concurrently; retry")))
 }
 
 /// Runs one step of the saga on an order.
 pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderAction) -> StoreResult<OrderWithItems> {
     let before = get(c, id).await?;
-    let (from, to) = claim(c, id, action).await?;
+    let current = &before.order.status;
+    let from: OrderStatus = current
+        .parse()
+        .map_err(|_| StoreError::State(format!("order {id} has unknown status {current}")))?;
+    let to = action.check(from).map_err(StoreError::State)?;
+    let claimed = claim(c, id, from, to).await?;
     let order = &before.order;
+    let mut sale_id = before.sale_id;
     match action {
         OrderAction::Confirm => reserve_lines(c, order, &before.items).await?,
         OrderAction::Cancel if from.holds_reservations() => {
@@ -258,11 +285,19 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
                 reservations::release(c, r.id, "released").await?;
             }
         }
-        OrderAction::Ship => ship(c, actor, &before).await?,
+        OrderAction::Ship => sale_id = Some(ship(c, actor, &before).await?),
         OrderAction::Return => return_goods(c, actor, &before).await?,
         _ => {}
     }
-    let after = get(c, id).await?;
+    // Only a return can change the order again (a paid order is refunded): read it back then.
+    let after = match action {
+        OrderAction::Return => get(c, id).await?,
+        _ => OrderWithItems {
+            order: claimed,
+            items: before.items.clone(),
+            sale_id,
+        },
+    };
     audit::record(
         c,
         actor,
@@ -318,7 +353,8 @@ async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> 
     }
 }
 
-async fn ship(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreResult<()> {
+/// Records the sale of a shipped order and turns its reservations into sale exits; the sale id.
+async fn ship(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreResult<i64> {
     let id = order.order.id;
     let lines: Vec<Line> = order
         .items
@@ -349,14 +385,8 @@ async fn ship(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreR
     )
     .await?;
     let sale_ref = sale.sale.id.to_string();
-    for r in reservations::for_order(c, id)
-        .await?
-        .iter()
-        .filter(|r| r.status == "active")
-    {
-        reservations::commit(c, r.id, MovementKind::Sale, "sale", &sale_ref, &actor.label).await?;
-    }
-    Ok(())
+    reservations::commit_for_order(c, id, MovementKind::Sale, "sale", &sale_ref, &actor.label).await?;
+    Ok(sale.sale.id)
 }
 
 async fn return_goods(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreResult<()> {

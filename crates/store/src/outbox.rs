@@ -41,15 +41,18 @@ impl OutboxEvent {
     }
 }
 
-/// Writes one event. The payload is wrapped in an envelope with the schema version, a unique
-/// event id (consumers deduplicate on it: delivery is at least once) and the time.
-pub async fn emit(
-    c: &mut Conn<'_>,
-    topic: &str,
-    event_type: &str,
-    key: impl ToString,
-    data: &impl Serialize,
-) -> StoreResult<()> {
+/// An event about to be written: the payload wrapped in an envelope with the schema version,
+/// a unique event id (consumers deduplicate on it: delivery is at least once) and the time.
+pub struct NewEvent {
+    event_id: String,
+    topic: &'static str,
+    event_type: String,
+    key: String,
+    envelope: String,
+    at: DateTime<Utc>,
+}
+
+pub fn event(topic: &'static str, event_type: &str, key: impl ToString, data: &impl Serialize) -> NewEvent {
     let event_id = uuid::Uuid::now_v7().to_string();
     let at = now();
     let envelope = json!({
@@ -59,17 +62,60 @@ pub async fn emit(
         "occurred_at": at,
         "data": data,
     });
-    sql::query(
-        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
-    )
-    .bind(&event_id)
-    .bind(topic)
-    .bind(event_type)
-    .bind(key.to_string())
-    .bind(envelope.to_string())
-    .bind(at)
-    .execute(c)
-    .await?;
+    NewEvent {
+        event_id,
+        topic,
+        event_type: event_type.to_string(),
+        key: key.to_string(),
+        envelope: envelope.to_string(),
+        at,
+    }
+}
+
+/// Writes one event.
+pub async fn emit(
+    c: &mut Conn<'_>,
+    topic: &'static str,
+    event_type: &str,
+    key: impl ToString,
+    data: &impl Serialize,
+) -> StoreResult<()> {
+    emit_all(c, vec![event(topic, event_type, key, data)]).await
+}
+
+/// Writes several events in one statement, in order.
+pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..events.len())
+        .map(|i| {
+            let n = i * 6;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6
+            )
+        })
+        .collect();
+    let mut q = sql::query(format!(
+        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES {}",
+        rows.join(", ")
+    ));
+    for e in events {
+        q = q
+            .bind(e.event_id)
+            .bind(e.topic)
+            .bind(e.event_type)
+            .bind(e.key)
+            .bind(e.envelope)
+            .bind(e.at);
+    }
+    q.execute(c).await?;
     Ok(())
 }
 

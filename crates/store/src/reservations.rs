@@ -35,27 +35,11 @@ pub struct NewReservation<'a> {
 
 /// Holds `quantity` units, or fails with the shortage when fewer are available.
 pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Reservation> {
-    sql::query(
-        "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, reserved, avg_cost, updated_at)
-         VALUES ($1, $2, 0, 0, 0, $3) ON CONFLICT (product_id, warehouse_id) DO NOTHING",
-    )
-    .bind(r.product_id)
-    .bind(r.warehouse_id)
-    .bind(now())
-    .execute(c)
-    .await?;
-    let held: Option<(i64, i64)> = sql::query_as(
-        "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4
-         WHERE product_id = $1 AND warehouse_id = $2 AND on_hand - reserved >= $3
-         RETURNING on_hand, reserved",
-    )
-    .bind(r.product_id)
-    .bind(r.warehouse_id)
-    .bind(r.quantity)
-    .bind(now())
-    .fetch_optional(c)
-    .await?;
-    let Some((on_hand, reserved)) = held else {
+    let mut held = hold(c, r).await?;
+    if held.is_none() && stock::ensure_level(c, r.product_id, r.warehouse_id).await? {
+        held = hold(c, r).await?;
+    }
+    let Some(after) = held else {
         let level = stock::level(c, r.product_id, r.warehouse_id).await?;
         return Err(StoreError::Insufficient(vec![Shortage {
             product_id: r.product_id,
@@ -78,8 +62,27 @@ pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Re
     .bind(at)
     .fetch_one(c)
     .await?;
-    alerts::evaluate(c, r.product_id, r.warehouse_id, on_hand - reserved).await?;
+    after
+        .alert_check(-r.quantity)
+        .run(c, r.product_id, r.warehouse_id, at)
+        .await?;
     Ok(reservation)
+}
+
+/// Adds `quantity` to the reserved stock when that much is available.
+async fn hold(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Option<stock::LevelAfter>> {
+    sql::query_as(format!(
+        "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4
+         WHERE product_id = $1 AND warehouse_id = $2 AND on_hand - reserved >= $3
+         {}",
+        stock::LEVEL_AFTER
+    ))
+    .bind(r.product_id)
+    .bind(r.warehouse_id)
+    .bind(r.quantity)
+    .bind(now())
+    .fetch_optional(c)
+    .await
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<Reservation> {
@@ -158,6 +161,42 @@ pub async fn commit(
     };
     stock::book(c, &movement, r.quantity).await?;
     Ok(r)
+}
+
+/// Commits every active reservation of an order (shipping it), in product order so that
+/// concurrent shipments lock stock rows in the same order.
+pub async fn commit_for_order(
+    c: &mut Conn<'_>,
+    order_id: i64,
+    kind: MovementKind,
+    reference_type: &str,
+    reference_id: &str,
+    created_by: &str,
+) -> StoreResult<Vec<Reservation>> {
+    let mut committed: Vec<Reservation> = sql::query_as(
+        "UPDATE reservations SET status = 'committed', updated_at = $2
+         WHERE order_id = $1 AND status = 'active' RETURNING *",
+    )
+    .bind(order_id)
+    .bind(now())
+    .fetch_all(c)
+    .await?;
+    committed.sort_by_key(|r| (r.product_id, r.warehouse_id, r.id));
+    for r in &committed {
+        let movement = NewMovement {
+            product_id: r.product_id,
+            warehouse_id: r.warehouse_id,
+            kind,
+            quantity: -r.quantity,
+            unit_cost: None,
+            reference_type: Some(reference_type),
+            reference_id: Some(reference_id.to_string()),
+            note: None,
+            created_by,
+        };
+        stock::book(c, &movement, r.quantity).await?;
+    }
+    Ok(committed)
 }
 
 /// Active reservations past their expiry, oldest first.

@@ -87,16 +87,22 @@ pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> Stor
         }
     }
     merged.sort_by_key(|l| l.product_id);
+    if merged.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut ids: Vec<i64> = merged.iter().map(|l| l.product_id).collect();
+    ids.dedup();
+    let found: Vec<(i64, String, String, Option<String>, i64, String)> = sql::query_as(format!(
+        "SELECT p.id, p.sku, p.name, c.path, p.price, p.status FROM products p LEFT JOIN categories c ON c.id = p.category_id
+         WHERE p.id IN ({}) AND p.deleted_at IS NULL",
+        placeholders(1, ids.len())
+    ))
+    .bind_all(ids)
+    .fetch_all(c)
+    .await?;
     let mut lines = Vec::with_capacity(merged.len());
     for (i, r) in merged.iter().enumerate() {
-        let found: Option<(String, String, Option<String>, i64, String)> = sql::query_as(
-            "SELECT p.sku, p.name, c.path, p.price, p.status FROM products p LEFT JOIN categories c ON c.id = p.category_id
-             WHERE p.id = $1 AND p.deleted_at IS NULL"
-        )
-        .bind(r.product_id)
-        .fetch_optional(c)
-        .await?;
-        let Some((sku, name, category, price, status)) = found else {
+        let Some((_, sku, name, category, price, status)) = found.iter().find(|f| f.0 == r.product_id) else {
             return Err(StoreError::Rule {
                 field: Some(format!("items[{i}].product_id")),
                 message: format!("no product {}", r.product_id),
@@ -110,14 +116,22 @@ pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> Stor
         }
         lines.push(Line {
             product_id: r.product_id,
-            sku,
-            product_name: name,
-            category,
-            unit_price: r.unit_price.unwrap_or(price),
+            sku: sku.clone(),
+            product_name: name.clone(),
+            category: category.clone(),
+            unit_price: r.unit_price.unwrap_or(*price),
             quantity: r.quantity,
         });
     }
     Ok(lines)
+}
+
+/// `$from, $from+1, …` (`count` placeholders), for `IN (…)` lists.
+pub(crate) fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub struct NewSale<'a> {
@@ -156,36 +170,79 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
     .bind(now())
     .fetch_one(c)
     .await?;
-    let mut items = Vec::with_capacity(lines.len());
-    for l in lines {
-        let unit_cost = match s.warehouse_id {
-            Some(w) => stock::level(c, l.product_id, w).await?.avg_cost,
-            None => 0,
-        };
-        let unit_cost = if unit_cost > 0 {
-            unit_cost
-        } else {
-            standard_cost(c, l.product_id).await?
-        };
-        let item: SaleItem = sql::query_as(
-            "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *"
+    if lines.is_empty() {
+        outbox::emit(
+            c,
+            topics::SALES,
+            "sale.recorded",
+            sale.id,
+            &serde_json::json!({"sale_id": sale.id, "items": []}),
         )
-        .bind(sale.id)
-        .bind(l.product_id)
-        .bind(&l.sku)
-        .bind(&l.product_name)
-        .bind(l.unit_price)
-        .bind(unit_cost)
-        .bind(l.quantity)
-        .bind(l.unit_price * l.quantity)
-        .fetch_one(c)
         .await?;
-        items.push(item);
+        return Ok(SaleWithItems {
+            sale,
+            items: Vec::new(),
+        });
     }
+    // Unit cost: the warehouse's average cost now, or the product's standard cost when the
+    // warehouse has none (no entry with a cost yet).
+    let mut ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let costs: Vec<(i64, i64, Option<i64>)> = sql::query_as(format!(
+        "SELECT p.id, p.cost, s.avg_cost FROM products p
+         LEFT JOIN stock_levels s ON s.product_id = p.id AND s.warehouse_id = $1
+         WHERE p.id IN ({})",
+        placeholders(2, ids.len())
+    ))
+    .bind(s.warehouse_id)
+    .bind_all(ids)
+    .fetch_all(c)
+    .await?;
+    let unit_cost = |product_id: i64| {
+        costs
+            .iter()
+            .find(|(id, _, _)| *id == product_id)
+            .map(|(_, standard, average)| average.filter(|a| *a > 0).unwrap_or(*standard))
+            .unwrap_or(0)
+    };
+    let rows: Vec<String> = (0..lines.len())
+        .map(|i| {
+            let n = i * 8;
+            format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5,
+                n + 6,
+                n + 7,
+                n + 8
+            )
+        })
+        .collect();
+    let mut insert = sql::query_as(format!(
+        "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
+         VALUES {} RETURNING *",
+        rows.join(", ")
+    ));
+    for l in lines {
+        insert = insert
+            .bind(sale.id)
+            .bind(l.product_id)
+            .bind(&l.sku)
+            .bind(&l.product_name)
+            .bind(l.unit_price)
+            .bind(unit_cost(l.product_id))
+            .bind(l.quantity)
+            .bind(l.unit_price * l.quantity);
+    }
+    let mut items: Vec<SaleItem> = insert.fetch_all(c).await?;
+    // Ids follow the VALUES order; RETURNING's row order is not promised.
+    items.sort_by_key(|i| i.id);
     // Seed 003's records: erp.sales carries the header, erp.sales_items one event per line.
-    outbox::emit(
-        c,
+    let mut events = vec![outbox::event(
         topics::SALES,
         "sale.recorded",
         sale.id,
@@ -195,11 +252,9 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
             "total": sale.total, "timestamp": sale.sold_at,
             "items": lines.iter().map(|l| serde_json::json!({"product_id": l.product_id, "quantity": l.quantity, "unit_price": l.unit_price})).collect::<Vec<_>>(),
         }),
-    )
-    .await?;
+    )];
     for (item, line) in items.iter().zip(lines) {
-        outbox::emit(
-            c,
+        events.push(outbox::event(
             topics::SALES_ITEMS,
             "sale_item.recorded",
             sale.id,
@@ -208,17 +263,10 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
                 "unit_price": item.unit_price, "category": line.category, "timestamp": sale.sold_at,
                 "customer_id": sale.customer_id,
             }),
-        )
-        .await?;
+        ));
     }
+    outbox::emit_all(c, events).await?;
     Ok(SaleWithItems { sale, items })
-}
-
-async fn standard_cost(c: &mut Conn<'_>, product_id: i64) -> StoreResult<i64> {
-    sql::query_scalar("SELECT cost FROM products WHERE id = $1")
-        .bind(product_id)
-        .fetch_one(c)
-        .await
 }
 
 /// A till sale: takes the items out of `warehouse_id` and records the sale, all or nothing.

@@ -61,7 +61,8 @@ pub struct NewMovement<'a> {
     pub created_by: &'a str,
 }
 
-async fn ensure_level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> StoreResult<()> {
+/// Creates the (empty) level row of a product in a warehouse; true when it did not exist.
+pub(crate) async fn ensure_level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> StoreResult<bool> {
     sql::query(
         "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, reserved, avg_cost, updated_at)
          VALUES ($1, $2, 0, 0, 0, $3) ON CONFLICT (product_id, warehouse_id) DO NOTHING",
@@ -70,8 +71,8 @@ async fn ensure_level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> S
     .bind(warehouse_id)
     .bind(now())
     .execute(c)
-    .await?;
-    Ok(())
+    .await
+    .map(|inserted| inserted == 1)
 }
 
 pub async fn level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> StoreResult<StockLevel> {
@@ -109,28 +110,13 @@ pub async fn book_at(
     consume_reserved: i64,
     at: DateTime<Utc>,
 ) -> StoreResult<Movement> {
-    ensure_level(c, m.product_id, m.warehouse_id).await?;
     let inbound_cost = if m.quantity > 0 { m.unit_cost } else { None };
-    let updated: Option<(i64, i64)> = sql::query_as(
-        "UPDATE stock_levels SET
-             avg_cost = CASE WHEN $4 IS NOT NULL AND on_hand + $3 > 0
-                             THEN (on_hand * avg_cost + $3 * $4) / (on_hand + $3) ELSE avg_cost END,
-             on_hand = on_hand + $3,
-             reserved = reserved - $5,
-             updated_at = $6
-         WHERE product_id = $1 AND warehouse_id = $2
-           AND reserved - $5 >= 0 AND on_hand + $3 - (reserved - $5) >= 0
-         RETURNING on_hand, reserved",
-    )
-    .bind(m.product_id)
-    .bind(m.warehouse_id)
-    .bind(m.quantity)
-    .bind(inbound_cost)
-    .bind(consume_reserved)
-    .bind(at)
-    .fetch_optional(c)
-    .await?;
-    let Some((on_hand, reserved)) = updated else {
+    let mut updated = apply_movement(c, m, inbound_cost, consume_reserved, at).await?;
+    if updated.is_none() && ensure_level(c, m.product_id, m.warehouse_id).await? {
+        // The first movement of this product in this warehouse: its level row exists now.
+        updated = apply_movement(c, m, inbound_cost, consume_reserved, at).await?;
+    }
+    let Some(after) = updated else {
         let current = level(c, m.product_id, m.warehouse_id).await?;
         return Err(StoreError::Insufficient(vec![Shortage {
             product_id: m.product_id,
@@ -139,6 +125,7 @@ pub async fn book_at(
             available: current.available + consume_reserved,
         }]));
     };
+    let (on_hand, reserved) = (after.on_hand, after.reserved);
     let movement: Movement = sql::query_as(
         "INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
              reference_type, reference_id, note, created_by, created_at)
@@ -170,8 +157,73 @@ pub async fn book_at(
         }),
     )
     .await?;
-    alerts::evaluate_at(c, m.product_id, m.warehouse_id, on_hand - reserved, at).await?;
+    // Available stock moved by quantity + consume_reserved (a committed reservation was not
+    // available before either).
+    after
+        .alert_check(m.quantity + consume_reserved)
+        .run(c, m.product_id, m.warehouse_id, at)
+        .await?;
     Ok(movement)
+}
+
+/// A stock level right after a change, with what alert evaluation needs to know.
+#[derive(Debug, FromRow)]
+pub(crate) struct LevelAfter {
+    pub on_hand: i64,
+    pub reserved: i64,
+    pub threshold: Option<i64>,
+    pub product_status: Option<String>,
+}
+
+/// `RETURNING` list of a stock level update: the level and its product's alert settings.
+pub(crate) const LEVEL_AFTER: &str = "RETURNING on_hand, reserved,
+    (SELECT low_stock_threshold FROM products WHERE id = stock_levels.product_id) AS threshold,
+    (SELECT status FROM products WHERE id = stock_levels.product_id) AS product_status";
+
+impl LevelAfter {
+    /// Whether the change (of `available_delta` units of available stock) can open or resolve
+    /// an alert. A decrease that leaves stock at or above the threshold can do neither: stock
+    /// was above it before too, and the alert of a product resolves as soon as stock rises
+    /// above it. Skipping those saves two queries on nearly every sale.
+    pub(crate) fn alert_check(&self, available_delta: i64) -> alerts::Check {
+        let available = self.on_hand - self.reserved;
+        let below = self.threshold.is_some_and(|t| available < t) && self.product_status.as_deref() == Some("active");
+        if below || available_delta > 0 {
+            alerts::Check::Evaluate(available)
+        } else {
+            alerts::Check::Skip
+        }
+    }
+}
+
+/// The conditional update of a stock level; `None` when the level row is missing or the change
+/// would leave reserved or available stock below zero.
+async fn apply_movement(
+    c: &mut Conn<'_>,
+    m: &NewMovement<'_>,
+    inbound_cost: Option<i64>,
+    consume_reserved: i64,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<LevelAfter>> {
+    sql::query_as(format!(
+        "UPDATE stock_levels SET
+             avg_cost = CASE WHEN $4 IS NOT NULL AND on_hand + $3 > 0
+                             THEN (on_hand * avg_cost + $3 * $4) / (on_hand + $3) ELSE avg_cost END,
+             on_hand = on_hand + $3,
+             reserved = reserved - $5,
+             updated_at = $6
+         WHERE product_id = $1 AND warehouse_id = $2
+           AND reserved - $5 >= 0 AND on_hand + $3 - (reserved - $5) >= 0
+         {LEVEL_AFTER}"
+    ))
+    .bind(m.product_id)
+    .bind(m.warehouse_id)
+    .bind(m.quantity)
+    .bind(inbound_cost)
+    .bind(consume_reserved)
+    .bind(at)
+    .fetch_optional(c)
+    .await
 }
 
 /// Moves stock between warehouses: a transfer_out and a transfer_in with one reference, at the
