@@ -21,11 +21,11 @@ pub fn derive_from_row(input: TokenStream) -> TokenStream {
             .to_compile_error()
             .into();
     };
-    let assignments = fields.named.iter().map(|f| {
+    let assignments = fields.named.iter().enumerate().map(|(position, f)| {
         let ident = f.ident.as_ref().expect("named field");
         let column = ident.to_string();
         let column = column.strip_prefix("r#").unwrap_or(&column).to_string();
-        quote! { #ident: row.get(#column)? }
+        quote! { #ident: row.get_at(#position, #column)? }
     });
     quote! {
         impl #impl_generics ::bodega_store::sql::FromRow for #name #ty_generics #where_clause {

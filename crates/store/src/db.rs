@@ -81,6 +81,9 @@ impl SqliteDb {
         // last commits but never corrupts the file.
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "foreign_keys", "ON")?;
+        // Savepoints (one per transaction, see group_commit.rs) keep their undo pages in memory.
+        writer.pragma_update(None, "temp_store", "MEMORY")?;
+        writer.pragma_update(None, "cache_size", -65536)?;
         // Checkpoints (copying the WAL into the database file, with an fsync) run on their own
         // thread instead of inside whichever commit crosses the threshold: the writer is the
         // bottleneck of every write, and an fsync in it stalls the whole queue.

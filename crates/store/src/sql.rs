@@ -150,6 +150,17 @@ pub enum Row<'a> {
 }
 
 impl Row<'_> {
+    /// The column `name`, which is probably the `position`-th (a struct's fields usually follow
+    /// the table's columns): checking that first spares SQLite's linear search by name.
+    pub fn get_at<T: Column>(&self, position: usize, name: &str) -> StoreResult<T> {
+        if let Row::Sqlite(r) = self {
+            if r.as_ref().column_name(position).is_ok_and(|n| n == name) {
+                return self.get(position);
+            }
+        }
+        self.get(name)
+    }
+
     pub fn get<T: Column, I: ColumnIndex>(&self, index: I) -> StoreResult<T> {
         match self {
             Row::Sqlite(r) => T::from_sqlite(r, index).map_err(|e| decode_error(index, e)),
