@@ -1304,8 +1304,7 @@ async fn check_alert(c: &mut Conn<'_>, sim: &mut Sim, l: usize, p: usize, at: Da
 /// Writes the movements and sale lines kept in memory, in multi-row inserts, and sets the
 /// stock levels they changed: the ledger stays the sum of its movements.
 async fn flush(c: &mut Conn<'_>, sim: &mut Sim, at: DateTime<Utc>) -> anyhow::Result<()> {
-    // Small chunks: sqlx looks every `$n` of a SQLite statement up by name, which costs time
-    // quadratic in the number of parameters.
+    // Rows per statement: full chunks share one prepared statement.
     const CHUNK: usize = 32;
     let moves = std::mem::take(&mut sim.moves);
     for chunk in moves.chunks(CHUNK) {

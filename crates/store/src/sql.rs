@@ -363,14 +363,20 @@ impl<'q> Query<'q> {
 
 /// Prepares (from the connection's statement cache) and binds a SQLite statement. SQLite reads
 /// `$1` as a *named* parameter whose index is its order of first appearance, so each parameter
-/// is bound by the number in its name (`… $2 … $1 …` works as on PostgreSQL); anonymous `?`
-/// parameters bind in order.
+/// is bound by the number in its name (`… $2 … $1 …` works as on PostgreSQL). Looking a name
+/// up is linear in the statement's parameters, so long statements (multi-row inserts with
+/// thousands of parameters) are rewritten to `?N`, which SQLite binds by number directly.
 fn prepare<'c>(
     conn: &'c rusqlite::Connection,
     sql: &str,
     args: &[Value],
 ) -> StoreResult<rusqlite::CachedStatement<'c>> {
-    let mut stmt = conn.prepare_cached(sql)?;
+    let numbered = sql.len() > LONG_STATEMENT;
+    let mut stmt = if numbered {
+        conn.prepare_cached(&sqlite_placeholders(sql))?
+    } else {
+        conn.prepare_cached(sql)?
+    };
     let expected = stmt.parameter_count();
     if args.len() != expected {
         return Err(StoreError::Database(
@@ -378,9 +384,13 @@ fn prepare<'c>(
         ));
     }
     for index in 1..=expected {
-        let position = match stmt.parameter_name(index) {
-            Some(name) => name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()),
-            None => Some(index),
+        let position = if numbered {
+            Some(index)
+        } else {
+            match stmt.parameter_name(index) {
+                Some(name) => name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()),
+                None => Some(index),
+            }
         };
         let arg = position
             .and_then(|p| args.get(p.wrapping_sub(1)))
@@ -388,6 +398,41 @@ fn prepare<'c>(
         stmt.raw_bind_parameter(index, arg)?;
     }
     Ok(stmt)
+}
+
+/// Statements longer than this (bytes) bind by number; see [`prepare`].
+const LONG_STATEMENT: usize = 1024;
+
+/// `$N` → `?N` outside string literals, quoted identifiers and comments.
+fn sqlite_placeholders(sql: &str) -> String {
+    let bytes = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut quote: Option<u8> = None;
+    let mut last = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None if b == b'\'' || b == b'"' => quote = Some(b),
+            None if b == b'-' && bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            None if b == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                out.push_str(&sql[last..i]);
+                out.push('?');
+                last = i + 1;
+            }
+            None => {}
+        }
+        i += 1;
+    }
+    out.push_str(&sql[last..]);
+    out
 }
 
 fn pg_args(values: &[Value]) -> StoreResult<PgArguments> {
@@ -463,7 +508,29 @@ impl<'q, O: Column> QueryScalar<'q, O> {
 
 #[cfg(test)]
 mod tests {
-    use super::{prepare, Value};
+    use super::{prepare, sqlite_placeholders, Value};
+
+    #[test]
+    fn rewrites_placeholders_outside_literals() {
+        assert_eq!(sqlite_placeholders("SELECT $2, $1"), "SELECT ?2, ?1");
+        assert_eq!(
+            sqlite_placeholders("SELECT '$1', \"$2\", $3"),
+            "SELECT '$1', \"$2\", ?3"
+        );
+        assert_eq!(sqlite_placeholders("SELECT 1 -- $1\n, $10"), "SELECT 1 -- $1\n, ?10");
+    }
+
+    #[test]
+    fn binds_long_statements_by_number() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let padding = " ".repeat(super::LONG_STATEMENT);
+        let args = [Value::Int(1), Value::Text("two".into())];
+        let mut stmt = prepare(&conn, &format!("SELECT $2, $1{padding}"), &args).unwrap();
+        let mut rows = stmt.raw_query();
+        let row = rows.next().unwrap().unwrap();
+        assert_eq!(row.get::<_, String>(0).unwrap(), "two");
+        assert_eq!(row.get::<_, i64>(1).unwrap(), 1);
+    }
 
     #[test]
     fn binds_dollar_parameters_by_number() {
