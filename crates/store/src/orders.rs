@@ -274,6 +274,7 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
     let claimed = claim(c, id, from, to).await?;
     let order = &before.order;
     let mut sale_id = before.sale_id;
+    let mut events = Vec::new();
     match action {
         OrderAction::Confirm => reserve_lines(c, order, &before.items).await?,
         OrderAction::Cancel if from.holds_reservations() => {
@@ -285,7 +286,7 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
                 reservations::release(c, r.id, "released").await?;
             }
         }
-        OrderAction::Ship => sale_id = Some(ship(c, actor, &before).await?),
+        OrderAction::Ship => sale_id = Some(ship(c, actor, &before, &mut events).await?),
         OrderAction::Return => return_goods(c, actor, &before).await?,
         _ => {}
     }
@@ -308,14 +309,13 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
         Some(&after.order),
     )
     .await?;
-    outbox::emit(
-        c,
+    events.push(outbox::event(
         topics::ORDERS,
         &format!("order.{}", to.as_str()),
         id,
         &serde_json::json!({"order_id": id, "from": from, "to": to, "order": after}),
-    )
-    .await?;
+    ));
+    outbox::emit_all(c, events).await?;
     Ok(after)
 }
 
@@ -354,7 +354,12 @@ async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> 
 }
 
 /// Records the sale of a shipped order and turns its reservations into sale exits; the sale id.
-async fn ship(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreResult<i64> {
+async fn ship(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    order: &OrderWithItems,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<i64> {
     let id = order.order.id;
     let lines: Vec<Line> = order
         .items
@@ -385,7 +390,7 @@ async fn ship(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreR
     )
     .await?;
     let sale_ref = sale.sale.id.to_string();
-    reservations::commit_for_order(c, id, MovementKind::Sale, "sale", &sale_ref, &actor.label).await?;
+    reservations::commit_for_order(c, id, MovementKind::Sale, "sale", &sale_ref, &actor.label, events).await?;
     Ok(sale.sale.id)
 }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::error::Shortage;
+use crate::outbox;
 use crate::stock::{self, NewMovement};
 use crate::{alerts, now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::MovementKind;
@@ -172,6 +173,7 @@ pub async fn commit_for_order(
     reference_type: &str,
     reference_id: &str,
     created_by: &str,
+    events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<Vec<Reservation>> {
     let mut committed: Vec<Reservation> = sql::query_as(
         "UPDATE reservations SET status = 'committed', updated_at = $2
@@ -194,7 +196,7 @@ pub async fn commit_for_order(
             note: None,
             created_by,
         };
-        stock::book(c, &movement, r.quantity).await?;
+        stock::book_into(c, &movement, r.quantity, now(), events).await?;
     }
     Ok(committed)
 }

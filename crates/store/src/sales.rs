@@ -297,6 +297,8 @@ pub async fn quick_sale(
     .await?;
     let reference = sale.sale.id.to_string();
     let mut shortages: Vec<Shortage> = Vec::new();
+    let mut events = Vec::new();
+    let at = now();
     for l in &lines {
         let movement = NewMovement {
             product_id: l.product_id,
@@ -309,7 +311,7 @@ pub async fn quick_sale(
             note: None,
             created_by: &actor.label,
         };
-        match stock::book(c, &movement, 0).await {
+        match stock::book_into(c, &movement, 0, at, &mut events).await {
             Ok(_) => {}
             Err(StoreError::Insufficient(mut short)) => shortages.append(&mut short),
             Err(other) => return Err(other),
@@ -318,6 +320,7 @@ pub async fn quick_sale(
     if !shortages.is_empty() {
         return Err(StoreError::Insufficient(shortages));
     }
+    outbox::emit_all(c, events).await?;
     audit::record(c, actor, "create", "sale", sale.sale.id, None::<&()>, Some(&sale)).await?;
     Ok(sale)
 }

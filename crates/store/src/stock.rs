@@ -110,6 +110,22 @@ pub async fn book_at(
     consume_reserved: i64,
     at: DateTime<Utc>,
 ) -> StoreResult<Movement> {
+    let mut events = Vec::new();
+    let movement = book_into(c, m, consume_reserved, at, &mut events).await?;
+    outbox::emit_all(c, events).await?;
+    Ok(movement)
+}
+
+/// [`book_at`], leaving its `erp.stock` event in `events` for the caller to write together
+/// with others in one statement (events already there are written first if an alert event
+/// has to follow them, so the outbox keeps the order things happened in).
+pub async fn book_into(
+    c: &mut Conn<'_>,
+    m: &NewMovement<'_>,
+    consume_reserved: i64,
+    at: DateTime<Utc>,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<Movement> {
     let inbound_cost = if m.quantity > 0 { m.unit_cost } else { None };
     let mut updated = apply_movement(c, m, inbound_cost, consume_reserved, at).await?;
     if updated.is_none() && ensure_level(c, m.product_id, m.warehouse_id).await? {
@@ -144,8 +160,7 @@ pub async fn book_at(
     .bind(at)
     .fetch_one(c)
     .await?;
-    outbox::emit(
-        c,
+    events.push(outbox::event(
         topics::STOCK,
         "stock.moved",
         format!("{}:{}", m.product_id, m.warehouse_id),
@@ -155,14 +170,14 @@ pub async fn book_at(
             "reserved": reserved,
             "available": on_hand - reserved,
         }),
-    )
-    .await?;
+    ));
     // Available stock moved by quantity + consume_reserved (a committed reservation was not
     // available before either).
-    after
-        .alert_check(m.quantity + consume_reserved)
-        .run(c, m.product_id, m.warehouse_id, at)
-        .await?;
+    let check = after.alert_check(m.quantity + consume_reserved);
+    if matches!(check, alerts::Check::Evaluate(_)) {
+        outbox::emit_all(c, std::mem::take(events)).await?;
+    }
+    check.run(c, m.product_id, m.warehouse_id, at).await?;
     Ok(movement)
 }
 
