@@ -10,9 +10,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use tokio::sync::{broadcast, Notify};
+use tokio::sync::{broadcast, Mutex, Notify};
 
-use bodega_store::{outbox, Db};
+use bodega_store::outbox::OutboxEvent;
+use bodega_store::{outbox, Backend, Db};
 
 /// A published domain event.
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +41,8 @@ impl Event {
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Event>>,
     wake: Arc<Notify>,
+    /// One publishing round at a time in this process.
+    publishing: Arc<Mutex<()>>,
 }
 
 impl Default for EventBus {
@@ -54,6 +57,7 @@ impl EventBus {
         Self {
             sender,
             wake: Arc::new(Notify::new()),
+            publishing: Arc::new(Mutex::new(())),
         }
     }
 
@@ -88,12 +92,40 @@ impl EventBus {
     }
 
     /// Publishes up to `limit` pending events; returns how many.
+    ///
+    /// On PostgreSQL the events are claimed (`FOR UPDATE SKIP LOCKED`) and marked in one
+    /// transaction, so replicas share the work. On SQLite there is one process and one writer:
+    /// events are read and decoded on a read connection, and the writer is taken only for the
+    /// short update that marks them, not while they are decoded and handed out.
     pub async fn publish_pending(&self, db: &Db, limit: i64) -> Result<usize, bodega_store::StoreError> {
+        let _round = self.publishing.lock().await;
+        if db.backend() == Backend::Sqlite {
+            let batch = {
+                let mut reader = db.read().await?;
+                outbox::unpublished(&mut reader.conn(), limit).await?
+            };
+            if batch.is_empty() {
+                return Ok(0);
+            }
+            let ids = self.hand_out(batch);
+            let mut tx = db.begin().await?;
+            outbox::mark_published(&mut tx.conn(), &ids).await?;
+            tx.commit().await?;
+            return Ok(ids.len());
+        }
         let mut tx = db.begin().await?;
         let batch = outbox::claim_unpublished(&mut tx.conn(), limit).await?;
         if batch.is_empty() {
             return Ok(0);
         }
+        let ids = self.hand_out(batch);
+        outbox::mark_published(&mut tx.conn(), &ids).await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+
+    /// Sends each event to the subscribers, in order; the ids sent.
+    fn hand_out(&self, batch: Vec<OutboxEvent>) -> Vec<i64> {
         let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
         for row in batch {
             let event = Event {
@@ -108,8 +140,6 @@ impl EventBus {
             // No subscriber is not an error: the event stays in the outbox for replays.
             let _ = self.sender.send(Arc::new(event));
         }
-        outbox::mark_published(&mut tx.conn(), &ids).await?;
-        tx.commit().await?;
-        Ok(ids.len())
+        ids
     }
 }
