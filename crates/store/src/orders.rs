@@ -313,7 +313,8 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
         topics::ORDERS,
         &format!("order.{}", to.as_str()),
         id,
-        &serde_json::json!({"order_id": id, "from": from, "to": to, "order": after}),
+        // The header only: the items do not change after creation and are in `order.created`.
+        &serde_json::json!({"order_id": id, "from": from, "to": to, "order": after.order, "sale_id": after.sale_id}),
     ));
     outbox::emit_all(c, events).await?;
     Ok(after)
