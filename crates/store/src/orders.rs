@@ -263,6 +263,16 @@ async fn claim(c: &mut Conn<'_>, id: i64, from: OrderStatus, to: OrderStatus) ->
     claimed.ok_or_else(|| StoreError::State(format!("order {id} changed concurrently; retry")))
 }
 
+/// The `erp.orders` event of a saga step.
+#[derive(Serialize)]
+struct Transitioned<'a> {
+    order_id: i64,
+    from: OrderStatus,
+    to: OrderStatus,
+    order: &'a Order,
+    sale_id: Option<i64>,
+}
+
 /// Runs one step of the saga on an order.
 pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderAction) -> StoreResult<OrderWithItems> {
     let before = get(c, id).await?;
@@ -314,7 +324,13 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
         &format!("order.{}", to.as_str()),
         id,
         // The header only: the items do not change after creation and are in `order.created`.
-        &serde_json::json!({"order_id": id, "from": from, "to": to, "order": after.order, "sale_id": after.sale_id}),
+        &Transitioned {
+            order_id: id,
+            from,
+            to,
+            order: &after.order,
+            sale_id: after.sale_id,
+        },
     ));
     outbox::emit_all(c, events).await?;
     Ok(after)

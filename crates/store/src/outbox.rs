@@ -55,21 +55,35 @@ pub struct NewEvent {
 pub fn event(topic: &'static str, event_type: &str, key: impl ToString, data: &impl Serialize) -> NewEvent {
     let event_id = uuid::Uuid::now_v7().to_string();
     let at = now();
-    let envelope = json!({
-        "schema_version": SCHEMA_VERSION,
-        "event_id": event_id,
-        "event_type": event_type,
-        "occurred_at": at,
-        "data": data,
+    // Serialised straight from the data (no intermediate JSON tree): this runs inside the
+    // transaction, several times per order.
+    let envelope = serde_json::to_string(&Envelope {
+        schema_version: SCHEMA_VERSION,
+        event_id: &event_id,
+        event_type,
+        occurred_at: at,
+        data,
+    })
+    .unwrap_or_else(|e| {
+        json!({"schema_version": SCHEMA_VERSION, "event_id": event_id, "error": e.to_string()}).to_string()
     });
     NewEvent {
         event_id,
         topic,
         event_type: event_type.to_string(),
         key: key.to_string(),
-        envelope: envelope.to_string(),
+        envelope,
         at,
     }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize + ?Sized> {
+    schema_version: u32,
+    event_id: &'a str,
+    event_type: &'a str,
+    occurred_at: DateTime<Utc>,
+    data: &'a T,
 }
 
 /// Writes one event.

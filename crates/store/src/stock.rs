@@ -164,12 +164,12 @@ pub async fn book_into(
         topics::STOCK,
         "stock.moved",
         format!("{}:{}", m.product_id, m.warehouse_id),
-        &serde_json::json!({
-            "movement": movement,
-            "on_hand": on_hand,
-            "reserved": reserved,
-            "available": on_hand - reserved,
-        }),
+        &StockMoved {
+            movement: &movement,
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
+        },
     ));
     // Available stock moved by quantity + consume_reserved (a committed reservation was not
     // available before either).
@@ -179,6 +179,15 @@ pub async fn book_into(
     }
     check.run(c, m.product_id, m.warehouse_id, at).await?;
     Ok(movement)
+}
+
+/// The `erp.stock` event of a movement.
+#[derive(Serialize)]
+struct StockMoved<'a> {
+    movement: &'a Movement,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
 }
 
 /// A stock level right after a change, with what alert evaluation needs to know.
