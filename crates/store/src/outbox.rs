@@ -162,6 +162,7 @@ pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<()> {
     for chunk in ids.chunks(500) {
         let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         sql::query(format!("UPDATE outbox SET published_at = $1 WHERE id IN ({list})"))
+            .once()
             .bind(at)
             .execute(c)
             .await?;

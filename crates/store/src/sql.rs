@@ -271,12 +271,15 @@ tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6, H: 7, I: 8, J: 9, K: 1
 pub struct Query<'q> {
     sql: Cow<'q, str>,
     args: Vec<Value>,
+    /// Not kept prepared: see [`Query::once`].
+    once: bool,
 }
 
 pub fn query<'q>(sql: impl Into<Cow<'q, str>>) -> Query<'q> {
     Query {
         sql: sql.into(),
         args: Vec::new(),
+        once: false,
     }
 }
 
@@ -306,6 +309,14 @@ impl<'q> Query<'q> {
         self
     }
 
+    /// Marks a statement whose text is built for one use (values spelled out in it): it is not
+    /// kept in the connection's cache of prepared statements, where it would push out the
+    /// statements that are used again.
+    pub fn once(mut self) -> Self {
+        self.once = true;
+        self
+    }
+
     /// Runs the statement; the number of rows it changed.
     pub async fn execute(self, c: &mut Conn<'_>) -> StoreResult<u64> {
         match c {
@@ -313,11 +324,16 @@ impl<'q> Query<'q> {
                 let mut stmt = prepare(conn, &self.sql, &self.args)?;
                 let mut rows = stmt.raw_query();
                 while rows.next()?.is_some() {}
+                drop(rows);
+                if self.once {
+                    stmt.discard();
+                }
                 Ok(conn.changes())
             }
             Conn::Postgres(conn) => {
                 let args = pg_args(&self.args)?;
                 let done = sqlx::query_with::<Postgres, _>(&self.sql, args)
+                    .persistent(!self.once)
                     .execute(&mut **conn)
                     .await?;
                 Ok(done.rows_affected())
