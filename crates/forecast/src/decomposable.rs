@@ -1,0 +1,1 @@
+//! Prophet-style decomposable model (below).

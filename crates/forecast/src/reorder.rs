@@ -1,0 +1,1 @@
+//! Reorder advice (below).
