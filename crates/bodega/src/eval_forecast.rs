@@ -19,7 +19,8 @@ pub struct EvalForecastArgs {
     /// Write every forecast as CSV (series_id,step,value) here.
     #[arg(long, value_name = "FILE")]
     forecasts: Option<PathBuf>,
-    /// auto (backtest choice), combo, ets, theta, otm, snaive, croston, sba or tsb.
+    /// auto (combination; backtest choice for intermittent series), backtest, combo, ets, theta,
+    /// otm, snaive, croston, sba or tsb.
     #[arg(long, default_value = "auto")]
     strategy: String,
 }
