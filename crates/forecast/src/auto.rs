@@ -95,7 +95,12 @@ fn run(strategy: Strategy, y: &[f64], m: usize, h: usize) -> Candidate {
         Strategy::Theta | Strategy::OptimizedTheta => {
             let f = theta::fit(y, m, if strategy == Strategy::Theta { Some(2.0) } else { None });
             Candidate {
-                name: if strategy == Strategy::Theta { "Theta" } else { "OptimizedTheta" }.into(),
+                name: if strategy == Strategy::Theta {
+                    "Theta"
+                } else {
+                    "OptimizedTheta"
+                }
+                .into(),
                 point: f.forecast(h),
                 sd: Some(f.forecast_sd(h)),
             }
@@ -127,7 +132,9 @@ fn run(strategy: Strategy, y: &[f64], m: usize, h: usize) -> Candidate {
 fn combine(name: &str, parts: &[Candidate]) -> Candidate {
     let h = parts[0].point.len();
     let k = parts.len() as f64;
-    let point = (0..h).map(|i| parts.iter().map(|p| p.point[i]).sum::<f64>() / k).collect();
+    let point = (0..h)
+        .map(|i| parts.iter().map(|p| p.point[i]).sum::<f64>() / k)
+        .collect();
     let sd = if parts.iter().all(|p| p.sd.is_some()) {
         Some(
             (0..h)
@@ -225,13 +232,7 @@ pub fn forecast(y: &[f64], opts: &Options) -> Forecast {
                 strategy = s;
                 residuals = Some(errs);
             }
-            None => {
-                strategy = if intermittent {
-                    Strategy::Sba
-                } else {
-                    Strategy::Combo
-                }
-            }
+            None => strategy = if intermittent { Strategy::Sba } else { Strategy::Combo },
         }
     }
     let mut c = run(strategy, y, m, h);
@@ -287,13 +288,23 @@ mod tests {
         let y: Vec<f64> = (0..48)
             .map(|t| 50.0 + t as f64 + 10.0 * ((t % 12) as f64 / 12.0 * std::f64::consts::TAU).sin() + (t % 5) as f64)
             .collect();
-        for strategy in [Strategy::Auto, Strategy::Backtest, Strategy::Combo, Strategy::Ets, Strategy::Theta, Strategy::Sba] {
+        for strategy in [
+            Strategy::Auto,
+            Strategy::Backtest,
+            Strategy::Combo,
+            Strategy::Ets,
+            Strategy::Theta,
+            Strategy::Sba,
+        ] {
             let mut o = Options::new(12, 12);
             o.strategy = strategy;
             let f = forecast(&y, &o);
             assert_eq!(f.mean.len(), 12);
             for i in 0..12 {
-                assert!(f.lower95[i] <= f.lower80[i] && f.lower80[i] <= f.mean[i], "{strategy:?} {f:?}");
+                assert!(
+                    f.lower95[i] <= f.lower80[i] && f.lower80[i] <= f.mean[i],
+                    "{strategy:?} {f:?}"
+                );
                 assert!(f.upper95[i] >= f.upper80[i] && f.upper80[i] >= f.mean[i]);
                 assert!(f.upper95[i] - f.lower95[i] > f.upper80[i] - f.lower80[i]);
             }

@@ -98,7 +98,11 @@ fn run(y: &[f64], spec: EtsSpec, m: usize, p: &Params, s0: &[f64], s: &mut [f64]
         Trend::Additive => 1.0,
         Trend::Damped => p.phi,
     };
-    let beta_a = if spec.trend == Trend::None { 0.0 } else { p.beta / p.alpha };
+    let beta_a = if spec.trend == Trend::None {
+        0.0
+    } else {
+        p.beta / p.alpha
+    };
     let mut sse = 0.0;
     let mut sum_log = 0.0;
     let mut idx = 0usize;
@@ -286,7 +290,11 @@ pub fn fit(y: &[f64], m: usize, spec: EtsSpec) -> Option<EtsFit> {
     let aic = lik + 2.0 * kf;
     let aicc = aic + 2.0 * kf * (kf + 1.0) / (nf - kf - 1.0);
     // seasonal states for the next m periods in time order: the ring position of time n
-    let seasons = if m > 1 { (0..m).map(|j| sbuf[(n + j) % m]).collect() } else { vec![] };
+    let seasons = if m > 1 {
+        (0..m).map(|j| sbuf[(n + j) % m]).collect()
+    } else {
+        vec![]
+    };
     Some(EtsFit {
         spec,
         alpha: p.alpha,

@@ -80,7 +80,13 @@ pub fn load(series_file: &Path, meta_file: &Path) -> anyhow::Result<Vec<Series>>
     }
     for s in &out {
         if s.train.is_empty() || s.test.len() != s.horizon {
-            bail!("series {}: {} train and {} test values for horizon {}", s.id, s.train.len(), s.test.len(), s.horizon);
+            bail!(
+                "series {}: {} train and {} test values for horizon {}",
+                s.id,
+                s.train.len(),
+                s.test.len(),
+                s.horizon
+            );
         }
     }
     Ok(out)
@@ -164,12 +170,21 @@ pub fn evaluate(series: &[Series], strategy: Strategy) -> (Report, Vec<SeriesRes
 
 /// The printed table.
 pub fn render(report: &Report) -> String {
-    let mut s = format!("{:<10} {:>7} {:>8} {:>7} {:>9}\n", "period", "series", "sMAPE", "MASE", "seconds");
+    let mut s = format!(
+        "{:<10} {:>7} {:>8} {:>7} {:>9}\n",
+        "period", "series", "sMAPE", "MASE", "seconds"
+    );
     for (p, sc) in &report.by_period {
-        s += &format!("{:<10} {:>7} {:>8.3} {:>7.3} {:>9.2}\n", p, sc.series, sc.smape, sc.mase, sc.seconds);
+        s += &format!(
+            "{:<10} {:>7} {:>8.3} {:>7.3} {:>9.2}\n",
+            p, sc.series, sc.smape, sc.mase, sc.seconds
+        );
     }
     let o = &report.overall;
-    s += &format!("{:<10} {:>7} {:>8.3} {:>7.3} {:>9.2}\n", "ALL", o.series, o.smape, o.mase, o.seconds);
+    s += &format!(
+        "{:<10} {:>7} {:>8.3} {:>7.3} {:>9.2}\n",
+        "ALL", o.series, o.smape, o.mase, o.seconds
+    );
     s += "models chosen:";
     for (m, c) in &report.by_model {
         s += &format!(" {m}={c}");

@@ -56,7 +56,12 @@ impl Forecast {
             mean,
         };
         for (i, &m) in fc.mean.iter().enumerate() {
-            let s = sd.get(i).copied().or_else(|| sd.last().copied()).unwrap_or(0.0).max(0.0);
+            let s = sd
+                .get(i)
+                .copied()
+                .or_else(|| sd.last().copied())
+                .unwrap_or(0.0)
+                .max(0.0);
             fc.lower80.push(lo(m - Z80 * s));
             fc.upper80.push(m + Z80 * s);
             fc.lower95.push(lo(m - Z95 * s));
@@ -106,7 +111,7 @@ pub fn decompose_seasonal(y: &[f64], m: usize, kind: SeasonKind) -> Option<Vec<f
     let mut sums = vec![0.0; m];
     let mut counts = vec![0usize; m];
     for t in half..n - half {
-        let ma = if m % 2 == 0 {
+        let ma = if m.is_multiple_of(2) {
             if t + half >= n {
                 continue;
             }
@@ -127,7 +132,7 @@ pub fn decompose_seasonal(y: &[f64], m: usize, kind: SeasonKind) -> Option<Vec<f
         sums[t % m] += v;
         counts[t % m] += 1;
     }
-    if counts.iter().any(|&c| c == 0) {
+    if counts.contains(&0) {
         return None;
     }
     let mut fig: Vec<f64> = sums.iter().zip(&counts).map(|(s, &c)| s / c as f64).collect();
