@@ -130,7 +130,7 @@ pub fn evaluate(series: &[Series], strategy: Strategy) -> (Report, Vec<SeriesRes
             let m = season_length(&s.period);
             let mut opts = Options::new(m, s.horizon);
             opts.strategy = strategy;
-            opts.nonnegative = false;
+            opts.nonnegative = true;
             let f = auto::forecast(&s.train, &opts);
             let seconds = t0.elapsed().as_secs_f64();
             SeriesResult {
