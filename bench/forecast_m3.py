@@ -155,29 +155,33 @@ def main():
         json.dump(times, open(times_path, "w"), indent=1)
         return
     times = json.load(open(times_path)) if os.path.exists(times_path) else {}
-    bodega_path = os.path.join(out_dir, "m3_bodega_eval.json")
-    if os.path.exists(bodega_path):
-        times["bodega"] = json.load(open(bodega_path))["overall"]["seconds"]
+    for variant in ["bodega", "bodega_backtest", "bodega_decomposable"]:
+        path = os.path.join(out_dir, f"m3_{variant}_eval.json")
+        if os.path.exists(path):
+            times[variant] = json.load(open(path))["overall"]["seconds"]
     every = int(times.get("prophet_every", 10))
     subset = set(prophet_subset(meta, every))
-    names = ["bodega", "sf_autoets", "sf_autotheta", "sf_seasonalnaive", "prophet"]
+    names = ["bodega", "bodega_backtest", "bodega_decomposable", "sf_autoets", "sf_autotheta", "sf_seasonalnaive", "prophet"]
     scores = {}
     for name in names:
         path = os.path.join(out_dir, f"m3_{name}.csv")
         if not os.path.exists(path):
             continue
-        scores[name] = {"all": score(meta, train, test, path) if name != "prophet" else None,
+        scores[name] = {"all": score(meta, train, test, path) if name != "prophet" or every == 1 else None,
                         "subset": score(meta, train, test, path, subset), "seconds": times.get(name)}
     json.dump(scores, open(os.path.join(out_dir, "m3_scores.json"), "w"), indent=1)
     lines = ["| method | sMAPE | MASE | Y sMAPE | Q sMAPE | M sMAPE | O sMAPE | seconds |", "|---|---|---|---|---|---|---|---|"]
     for name, s in scores.items():
         a = s["all"]
         if a is None:
+            if s["seconds"] is not None:
+                b = s["subset"]["overall"]
+                lines.append(f"| {name} ({b['series']} series) | {b['smape']:.2f} | {b['mase']:.3f} | | | | | {s['seconds']:.1f} |")
             continue
         secs = s["seconds"]
-        lines.append(f"| {name} (3,003) | {a['overall']['smape']:.2f} | {a['overall']['mase']:.3f} | "
-                     + " | ".join(f"{a[p]['smape']:.2f}" for p in PERIODS)
-                     + f" | {secs:.1f} |" if secs is not None else " | |")
+        secs_text = "" if secs is None else f"{secs:.1f}"
+        lines.append(f"| {name} | {a['overall']['smape']:.2f} | {a['overall']['mase']:.3f} | "
+                     + " | ".join(f"{a[p]['smape']:.2f}" for p in PERIODS) + f" | {secs_text} |")
     lines.append("")
     lines.append(f"Subset (every {every}th series, {len(subset)} series), for Prophet:")
     lines.append("")

@@ -100,12 +100,13 @@ def score(out_dir):
     p = os.path.join(out_dir, "retail_times.json")
     if os.path.exists(p):
         times = json.load(open(p))
-    b = os.path.join(out_dir, "retail_bodega_eval.json")
-    if os.path.exists(b):
-        times["bodega"] = json.load(open(b))["overall"]["seconds"]
+    for variant in ["bodega", "bodega_backtest", "bodega_decomposable"]:
+        b = os.path.join(out_dir, f"retail_{variant}_eval.json")
+        if os.path.exists(b):
+            times[variant] = json.load(open(b))["overall"]["seconds"]
     lines = ["| method | WAPE | WAPE (forecasts clipped at 0) | seconds |", "|---|---|---|---|"]
     result = {}
-    for name in ["bodega", "naive", "sf_crostonsba", "sf_autoets", "prophet"]:
+    for name in ["bodega", "bodega_backtest", "bodega_decomposable", "naive", "sf_crostonsba", "sf_autoets", "prophet"]:
         path = os.path.join(out_dir, f"retail_{name}.csv")
         if not os.path.exists(path):
             continue

@@ -20,7 +20,7 @@ pub struct EvalForecastArgs {
     #[arg(long, value_name = "FILE")]
     forecasts: Option<PathBuf>,
     /// auto (combination; backtest choice for intermittent series), backtest, combo, ets, theta,
-    /// otm, snaive, croston, sba or tsb.
+    /// otm, snaive, decomposable (Prophet-style), croston, sba or tsb.
     #[arg(long, default_value = "auto")]
     strategy: String,
 }

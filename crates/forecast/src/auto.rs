@@ -1,7 +1,7 @@
 //! Automatic forecasting per series: candidate models, the ETS/Theta combination, and the choice
 //! among them by rolling-origin backtest.
 
-use crate::{ets, intermittent, metrics, seasonal_naive, seasonal_naive_sd, theta, Forecast};
+use crate::{decomposable, ets, intermittent, metrics, seasonal_naive, seasonal_naive_sd, theta, Forecast};
 
 /// How a series' forecast is produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub enum Strategy {
     Theta,
     OptimizedTheta,
     SeasonalNaive,
+    /// The Prophet-style decomposable model (`decomposable`), on days `spacing_days` apart.
+    Decomposable,
     Croston,
     Sba,
     Tsb,
@@ -34,6 +36,7 @@ impl Strategy {
             "theta" => Strategy::Theta,
             "otm" | "optimized-theta" => Strategy::OptimizedTheta,
             "snaive" | "seasonal-naive" => Strategy::SeasonalNaive,
+            "decomposable" | "prophet-style" => Strategy::Decomposable,
             "croston" => Strategy::Croston,
             "sba" => Strategy::Sba,
             "tsb" => Strategy::Tsb,
@@ -52,6 +55,8 @@ pub struct Options {
     pub origins: usize,
     /// Demand cannot be negative: clamp forecasts and lower bounds at 0.
     pub nonnegative: bool,
+    /// Days between observations (1 daily, 7 weekly, ~30 monthly): used by the decomposable model.
+    pub spacing_days: i64,
 }
 
 impl Options {
@@ -62,6 +67,7 @@ impl Options {
             strategy: Strategy::Auto,
             origins: 2,
             nonnegative: true,
+            spacing_days: 1,
         }
     }
 }
@@ -74,7 +80,28 @@ struct Candidate {
 }
 
 fn run(strategy: Strategy, y: &[f64], m: usize, h: usize) -> Candidate {
+    run_with(strategy, y, m, h, 1)
+}
+
+fn run_with(strategy: Strategy, y: &[f64], m: usize, h: usize, spacing: i64) -> Candidate {
     match strategy {
+        Strategy::Decomposable => {
+            let days: Vec<i64> = (0..y.len() as i64).map(|t| t * spacing).collect();
+            let future: Vec<i64> = (0..h as i64).map(|k| (y.len() as i64 + k) * spacing).collect();
+            match decomposable::fit(&days, y, &future, &[], &[], &decomposable::Options::default()) {
+                Ok(c) => {
+                    let sd: Vec<f64> = (0..h)
+                        .map(|k| c.sigma * (1.0 + (k + 1) as f64 / y.len() as f64).sqrt())
+                        .collect();
+                    Candidate {
+                        name: "Decomposable".into(),
+                        point: c.forecast().to_vec(),
+                        sd: Some(sd),
+                    }
+                }
+                Err(_) => run(Strategy::SeasonalNaive, y, m, h),
+            }
+        }
         Strategy::SeasonalNaive => Candidate {
             name: "SeasonalNaive".into(),
             point: seasonal_naive(y, m, h),
@@ -235,7 +262,7 @@ pub fn forecast(y: &[f64], opts: &Options) -> Forecast {
             None => strategy = if intermittent { Strategy::Sba } else { Strategy::Combo },
         }
     }
-    let mut c = run(strategy, y, m, h);
+    let mut c = run_with(strategy, y, m, h, opts.spacing_days.max(1));
     // Intervals: from the model's variance where it has one, otherwise from backtest errors.
     let sd: Vec<f64> = match (c.sd.take(), residuals) {
         (Some(sd), _) => sd,

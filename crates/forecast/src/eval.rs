@@ -131,6 +131,13 @@ pub fn evaluate(series: &[Series], strategy: Strategy) -> (Report, Vec<SeriesRes
             let mut opts = Options::new(m, s.horizon);
             opts.strategy = strategy;
             opts.nonnegative = true;
+            opts.spacing_days = match s.period.as_str() {
+                "YEARLY" => 365,
+                "QUARTERLY" => 91,
+                "MONTHLY" => 30,
+                "DAILY" => 1,
+                _ => 7,
+            };
             let f = auto::forecast(&s.train, &opts);
             let seconds = t0.elapsed().as_secs_f64();
             SeriesResult {
