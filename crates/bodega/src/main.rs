@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use bodega_server::{AppState, Config};
 
 mod admin;
+mod eval_forecast;
 mod import;
 
 #[derive(Parser)]
@@ -38,8 +39,19 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a CSV file: FORMAT is products, customers, sales, sales-items or transactions.
     Export(import::ExportArgs),
+    /// Evaluate a model family on a benchmark data set (no database needed).
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Forecast accuracy on the M-competition layout (e.g. shared/data/m3): sMAPE, MASE, time.
+    Forecast(eval_forecast::EvalForecastArgs),
 }
 
 #[derive(Subcommand)]
@@ -72,10 +84,16 @@ async fn main() -> anyhow::Result<()> {
         println!("bodega {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
+    if let Command::Eval {
+        command: EvalCommand::Forecast(args),
+    } = &cli.command
+    {
+        return eval_forecast::run(args);
+    }
     let config = Config::load().context("reading configuration")?;
     bodega_server::telemetry::init(&config.log_format, &config.log_level);
     match cli.command {
-        Command::Version => Ok(()),
+        Command::Version | Command::Eval { .. } => Ok(()),
         Command::Migrate => {
             AppState::new(config).await?;
             println!("migrations applied");
