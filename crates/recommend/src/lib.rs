@@ -1,0 +1,14 @@
+//! Recommendation models for Bodega. Pure computation: no database, no HTTP. The server feeds
+//! the models from the store and the event bus; the CLI feeds them from CSV files.
+//!
+//! Items and users are addressed by dense indexes (`u32`) inside the models; [`Ids`] maps the
+//! ERP's ids to them. Every model can score the whole catalogue for a user through [`Scorer`],
+//! which is what the offline evaluation and the hybrid blend use.
+
+pub mod ids;
+pub mod matrix;
+pub mod scorer;
+
+pub use ids::Ids;
+pub use matrix::Csr;
+pub use scorer::{top_n, Scored, Scorer};
