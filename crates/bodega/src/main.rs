@@ -39,6 +39,11 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a CSV file: FORMAT is products, customers, sales, sales-items or transactions.
     Export(import::ExportArgs),
+    /// Train models on the shop's data and store the new version.
+    Train {
+        #[command(subcommand)]
+        command: TrainCommand,
+    },
     /// Evaluate a model family on a benchmark data set (no database needed).
     Eval {
         #[command(subcommand)]
@@ -52,6 +57,13 @@ enum Command {
 enum EvalCommand {
     /// Forecast accuracy on the M-competition layout (e.g. shared/data/m3): sMAPE, MASE, time.
     Forecast(eval_forecast::EvalForecastArgs),
+}
+
+#[derive(Subcommand)]
+enum TrainCommand {
+    /// Recommendation models (item-item, collaborative, content) on every sale and
+    /// interaction; evaluated on the newest four weeks before being stored.
+    Recommendations,
 }
 
 #[derive(Subcommand)]
@@ -134,12 +146,27 @@ async fn main() -> anyhow::Result<()> {
             db.migrate().await?;
             import::run_export(&db, &args).await
         }
+        Command::Train {
+            command: TrainCommand::Recommendations,
+        } => {
+            let state = AppState::new(config.clone()).await?;
+            train_recommendations(&state).await
+        }
         Command::Demo { online_retail } => {
             let state = AppState::new(config.clone()).await?;
             if let Some(file) = online_retail {
                 import::load_online_retail(&state.db, &file).await?;
             }
             demo_data(&state.db).await?;
+            let trained = {
+                let mut conn = state.db.read().await?;
+                bodega_store::recommendations::latest_model(&mut conn.conn())
+                    .await?
+                    .is_some()
+            };
+            if !trained {
+                train_recommendations(&state).await?;
+            }
             let password = admin::ensure_demo_admin(&state).await?;
             println!();
             println!("  Bodega demo on http://{}", config.bind);
@@ -204,6 +231,32 @@ async fn demo_data(db: &bodega_store::Db) -> anyhow::Result<()> {
         summary.revenue,
         summary.open_alerts,
     );
+    Ok(())
+}
+
+/// Trains the recommendation models with a progress bar and prints what was stored.
+async fn train_recommendations(state: &AppState) -> anyhow::Result<()> {
+    let bar = indicatif::ProgressBar::new_spinner()
+        .with_message("training recommendation models (reading sales, evaluating on the newest four weeks, training)");
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let report = bodega_server::recommender::train::train(&state.db, None, &state.recommender_config()).await;
+    bar.finish_and_clear();
+    let report = report.context("training recommendations")?;
+    eprintln!(
+        "Recommendation model v{} trained in {} ms on {} sales, {} interactions, {} customers, {} products.",
+        report.version, report.train_ms, report.baskets, report.interactions, report.customers, report.products
+    );
+    if let Some(models) = report.metrics.get("models").and_then(|m| m.as_object()) {
+        for (name, m) in models {
+            eprintln!(
+                "  {name:<14} ndcg@10 {:.3}  precision@10 {:.3}  recall@10 {:.3}  hit rate@10 {:.3}",
+                m["ndcg@10"].as_f64().unwrap_or(0.0),
+                m["precision@10"].as_f64().unwrap_or(0.0),
+                m["recall@10"].as_f64().unwrap_or(0.0),
+                m["hit_rate@10"].as_f64().unwrap_or(0.0),
+            );
+        }
+    }
     Ok(())
 }
 

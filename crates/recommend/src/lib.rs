@@ -5,10 +5,16 @@
 //! ERP's ids to them. Every model can score the whole catalogue for a user through [`Scorer`],
 //! which is what the offline evaluation and the hybrid blend use.
 
+pub mod engine;
+pub mod evaluate;
 pub mod ids;
 pub mod matrix;
 pub mod scorer;
 
+pub use engine::{
+    Answer, Basket, Engine, EngineConfig, InteractionKind, InteractionWeights, Product, Recommendation, Similar,
+    Strategy, TrainingData, UserEvent,
+};
 pub use ids::Ids;
 pub use matrix::Csr;
 pub use scorer::{top_n, Scored, Scorer};

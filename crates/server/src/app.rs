@@ -40,6 +40,8 @@ use crate::state::AppState;
         (name = "sales", description = "Till sales, sales history and stats"),
         (name = "alerts", description = "Stock alerts and reorder requests"),
         (name = "imports", description = "CSV import and export"),
+        (name = "ml", description = "The ML contract of seed 000 (x-api-key): recommendations, interactions, similar products, model metrics and training"),
+        (name = "recommendations", description = "Recommendations for baskets, customers and sales; similar products"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -88,6 +90,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::sales::router())
         .merge(routes::alerts::router())
         .merge(routes::imports::router())
+        .merge(routes::recommendations::router())
         .merge(routes::system::router())
 }
 

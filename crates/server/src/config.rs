@@ -32,6 +32,11 @@ pub struct Config {
     pub log_format: String,
     /// A tracing filter such as `info` or `bodega=debug,info`.
     pub log_level: String,
+    /// Weight of each interaction kind (view, like, cart, purchase) in the recommendation
+    /// models, relative to one unit bought.
+    pub interaction_weights: bodega_recommend::InteractionWeights,
+    /// Products recommended (and stored) for every sale; 0 turns it off.
+    pub recommendations_per_sale: usize,
 }
 
 impl Default for Config {
@@ -49,6 +54,8 @@ impl Default for Config {
             max_body_bytes: 2 * 1024 * 1024,
             log_format: "json".into(),
             log_level: "info".into(),
+            interaction_weights: bodega_recommend::InteractionWeights::default(),
+            recommendations_per_sale: 5,
         }
     }
 }

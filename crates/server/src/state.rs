@@ -17,6 +17,7 @@ use bodega_store::{reservations, roles, settings, Db};
 use crate::auth::limiter::Limiter;
 use crate::auth::tokens::{random_secret, TokenKeys};
 use crate::config::Config;
+use crate::recommender::{self, Recommender};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +28,7 @@ pub struct AppState {
     pub api_limiter: Limiter<String>,
     pub metrics: PrometheusHandle,
     pub events: EventBus,
+    pub recommender: Arc<Recommender>,
     pub started: Instant,
     api_key_touches: Arc<Mutex<HashMap<i64, Instant>>>,
 }
@@ -65,7 +67,11 @@ impl AppState {
         }
         tx.commit().await?;
         BODY_LIMIT.store(config.max_body_bytes, Ordering::Relaxed);
+        let (recommender, interactions) =
+            Recommender::new(config.interaction_weights.clone(), config.recommendations_per_sale);
+        recommender::spawn_interaction_writer(db.clone(), interactions);
         Ok(Self {
+            recommender,
             tokens: Arc::new(TokenKeys::new(secret.as_bytes(), config.access_token_minutes * 60)),
             login_limiter: Limiter::per_minute(config.login_attempts_per_minute),
             api_limiter: Limiter::per_second(config.rate_limit_per_second),
@@ -104,9 +110,33 @@ impl AppState {
         }
     }
 
-    /// Background work of a serving process: the event relay, the release of expired
-    /// reservations (every 15 s) and forgetting idle rate-limit keys (every minute).
+    /// The recommender's settings for training runs.
+    pub fn recommender_config(&self) -> bodega_recommend::EngineConfig {
+        bodega_recommend::EngineConfig {
+            weights: self.config.interaction_weights.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Starts the recommender: learns from every sale published from now on, and loads the
+    /// models from what is in the database (in the background: the API serves meanwhile,
+    /// with fallback answers).
+    pub fn spawn_recommender(&self) {
+        recommender::spawn_sale_subscriber(&self.events, self.db.clone(), self.recommender.clone());
+        let state = self.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            match recommender::train::warm_up(&state.db, &state.recommender, &state.recommender_config()).await {
+                Ok(baskets) => tracing::info!(baskets, ms = started.elapsed().as_millis() as u64, "recommender loaded"),
+                Err(e) => tracing::warn!(error = %e, "recommender could not load; answering with fallbacks"),
+            }
+        });
+    }
+
+    /// Background work of a serving process: the event relay, the recommender, the release
+    /// of expired reservations (every 15 s) and forgetting idle rate-limit keys (every minute).
     pub fn spawn_background(&self) {
+        self.spawn_recommender();
         self.events.spawn_relay(self.db.clone());
         let state = self.clone();
         tokio::spawn(async move {

@@ -16,6 +16,7 @@ pub mod import;
 pub mod orders;
 pub mod outbox;
 pub mod people;
+pub mod recommendations;
 pub mod reorders;
 pub mod reservations;
 pub mod roles;

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod imports;
 pub mod orders;
 pub mod people;
+pub mod recommendations;
 pub mod roles;
 pub mod sales;
 pub mod stock;

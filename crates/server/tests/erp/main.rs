@@ -13,6 +13,7 @@ mod catalog;
 mod common;
 mod orders;
 mod outbox;
+mod recommendations;
 mod reorders;
 mod reservations;
 mod sales;

@@ -1,0 +1,139 @@
+//! Learning from the event bus: every sale updates the engine as it is published, and every
+//! sale made at the till or by an order gets its recommendation stored and announced
+//! (`erp.recommendations`); catalogue changes reach the engine's product list.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::mpsc;
+
+use bodega_events::{Event, EventBus};
+use bodega_store::outbox::topics;
+use bodega_store::{recommendations, Db};
+
+use super::{Observation, Recommender};
+
+#[derive(Deserialize)]
+struct SaleRecorded {
+    sale_id: i64,
+    customer_id: Option<i64>,
+    #[serde(default)]
+    historical: bool,
+    timestamp: chrono::DateTime<chrono::Utc>,
+    items: Vec<SaleLine>,
+}
+
+#[derive(Deserialize)]
+struct SaleLine {
+    product_id: i64,
+    quantity: i64,
+}
+
+/// Subscribes to the bus now (so nothing published after this call is missed) and spawns the
+/// task that learns from it.
+pub fn spawn_sale_subscriber(bus: &EventBus, db: Db, recommender: Arc<Recommender>) {
+    let mut events = bus.subscribe();
+    let (to_store, stored) = mpsc::unbounded_channel();
+    spawn_recommendation_writer(db.clone(), stored, bus.clone());
+    tokio::spawn(async move {
+        // The relay delivers at least once and in order: anything at or below the last
+        // sequence seen is a repeat.
+        let mut last_seq = 0;
+        loop {
+            let event = match events.recv().await {
+                Ok(event) => event,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "recommender fell behind the event bus; the next training run catches up"
+                    );
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            if event.seq <= last_seq {
+                continue;
+            }
+            last_seq = event.seq;
+            if let Err(e) = handle(&event, &db, &recommender, &to_store).await {
+                tracing::warn!(error = %e, seq = event.seq, topic = %event.topic, "recommender could not learn from an event");
+            }
+            recommender.mark_learnt(event.seq);
+        }
+    });
+}
+
+async fn handle(
+    event: &Event,
+    db: &Db,
+    recommender: &Recommender,
+    to_store: &mpsc::UnboundedSender<(i64, i64, serde_json::Value)>,
+) -> anyhow::Result<()> {
+    match (event.topic.as_str(), event.event_type.as_str()) {
+        (topics::SALES, "sale.recorded") => {
+            let sale: SaleRecorded = serde_json::from_value(event.data().clone())?;
+            let lines: Vec<(i64, i64)> = sale.items.iter().map(|l| (l.product_id, l.quantity)).collect();
+            let basket: Vec<i64> = lines.iter().map(|l| l.0).collect();
+            recommender.observe(Observation::Sale {
+                sale_id: sale.sale_id,
+                customer: sale.customer_id,
+                lines,
+                at: sale.timestamp.timestamp(),
+            });
+            if !sale.historical && recommender.per_sale > 0 {
+                let answer = recommender.answer(|engine| engine.for_basket(&basket, recommender.per_sale));
+                let items = serde_json::to_value(&answer.recommendations)?;
+                let _ = to_store.send((sale.sale_id, answer.model_version, items));
+            }
+        }
+        (topics::PRODUCTS, kind) => {
+            let Some(id) = event.key.as_deref().and_then(|k| k.parse::<i64>().ok()) else {
+                return Ok(());
+            };
+            let profile = {
+                let mut reader = db.read().await?;
+                recommendations::product_profile(&mut reader.conn(), id).await?
+            };
+            match profile {
+                Some(profile) => recommender.upsert_product(&profile),
+                None if kind == "product.deleted" => recommender.deactivate_product(id),
+                None => {}
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Stores per-sale recommendations in batches (one transaction per batch), so a burst of
+/// sales costs the writer one commit instead of one each.
+fn spawn_recommendation_writer(
+    db: Db,
+    mut stored: mpsc::UnboundedReceiver<(i64, i64, serde_json::Value)>,
+    bus: EventBus,
+) {
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(256);
+        while stored.recv_many(&mut batch, 512).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            while let Ok(more) = stored.try_recv() {
+                batch.push(more);
+            }
+            match save(&db, &batch).await {
+                Ok(0) => {}
+                Ok(_) => bus.nudge(),
+                Err(e) => tracing::warn!(error = %e, count = batch.len(), "storing sale recommendations failed"),
+            }
+            batch.clear();
+        }
+    });
+}
+
+async fn save(db: &Db, batch: &[(i64, i64, serde_json::Value)]) -> anyhow::Result<usize> {
+    let mut tx = db.begin().await?;
+    let n = recommendations::save_sale_recommendations(&mut tx.conn(), batch).await?;
+    tx.commit().await?;
+    Ok(n)
+}

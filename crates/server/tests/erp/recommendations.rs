@@ -1,0 +1,437 @@
+//! Recommendations: the seed-000 ML contract with the payloads of the seed's client (behind
+//! `x-api-key`), the native endpoints, a recommendation stored for every sale, training runs,
+//! and bad input answered with the JSON error shape.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::common::{id, main_warehouse, product};
+use crate::helpers::{Auth, TestApp};
+
+crate::on_both_stores!(
+    ml_contract_with_the_seed_client_payloads,
+    every_sale_gets_a_stored_recommendation,
+    bought_together_products_come_first,
+    training_stores_a_version_with_its_evaluation,
+    bad_input_is_refused_with_json_errors,
+);
+
+/// An API key with the ML permissions, as the seed's NestJS client uses.
+async fn ml_key(app: &TestApp) -> Auth {
+    let created = app
+        .post(
+            "/api/api-keys",
+            &app.admin,
+            json!({"name": "ml client", "permissions": ["ml:read", "ml:create"]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    Auth::ApiKey(created["key"].as_str().unwrap().to_string())
+}
+
+async fn category(app: &TestApp, name: &str) -> i64 {
+    id(&app
+        .post("/api/categories", &app.admin, json!({"name": name}))
+        .await
+        .expect(201)
+        .body)
+}
+
+async fn stocked(app: &TestApp, sku: &str, name: &str, category_id: i64) -> i64 {
+    id(&product(
+        app,
+        json!({"sku": sku, "name": name, "price": 1000, "cost": 400, "category_id": category_id,
+               "low_stock_threshold": 0, "initial_stock": 1000}),
+    )
+    .await)
+}
+
+async fn customer(app: &TestApp, first_name: &str) -> i64 {
+    id(&app
+        .post("/api/customers", &app.admin, json!({"first_name": first_name}))
+        .await
+        .expect(201)
+        .body)
+}
+
+async fn sell(app: &TestApp, customer_id: Option<i64>, products: &[i64]) -> i64 {
+    let items: Vec<Value> = products
+        .iter()
+        .map(|p| json!({"product_id": p, "quantity": 1}))
+        .collect();
+    let sale = app
+        .post(
+            "/api/pos/sales",
+            &app.admin,
+            json!({"customer_id": customer_id, "items": items}),
+        )
+        .await
+        .expect(201)
+        .body;
+    id(&sale)
+}
+
+/// Publishes pending events so the recommender learns them, and waits until it has.
+async fn learn(app: &TestApp) {
+    let last: Option<i64> = {
+        let mut conn = app.state.db.read().await.unwrap();
+        bodega_store::sql::query_scalar("SELECT MAX(id) FROM outbox")
+            .fetch_one(&mut conn.conn())
+            .await
+            .unwrap()
+    };
+    app.state.events.publish_pending(&app.state.db, 10_000).await.unwrap();
+    // The subscriber runs on its own task: wait until it has handled the last event.
+    let last = last.unwrap_or(0);
+    for _ in 0..500 {
+        if app.state.recommender.learnt_seq() >= last {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the recommender did not learn up to event {last}");
+}
+
+/// A small shop: two categories, products bought together, three customers.
+struct Shop {
+    bread: i64,
+    butter: i64,
+    jam: i64,
+    cheese: i64,
+    soap: i64,
+    shampoo: i64,
+    ana: i64,
+}
+
+async fn shop(app: &TestApp) -> Shop {
+    app.state.spawn_recommender();
+    let food = category(app, "Despensa").await;
+    let care = category(app, "Aseo").await;
+    let s = Shop {
+        bread: stocked(app, "PAN", "Pan amasado", food).await,
+        butter: stocked(app, "MAN", "Mantequilla", food).await,
+        jam: stocked(app, "MER", "Mermelada de frutilla", food).await,
+        cheese: stocked(app, "QUE", "Queso mantecoso", food).await,
+        soap: stocked(app, "JAB", "Jabón de glicerina", care).await,
+        shampoo: stocked(app, "CHA", "Champú de manzanilla", care).await,
+        ana: customer(app, "Ana").await,
+    };
+    let luis = customer(app, "Luis").await;
+    let eva = customer(app, "Eva").await;
+    sell(app, Some(s.ana), &[s.bread, s.butter]).await;
+    sell(app, Some(luis), &[s.bread, s.butter, s.jam]).await;
+    sell(app, Some(eva), &[s.bread, s.butter]).await;
+    sell(app, Some(eva), &[s.soap, s.shampoo]).await;
+    sell(app, None, &[s.cheese, s.bread]).await;
+    learn(app).await;
+    s
+}
+
+async fn ml_contract_with_the_seed_client_payloads(app: TestApp) {
+    let s = shop(&app).await;
+    let key = ml_key(&app).await;
+
+    // registerInteraction(userId, productId, interactionType): ids as strings.
+    let recorded = app
+        .post(
+            "/api/ml/recommendations/interaction",
+            key.clone(),
+            json!({"user_id": "web-7", "product_id": s.jam.to_string(), "interaction_type": "view"}),
+        )
+        .await
+        .expect(202)
+        .body;
+    assert_eq!(recorded["success"], true);
+
+    // getRecommendations(userId, strategy, limit).
+    for strategy in ["visual", "collaborative", "hybrid"] {
+        let got = app
+            .post(
+                "/api/ml/recommendations/get",
+                key.clone(),
+                json!({"user_id": s.ana.to_string(), "strategy": strategy, "limit": 3}),
+            )
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(got["success"], true, "{got}");
+        let recs = got["recommendations"].as_array().unwrap();
+        assert!(!recs.is_empty() && recs.len() <= 3, "{strategy}: {got}");
+        for r in recs {
+            let product_id: i64 = r["product_id"].as_str().unwrap().parse().unwrap();
+            assert!(product_id > 0);
+            assert!(r["score"].is_number(), "{r}");
+            assert!(!r["reason"].as_str().unwrap().is_empty(), "{r}");
+        }
+    }
+
+    // findSimilarProducts(productId, limit).
+    let similar = app
+        .post(
+            "/api/ml/embeddings/find-similar",
+            key.clone(),
+            json!({"product_id": s.bread.to_string(), "top_k": 2}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(similar["success"], true);
+    let similar = similar["similar_products"].as_array().unwrap();
+    assert!(!similar.is_empty() && similar.len() <= 2, "{similar:?}");
+    for p in similar {
+        assert_ne!(p["product_id"], json!(s.bread.to_string()));
+        let score = p["similarity_score"].as_f64().unwrap();
+        let distance = p["distance"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{p}");
+        assert!((score + distance - 1.0).abs() < 1e-6, "{p}");
+    }
+
+    // getModelMetrics().
+    let metrics = app.get("/api/ml/metrics/overall", key.clone()).await.expect(200).body;
+    for field in ["accuracy", "precision", "recall", "f1_score", "average_inference_time"] {
+        assert!(metrics[field].is_number(), "{field}: {metrics}");
+    }
+    // The four answers above were counted.
+    assert!(metrics["total_predictions"].as_u64().unwrap() >= 4, "{metrics}");
+
+    // The interaction reaches the database from the background writer.
+    let mut stored = 0;
+    for _ in 0..100 {
+        let mut conn = app.state.db.read().await.unwrap();
+        stored = bodega_store::recommendations::interactions_since(&mut conn.conn(), None)
+            .await
+            .unwrap()
+            .len();
+        if stored == 1 {
+            break;
+        }
+        drop(conn);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored, 1);
+
+    // Native endpoints answer with the same engine.
+    let basket = app
+        .post(
+            "/api/recommendations/basket",
+            &app.admin,
+            json!({"items": [s.bread], "limit": 3}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert!(!basket["recommendations"].as_array().unwrap().is_empty(), "{basket}");
+    let for_ana = app
+        .get(&format!("/api/customers/{}/recommendations?limit=2", s.ana), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert!(for_ana["recommendations"].as_array().unwrap().len() <= 2);
+    app.get(&format!("/api/products/{}/similar?limit=2", s.soap), &app.admin)
+        .await
+        .expect(200);
+}
+
+async fn every_sale_gets_a_stored_recommendation(app: TestApp) {
+    let s = shop(&app).await;
+    let sale = sell(&app, Some(s.ana), &[s.bread]).await;
+    app.state.events.publish_pending(&app.state.db, 10_000).await.unwrap();
+    let mut found = None;
+    for _ in 0..200 {
+        let r = app.get(&format!("/api/sales/{sale}/recommendations"), &app.admin).await;
+        if r.status == 200 {
+            found = Some(r.body);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let stored = found.expect("a recommendation for the sale");
+    assert_eq!(stored["sale_id"], sale);
+    let recs = stored["recommendations"].as_array().unwrap();
+    assert!(!recs.is_empty());
+    for (i, r) in recs.iter().enumerate() {
+        assert_eq!(r["rank"], i + 1);
+        assert_ne!(r["product_id"], s.bread, "the basket's own product is not recommended");
+        assert!(r["relevance"].as_f64().unwrap() <= 100.0);
+        assert!(!r["reason"].as_str().unwrap().is_empty());
+        assert!(r["product_name"].is_string());
+    }
+    // Announced as erp.recommendations.
+    let mut conn = app.state.db.read().await.unwrap();
+    let pending = bodega_store::outbox::unpublished(&mut conn.conn(), 10_000)
+        .await
+        .unwrap();
+    assert!(
+        pending
+            .iter()
+            .any(|e| e.topic == "erp.recommendations" && e.event_key.as_deref() == Some(sale.to_string().as_str())),
+        "no erp.recommendations event for sale {sale}"
+    );
+}
+
+async fn bought_together_products_come_first(app: TestApp) {
+    let s = shop(&app).await;
+    // Butter was in every basket with bread: it leads bread's basket.
+    let basket = app
+        .post("/api/recommendations/basket", &app.admin, json!({"items": [s.bread]}))
+        .await
+        .expect(200)
+        .body;
+    let first = &basket["recommendations"][0];
+    assert_eq!(first["product_id"], s.butter, "{basket}");
+    assert_eq!(basket["fallback"], false, "{basket}");
+    let reason = first["reason"].as_str().unwrap();
+    assert!(reason.contains("Pan amasado"), "{reason}");
+    // A new sale is learnt at once: soap bought with jam, three times.
+    for _ in 0..3 {
+        sell(&app, None, &[s.jam, s.soap]).await;
+    }
+    learn(&app).await;
+    let jam = app
+        .post("/api/recommendations/basket", &app.admin, json!({"items": [s.jam]}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(jam["recommendations"][0]["product_id"], s.soap, "{jam}");
+    // Shampoo was only ever bought with soap; no model ties it to cheese either.
+    let _ = s.shampoo;
+    let _ = s.cheese;
+}
+
+async fn training_stores_a_version_with_its_evaluation(app: TestApp) {
+    let _ = shop(&app).await;
+    let key = ml_key(&app).await;
+    // Training needs ml:update: the client key cannot.
+    app.post("/api/ml/models", key.clone(), json!({}))
+        .await
+        .expect_error(403, "forbidden", None);
+    let report = app.post("/api/ml/models", &app.admin, json!({})).await.expect(201).body;
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["baskets"], 5);
+    assert_eq!(report["products"], 6);
+    let again = app.post("/api/ml/models", &app.admin, json!({})).await.expect(201).body;
+    assert_eq!(again["version"], 2);
+    let models = app.get("/api/ml/models", key).await.expect(200).body;
+    let versions: Vec<i64> = models
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, vec![2, 1]);
+    assert_eq!(app.state.recommender.engine().version(), 2);
+}
+
+async fn bad_input_is_refused_with_json_errors(app: TestApp) {
+    let s = shop(&app).await;
+    let key = ml_key(&app).await;
+    let main = main_warehouse(&app).await;
+    let _ = main;
+    let cases: Vec<(&str, Value, u16, &str, Option<&str>)> = vec![
+        (
+            "/api/ml/recommendations/get",
+            json!({"user_id": "1", "strategy": "psychic"}),
+            422,
+            "validation",
+            Some("strategy"),
+        ),
+        (
+            "/api/ml/recommendations/get",
+            json!({"user_id": "1", "limit": -1}),
+            422,
+            "validation",
+            Some("limit"),
+        ),
+        (
+            "/api/ml/recommendations/get",
+            json!({"user_id": "1", "limit": 0}),
+            422,
+            "validation",
+            Some("limit"),
+        ),
+        (
+            "/api/ml/recommendations/get",
+            json!({"user_id": ""}),
+            422,
+            "validation",
+            Some("user_id"),
+        ),
+        (
+            "/api/ml/recommendations/get",
+            json!({"strategy": "hybrid"}),
+            422,
+            "validation",
+            None,
+        ),
+        (
+            "/api/ml/recommendations/interaction",
+            json!({"user_id": "u", "product_id": "999999", "interaction_type": "view"}),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            "/api/ml/recommendations/interaction",
+            json!({"user_id": "u", "product_id": s.bread, "interaction_type": "buy"}),
+            422,
+            "validation",
+            Some("interaction_type"),
+        ),
+        (
+            "/api/ml/recommendations/interaction",
+            json!({"user_id": "u", "product_id": "pan", "interaction_type": "view"}),
+            422,
+            "validation",
+            Some("product_id"),
+        ),
+        (
+            "/api/ml/embeddings/find-similar",
+            json!({"product_id": "999999"}),
+            404,
+            "not_found",
+            None,
+        ),
+        (
+            "/api/ml/embeddings/find-similar",
+            json!({"product_id": s.bread, "top_k": 1000}),
+            422,
+            "validation",
+            Some("top_k"),
+        ),
+    ];
+    for (path, body, status, code, field) in cases {
+        let r = app.post(path, key.clone(), body.clone()).await;
+        assert_eq!(r.status.as_u16(), status, "{path} {body}: {}", r.body);
+        assert_eq!(r.body["error"]["code"], code, "{path} {body}: {}", r.body);
+        if let Some(field) = field {
+            assert_eq!(r.body["error"]["field"], field, "{path} {body}: {}", r.body);
+        }
+    }
+    app.post("/api/recommendations/basket", &app.admin, json!({"items": []}))
+        .await
+        .expect_error(422, "validation", Some("items"));
+    app.post("/api/recommendations/basket", &app.admin, json!({"items": [999999]}))
+        .await
+        .expect_error(404, "not_found", None);
+    app.get("/api/customers/999999/recommendations", &app.admin)
+        .await
+        .expect_error(404, "not_found", None);
+    app.get(
+        &format!("/api/customers/{}/recommendations?strategy=x", s.ana),
+        &app.admin,
+    )
+    .await
+    .expect_error(422, "validation", Some("strategy"));
+    app.get("/api/products/999999/similar", &app.admin)
+        .await
+        .expect_error(404, "not_found", None);
+    // Nothing was recorded by the refused interactions.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut conn = app.state.db.read().await.unwrap();
+    let stored = bodega_store::recommendations::interactions_since(&mut conn.conn(), None)
+        .await
+        .unwrap();
+    assert!(stored.is_empty(), "{stored:?}");
+}
