@@ -114,7 +114,6 @@ impl AppState {
     pub fn recommender_config(&self) -> bodega_recommend::EngineConfig {
         bodega_recommend::EngineConfig {
             weights: self.config.interaction_weights.clone(),
-            ..Default::default()
         }
     }
 

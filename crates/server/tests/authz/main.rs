@@ -267,6 +267,16 @@ enum Erp {
     ImportCsv,
     /// `GET /api/exports/{format}` of products.
     ExportCsv,
+    MlRecommendations,
+    MlInteraction,
+    MlFindSimilar,
+    MlMetrics,
+    ListModels,
+    TrainModels,
+    ProductSimilar,
+    CustomerRecommendations,
+    BasketRecommendations,
+    SaleRecommendations,
 }
 
 impl Erp {
@@ -319,6 +329,16 @@ impl Erp {
             Erp::AdvanceReorder => (Method::POST, "/api/reorder-requests/{id}/status"),
             Erp::ImportCsv => (Method::POST, "/api/imports/{format}"),
             Erp::ExportCsv => (Method::GET, "/api/exports/{format}"),
+            Erp::MlRecommendations => (Method::POST, "/api/ml/recommendations/get"),
+            Erp::MlInteraction => (Method::POST, "/api/ml/recommendations/interaction"),
+            Erp::MlFindSimilar => (Method::POST, "/api/ml/embeddings/find-similar"),
+            Erp::MlMetrics => (Method::GET, "/api/ml/metrics/overall"),
+            Erp::ListModels => (Method::GET, "/api/ml/models"),
+            Erp::TrainModels => (Method::POST, "/api/ml/models"),
+            Erp::ProductSimilar => (Method::GET, "/api/products/{id}/similar"),
+            Erp::CustomerRecommendations => (Method::GET, "/api/customers/{id}/recommendations"),
+            Erp::BasketRecommendations => (Method::POST, "/api/recommendations/basket"),
+            Erp::SaleRecommendations => (Method::GET, "/api/sales/{id}/recommendations"),
         }
     }
 }
@@ -511,6 +531,16 @@ const MATRIX: &[Row] = &[
     row(Op::Erp(Erp::AdvanceReorder),       Needs("reorders:update", 200),   [401, 200, 200, 403, 403, 403, 403]),
     row(Op::Erp(Erp::ImportCsv),            Needs("imports:create", 200),    [401, 200, 200, 403, 403, 403, 403]),
     row(Op::Erp(Erp::ExportCsv),            Needs("products:read", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::MlRecommendations),    Needs("ml:read", 200),           [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::MlInteraction),        Needs("ml:create", 202),         [401, 202, 202, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::MlFindSimilar),        Needs("ml:read", 200),           [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::MlMetrics),            Needs("ml:read", 200),           [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::ListModels),           Needs("ml:read", 200),           [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::TrainModels),          Needs("ml:update", 201),         [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ProductSimilar),       Needs("products:read", 200),     [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::CustomerRecommendations), Needs("ml:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::BasketRecommendations), Needs("ml:read", 200),          [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::SaleRecommendations),  Needs("sales:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
 ];
 
 /// `needed` (`resource:action`) granted by `granted` (`resource:action`, `resource:*`, `*`).
@@ -737,6 +767,12 @@ impl Fixture {
             )
             .await;
         self.erp.sale = id_of(&sale);
+        // The recommendation the subscriber would have stored for the sale.
+        let mut tx = self.app.state.db.begin().await.expect("begin");
+        bodega_store::recommendations::save_sale_recommendations(&mut tx.conn(), &[(self.erp.sale, 0, json!([]))])
+            .await
+            .expect("sale recommendation");
+        tx.commit().await.expect("commit");
         self.erp.reorder = self.reorder().await;
     }
 
@@ -927,6 +963,30 @@ impl Fixture {
                 Some(Value::String(format!("sku,name,price\nIMP-{n},Importado {n},1500\n"))),
             ),
             Erp::ExportCsv => ("/api/exports/products".into(), None),
+            Erp::MlRecommendations => (
+                "/api/ml/recommendations/get".into(),
+                Some(json!({"user_id": self.customer.to_string(), "strategy": "hybrid", "limit": 5})),
+            ),
+            Erp::MlInteraction => (
+                "/api/ml/recommendations/interaction".into(),
+                Some(
+                    json!({"user_id": format!("web-{n}"), "product_id": r.product.to_string(), "interaction_type": "view"}),
+                ),
+            ),
+            Erp::MlFindSimilar => (
+                "/api/ml/embeddings/find-similar".into(),
+                Some(json!({"product_id": r.product.to_string(), "top_k": 3})),
+            ),
+            Erp::MlMetrics => ("/api/ml/metrics/overall".into(), None),
+            Erp::ListModels => ("/api/ml/models".into(), None),
+            Erp::TrainModels => ("/api/ml/models".into(), Some(json!({}))),
+            Erp::ProductSimilar => (format!("/api/products/{}/similar", r.product), None),
+            Erp::CustomerRecommendations => (format!("/api/customers/{}/recommendations", self.customer), None),
+            Erp::BasketRecommendations => (
+                "/api/recommendations/basket".into(),
+                Some(json!({"items": [r.product]})),
+            ),
+            Erp::SaleRecommendations => (format!("/api/sales/{}/recommendations", r.sale), None),
         }
     }
 
