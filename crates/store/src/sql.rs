@@ -477,6 +477,12 @@ impl<'q, O: FromRow> QueryAs<'q, O> {
         self
     }
 
+    /// See [`Query::once`].
+    pub fn once(mut self) -> Self {
+        self.query = self.query.once();
+        self
+    }
+
     pub async fn fetch_all(self, c: &mut Conn<'_>) -> StoreResult<Vec<O>> {
         self.query.rows(c, None, O::from_row).await
     }
@@ -506,6 +512,12 @@ impl<'q, O: Column> QueryScalar<'q, O> {
 
     pub fn bind_all<V: ToValue>(mut self, values: impl IntoIterator<Item = V>) -> Self {
         self.query = self.query.bind_all(values);
+        self
+    }
+
+    /// See [`Query::once`].
+    pub fn once(mut self) -> Self {
+        self.query = self.query.once();
         self
     }
 
