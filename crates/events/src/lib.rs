@@ -36,6 +36,20 @@ impl Event {
     }
 }
 
+impl From<OutboxEvent> for Event {
+    fn from(row: OutboxEvent) -> Self {
+        Self {
+            seq: row.id,
+            payload: row.payload_json(),
+            event_id: row.event_id,
+            topic: row.topic,
+            event_type: row.event_type,
+            key: row.event_key,
+            created_at: row.created_at,
+        }
+    }
+}
+
 /// The in-process bus: subscribers get every event the relay publishes, in order.
 #[derive(Clone)]
 pub struct EventBus {
@@ -133,15 +147,7 @@ impl EventBus {
             return ids;
         }
         for row in batch {
-            let event = Event {
-                seq: row.id,
-                payload: row.payload_json(),
-                event_id: row.event_id,
-                topic: row.topic,
-                event_type: row.event_type,
-                key: row.event_key,
-                created_at: row.created_at,
-            };
+            let event = Event::from(row);
             // No subscriber is not an error: the event stays in the outbox for replays.
             let _ = self.sender.send(Arc::new(event));
         }

@@ -36,6 +36,8 @@ pub struct Recommender {
     inference_nanos: AtomicU64,
     /// The last event sequence the sale subscriber has handled.
     learnt_seq: AtomicI64,
+    /// The newest sale id the engine in service was trained on.
+    trained_through: AtomicI64,
     /// The latest training run's offline evaluation (JSON object), for the metrics endpoint.
     evaluation: RwLock<Option<serde_json::Value>>,
     pub weights: InteractionWeights,
@@ -69,6 +71,7 @@ impl Recommender {
             interactions: sender,
             predictions: AtomicU64::new(0),
             learnt_seq: AtomicI64::new(0),
+            trained_through: AtomicI64::new(0),
             inference_nanos: AtomicU64::new(0),
             evaluation: RwLock::new(None),
             weights,
@@ -95,6 +98,12 @@ impl Recommender {
     /// The last event sequence learnt from the bus (events are learnt in order).
     pub fn learnt_seq(&self) -> i64 {
         self.learnt_seq.load(Ordering::Acquire)
+    }
+
+    /// The newest sale id the engine in service was trained on; later sales are learnt
+    /// from the bus.
+    pub fn trained_through(&self) -> i64 {
+        self.trained_through.load(Ordering::Acquire)
     }
 
     pub(crate) fn mark_learnt(&self, seq: i64) {
@@ -176,6 +185,7 @@ impl Recommender {
             }
         }
         *current = engine;
+        self.trained_through.fetch_max(last_sale_id, Ordering::AcqRel);
         if evaluation.is_some() {
             *self.evaluation.write().unwrap_or_else(|p| p.into_inner()) = evaluation;
         }

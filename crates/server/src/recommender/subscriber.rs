@@ -45,24 +45,56 @@ pub fn spawn_sale_subscriber(bus: &EventBus, db: Db, recommender: Arc<Recommende
             let event = match events.recv().await {
                 Ok(event) => event,
                 Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(
-                        missed,
-                        "recommender fell behind the event bus; the next training run catches up"
-                    );
+                    // The bus dropped events for us; they are all in the outbox.
+                    tracing::info!(missed, "recommender catching up from the outbox");
+                    if let Err(e) = catch_up(&db, &recommender, &to_store, &mut last_seq).await {
+                        tracing::warn!(error = %e, "recommender could not catch up; the next training run will");
+                    }
                     continue;
                 }
                 Err(RecvError::Closed) => return,
             };
-            if event.seq <= last_seq {
-                continue;
-            }
-            last_seq = event.seq;
-            if let Err(e) = handle(&event, &db, &recommender, &to_store).await {
-                tracing::warn!(error = %e, seq = event.seq, topic = %event.topic, "recommender could not learn from an event");
-            }
-            recommender.mark_learnt(event.seq);
+            learn(&event, &db, &recommender, &to_store, &mut last_seq).await;
         }
     });
+}
+
+async fn learn(
+    event: &Event,
+    db: &Db,
+    recommender: &Recommender,
+    to_store: &mpsc::UnboundedSender<(i64, i64, serde_json::Value)>,
+    last_seq: &mut i64,
+) {
+    if event.seq <= *last_seq {
+        return;
+    }
+    *last_seq = event.seq;
+    if let Err(e) = handle(event, db, recommender, to_store).await {
+        tracing::warn!(error = %e, seq = event.seq, topic = %event.topic, "recommender could not learn from an event");
+    }
+    recommender.mark_learnt(event.seq);
+}
+
+/// Reads from the outbox what the bus dropped, in order, up to the newest event.
+async fn catch_up(
+    db: &Db,
+    recommender: &Recommender,
+    to_store: &mpsc::UnboundedSender<(i64, i64, serde_json::Value)>,
+    last_seq: &mut i64,
+) -> anyhow::Result<()> {
+    loop {
+        let rows = {
+            let mut reader = db.read().await?;
+            bodega_store::outbox::list(&mut reader.conn(), None, *last_seq, 1000).await?
+        };
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for row in rows {
+            learn(&Event::from(row), db, recommender, to_store, last_seq).await;
+        }
+    }
 }
 
 async fn handle(
@@ -76,13 +108,20 @@ async fn handle(
             let sale: SaleRecorded = serde_json::from_value(event.data().clone())?;
             let lines: Vec<(i64, i64)> = sale.items.iter().map(|l| (l.product_id, l.quantity)).collect();
             let basket: Vec<i64> = lines.iter().map(|l| l.0).collect();
+            if sale.sale_id <= recommender.trained_through() {
+                // Already in the engine's training data (events published after a restart).
+                return Ok(());
+            }
             recommender.observe(Observation::Sale {
                 sale_id: sale.sale_id,
                 customer: sale.customer_id,
                 lines,
                 at: sale.timestamp.timestamp(),
             });
-            if !sale.historical && recommender.per_sale > 0 {
+            // A recommendation is for the moment of the sale: none for imported history nor
+            // for sales whose events are published a day late (after an outage).
+            let fresh = chrono::Utc::now() - sale.timestamp < chrono::TimeDelta::hours(24);
+            if !sale.historical && fresh && recommender.per_sale > 0 {
                 let answer = recommender.answer(|engine| engine.for_basket(&basket, recommender.per_sale));
                 let items = serde_json::to_value(&answer.recommendations)?;
                 let _ = to_store.send((sale.sale_id, answer.model_version, items));
