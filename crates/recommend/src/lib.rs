@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod evaluate;
 pub mod ids;
+pub mod itemitem;
 pub mod matrix;
 pub mod scorer;
 
