@@ -6,9 +6,13 @@
 //! which is what the offline evaluation and the hybrid blend use.
 
 pub mod engine;
+pub mod eval;
 pub mod evaluate;
 pub mod ids;
+pub mod itemitem;
 pub mod matrix;
+pub mod metrics;
+pub mod popular;
 pub mod scorer;
 
 pub use engine::{

@@ -1,0 +1,717 @@
+//! The item-item model of seed 003: products bought in the same basket, weighted by how
+//! recently, normalised by cosine, with the top-K neighbours of every product kept ready.
+//!
+//! Every basket `b` bought at time `t_b` weighs `w_b = 2^((t_b - t0) / half_life)`: the weights
+//! live in a *growing* time base `t0`, so a new sale never has to decay the existing counts
+//! (cosine and the confidence ratios are invariant to a global scale). When the exponent grows
+//! past [`RESCALE_AFTER_HALF_LIVES`], everything is multiplied once by `2^-(t - t0)/half_life`
+//! and `t0` moves forward: a rare pass over every pair instead of one on every sale.
+//!
+//! With `C_i = Σ_{b ∋ i} w_b` (decayed basket count) and `C_ij = Σ_{b ∋ i, j} w_b` (decayed
+//! co-occurrence), `sim(i, j) = C_ij / sqrt(C_i · C_j)` and the confidence of `j` given `i` is
+//! `C_ij / C_i`, the recency-weighted share of `i`'s baskets that also held `j`.
+//!
+//! For the human reason, every item also keeps the exact list of baskets it was in during the
+//! last `window_days` (90): "bought together with X in 37 baskets in the last 90 days" is an
+//! exact count, from intersecting two of these lists.
+
+use std::collections::{HashMap, VecDeque};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::scorer::{top_n, Scorer};
+
+/// The time base moves forward when new weights reach `2^this`.
+pub const RESCALE_AFTER_HALF_LIVES: f64 = 256.0;
+
+const DAY: i64 = 86_400;
+
+/// Settings of the item-item model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ItemItemConfig {
+    /// A basket's weight halves every `half_life_days`.
+    pub half_life_days: f64,
+    /// Neighbours kept per product.
+    pub k: usize,
+    /// Exponent of the history strengths when scoring a user (1: linear; < 1 flattens).
+    pub history_power: f32,
+    /// Weight of the user's own (recency-weighted) purchases of a product, relative to the
+    /// neighbour evidence: wholesale customers buy the same products again.
+    pub repeat: f32,
+    /// The window of the exact counts given as evidence, in days.
+    pub window_days: i64,
+}
+
+impl Default for ItemItemConfig {
+    fn default() -> Self {
+        Self {
+            half_life_days: 120.0,
+            k: 100,
+            history_power: 1.0,
+            repeat: 1.0,
+            window_days: 90,
+        }
+    }
+}
+
+/// A basket for training: when, and the item indexes in it (duplicates are ignored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedBasket {
+    /// Unix seconds.
+    pub at: i64,
+    pub items: Vec<u32>,
+}
+
+/// A product suggested for a basket, with the evidence for its reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BasketSuggestion {
+    pub item: u32,
+    /// 1 = best.
+    pub rank: u32,
+    /// Sum of the cosine similarities to the basket's items.
+    pub score: f32,
+    /// The score as a percentage of the best one.
+    pub relevance: f32,
+    /// Estimated P(item | basket): decayed co-occurrence with the anchor / decayed count of
+    /// the anchor.
+    pub confidence: f32,
+    /// The basket item it is most tied to.
+    pub anchor: u32,
+    /// Exact number of baskets holding both `anchor` and `item` in the last `window_days`.
+    pub shared_baskets: u32,
+    pub window_days: i64,
+}
+
+/// The trained model; see the module documentation.
+#[derive(Debug, Clone)]
+pub struct ItemItem {
+    config: ItemItemConfig,
+    /// Time base of the stored weights (unix seconds).
+    t0: i64,
+    /// The newest time seen (training `now` or the newest basket).
+    now: i64,
+    /// `C_i` in the base `t0`.
+    count: Vec<f64>,
+    /// `C_ij` for `j ≠ i`, sorted by `j`.
+    rows: Vec<Vec<(u32, f64)>>,
+    /// `1 / sqrt(C_i)` in the base `t0` (0 for unseen items).
+    inv_norm: Vec<f64>,
+    /// Top-K by cosine as (j, C_ij): the co-occurrence stays exact (a basket holding both i
+    /// and j recomputes i's list) and the similarity is read with the current norms.
+    neighbours: Vec<Vec<(u32, f64)>>,
+    /// (unix seconds, basket sequence number) of the baskets holding the item within the
+    /// window, oldest first.
+    recent: Vec<VecDeque<(i64, u32)>>,
+    baskets_seen: u32,
+    rescales: u32,
+}
+
+fn inv_sqrt(c: f64) -> f64 {
+    if c > 0.0 {
+        1.0 / c.sqrt()
+    } else {
+        0.0
+    }
+}
+
+fn dedup(items: &[u32]) -> Vec<u32> {
+    let mut items = items.to_vec();
+    items.sort_unstable();
+    items.dedup();
+    items
+}
+
+impl ItemItem {
+    /// An empty model over `items` products, its time base at `now`.
+    pub fn empty(items: usize, config: ItemItemConfig, now: i64) -> Self {
+        Self {
+            config,
+            t0: now,
+            now,
+            count: vec![0.0; items],
+            inv_norm: vec![0.0; items],
+            rows: vec![Vec::new(); items],
+            neighbours: vec![Vec::new(); items],
+            recent: vec![VecDeque::new(); items],
+            baskets_seen: 0,
+            rescales: 0,
+        }
+    }
+
+    /// Batch training on `baskets` (any order; processed oldest first) over `items` products.
+    /// `now` is the time base and the clock of the evidence window.
+    pub fn train(items: usize, baskets: &[TimedBasket], config: ItemItemConfig, now: i64) -> Self {
+        let mut model = Self::empty(items, config, now);
+        let mut order: Vec<usize> = (0..baskets.len()).collect();
+        order.sort_by_key(|&b| baskets[b].at);
+        let sets: Vec<Vec<u32>> = order.iter().map(|&b| dedup(&baskets[b].items)).collect();
+        let max_item = sets.iter().flatten().copied().max().map_or(0, |m| m as usize + 1);
+        model.grow(max_item);
+        let n = model.count.len();
+        let weights: Vec<f64> = order.iter().map(|&b| model.weight(baskets[b].at)).collect();
+        if let Some(&last) = order.last() {
+            model.now = model.now.max(baskets[last].at);
+        }
+
+        // Item → the baskets holding it (chronological), as CSR.
+        let mut start = vec![0usize; n + 1];
+        for set in &sets {
+            for &i in set {
+                start[i as usize + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut holding = vec![0u32; start[n]];
+        for (b, set) in sets.iter().enumerate() {
+            for &i in set {
+                holding[fill[i as usize]] = b as u32;
+                fill[i as usize] += 1;
+            }
+        }
+
+        // Rows of C in parallel, one dense accumulator per worker.
+        let results: Vec<(f64, Vec<(u32, f64)>)> = (0..n)
+            .into_par_iter()
+            .map_init(
+                || (vec![0f64; n], Vec::<u32>::new()),
+                |(acc, touched), i| {
+                    let mut c = 0.0;
+                    for &b in &holding[start[i]..start[i + 1]] {
+                        let w = weights[b as usize];
+                        c += w;
+                        for &j in &sets[b as usize] {
+                            if j as usize == i {
+                                continue;
+                            }
+                            if acc[j as usize] == 0.0 {
+                                touched.push(j);
+                            }
+                            acc[j as usize] += w;
+                        }
+                    }
+                    touched.sort_unstable();
+                    let row = touched
+                        .iter()
+                        .map(|&j| {
+                            let v = acc[j as usize];
+                            acc[j as usize] = 0.0;
+                            (j, v)
+                        })
+                        .collect();
+                    touched.clear();
+                    (c, row)
+                },
+            )
+            .collect();
+        for (i, (c, row)) in results.into_iter().enumerate() {
+            model.count[i] = c;
+            model.inv_norm[i] = inv_sqrt(c);
+            model.rows[i] = row;
+        }
+        let neighbours: Vec<Vec<(u32, f64)>> = (0..n).into_par_iter().map(|i| model.top_k(i as u32)).collect();
+        model.neighbours = neighbours;
+
+        let from = model.now - model.config.window_days * DAY;
+        for (seq, (&b, set)) in order.iter().zip(&sets).enumerate() {
+            if baskets[b].at > from {
+                for &i in set {
+                    model.recent[i as usize].push_back((baskets[b].at, seq as u32));
+                }
+            }
+        }
+        model.baskets_seen = sets.len() as u32;
+        model
+    }
+
+    /// A new basket: updates the counts and the neighbour lists of its items, so the next
+    /// request already sees it. Neighbour lists of other products that list one of these
+    /// items keep their membership until those products sell again (their similarity values
+    /// are read fresh).
+    pub fn observe_basket(&mut self, items: &[u32], at: i64) {
+        let set = dedup(items);
+        if let Some(&max) = set.last() {
+            self.grow(max as usize + 1);
+        }
+        if (at - self.t0) as f64 / self.half_life_seconds() > RESCALE_AFTER_HALF_LIVES {
+            self.rescale(at);
+        }
+        let w = self.weight(at);
+        for &i in &set {
+            self.count[i as usize] += w;
+            self.inv_norm[i as usize] = inv_sqrt(self.count[i as usize]);
+            let row = &mut self.rows[i as usize];
+            for &j in &set {
+                if j == i {
+                    continue;
+                }
+                match row.binary_search_by_key(&j, |&(k, _)| k) {
+                    Ok(p) => row[p].1 += w,
+                    Err(p) => row.insert(p, (j, w)),
+                }
+            }
+        }
+        self.now = self.now.max(at);
+        let seq = self.baskets_seen;
+        self.baskets_seen += 1;
+        let from = self.now - self.config.window_days * DAY;
+        for &i in &set {
+            let recent = &mut self.recent[i as usize];
+            let p = recent.partition_point(|&(t, s)| (t, s) <= (at, seq));
+            recent.insert(p, (at, seq));
+            while recent.front().is_some_and(|&(t, _)| t <= from) {
+                recent.pop_front();
+            }
+        }
+        for &i in &set {
+            self.neighbours[i as usize] = self.top_k(i);
+        }
+    }
+
+    /// Recomputes every neighbour list (after many incremental updates, e.g. nightly).
+    pub fn refresh_neighbours(&mut self) {
+        let n = self.count.len();
+        self.neighbours = (0..n).into_par_iter().map(|i| self.top_k(i as u32)).collect();
+    }
+
+    pub fn config(&self) -> &ItemItemConfig {
+        &self.config
+    }
+
+    pub fn items(&self) -> usize {
+        self.count.len()
+    }
+
+    /// How many times the time base moved forward.
+    pub fn rescales(&self) -> u32 {
+        self.rescales
+    }
+
+    /// The model's clock: the newest basket or training time.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// `C_i`, decayed to now.
+    pub fn count(&self, i: u32) -> f64 {
+        self.count.get(i as usize).copied().unwrap_or(0.0) * self.to_now()
+    }
+
+    /// `C_ij`, decayed to now (`C_i` when `i == j`).
+    pub fn co_count(&self, i: u32, j: u32) -> f64 {
+        if i == j {
+            return self.count(i);
+        }
+        self.raw_co(i, j) * self.to_now()
+    }
+
+    /// Cosine similarity of two products' recency-weighted basket vectors.
+    pub fn similarity(&self, i: u32, j: u32) -> f64 {
+        let (ci, cj) = (self.raw_count(i), self.raw_count(j));
+        if ci <= 0.0 || cj <= 0.0 {
+            return 0.0;
+        }
+        self.raw_co(i, j) / (ci * cj).sqrt()
+    }
+
+    /// The top-K neighbours of `i` with their current similarity, best first.
+    pub fn neighbours(&self, i: u32) -> Vec<(u32, f32)> {
+        let mut list: Vec<(u32, f32)> = self.neighbour_sims(i).collect();
+        list.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        list
+    }
+
+    /// The neighbours of `i` with their current similarity, in no particular order.
+    fn neighbour_sims(&self, i: u32) -> impl Iterator<Item = (u32, f32)> + '_ {
+        let ni = self.inv_norm.get(i as usize).copied().unwrap_or(0.0);
+        self.neighbours
+            .get(i as usize)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .map(move |&(j, c)| (j, (c * ni * self.inv_norm[j as usize]) as f32))
+    }
+
+    /// Exact number of baskets holding both products within the window ending now.
+    pub fn shared_baskets(&self, i: u32, j: u32) -> u32 {
+        let (Some(a), Some(b)) = (self.recent.get(i as usize), self.recent.get(j as usize)) else {
+            return 0;
+        };
+        let from = self.now - self.config.window_days * DAY;
+        let (mut x, mut y) = (
+            a.partition_point(|&(t, _)| t <= from),
+            b.partition_point(|&(t, _)| t <= from),
+        );
+        let mut shared = 0;
+        while x < a.len() && y < b.len() {
+            match a[x].cmp(&b[y]) {
+                std::cmp::Ordering::Less => x += 1,
+                std::cmp::Ordering::Greater => y += 1,
+                std::cmp::Ordering::Equal => {
+                    shared += 1;
+                    x += 1;
+                    y += 1;
+                }
+            }
+        }
+        shared
+    }
+
+    /// The top `n` products to suggest with a basket, not in it, with their evidence.
+    pub fn for_basket(&self, items: &[u32], n: usize) -> Vec<BasketSuggestion> {
+        let basket = dedup(items);
+        // (candidate, score, best single similarity, anchor)
+        let mut acc: HashMap<u32, (f32, f32, u32)> = HashMap::with_capacity(basket.len() * self.config.k);
+        for &i in &basket {
+            for (j, s) in self.neighbour_sims(i) {
+                if basket.binary_search(&j).is_ok() {
+                    continue;
+                }
+                let e = acc.entry(j).or_insert((0.0, f32::NEG_INFINITY, i));
+                e.0 += s;
+                if s > e.1 {
+                    e.1 = s;
+                    e.2 = i;
+                }
+            }
+        }
+        let mut ranked: Vec<(u32, f32, u32)> = acc.into_iter().map(|(j, (s, _, a))| (j, s, a)).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(n);
+        let best = ranked.first().map_or(1.0, |r| r.1).max(f32::MIN_POSITIVE);
+        ranked
+            .into_iter()
+            .enumerate()
+            .map(|(rank, (item, score, anchor))| {
+                let ca = self.raw_count(anchor);
+                BasketSuggestion {
+                    item,
+                    rank: rank as u32 + 1,
+                    score,
+                    relevance: (100.0 * score / best).clamp(0.0, 100.0),
+                    confidence: if ca > 0.0 {
+                        (self.raw_co(anchor, item) / ca).clamp(0.0, 1.0) as f32
+                    } else {
+                        0.0
+                    },
+                    anchor,
+                    shared_baskets: self.shared_baskets(anchor, item),
+                    window_days: self.config.window_days,
+                }
+            })
+            .collect()
+    }
+
+    /// The human reason for a suggestion, given product names.
+    pub fn reason(suggestion: &BasketSuggestion, anchor_name: &str) -> String {
+        let s = suggestion.shared_baskets;
+        format!(
+            "bought together with {anchor_name} in {s} basket{} in the last {} days",
+            if s == 1 { "" } else { "s" },
+            suggestion.window_days
+        )
+    }
+
+    fn half_life_seconds(&self) -> f64 {
+        self.config.half_life_days.max(1e-6) * DAY as f64
+    }
+
+    fn weight(&self, at: i64) -> f64 {
+        ((at - self.t0) as f64 / self.half_life_seconds()).exp2()
+    }
+
+    fn to_now(&self) -> f64 {
+        1.0 / self.weight(self.now)
+    }
+
+    fn raw_count(&self, i: u32) -> f64 {
+        self.count.get(i as usize).copied().unwrap_or(0.0)
+    }
+
+    fn raw_co(&self, i: u32, j: u32) -> f64 {
+        let Some(row) = self.rows.get(i as usize) else {
+            return 0.0;
+        };
+        row.binary_search_by_key(&j, |&(k, _)| k).map_or(0.0, |p| row[p].1)
+    }
+
+    fn grow(&mut self, items: usize) {
+        if items > self.count.len() {
+            self.count.resize(items, 0.0);
+            self.inv_norm.resize(items, 0.0);
+            self.rows.resize(items, Vec::new());
+            self.neighbours.resize(items, Vec::new());
+            self.recent.resize(items, VecDeque::new());
+        }
+    }
+
+    fn rescale(&mut self, at: i64) {
+        let factor = 1.0 / self.weight(at);
+        for c in &mut self.count {
+            *c *= factor;
+        }
+        for row in self.rows.iter_mut().chain(self.neighbours.iter_mut()) {
+            for e in row.iter_mut() {
+                e.1 *= factor;
+            }
+        }
+        for (n, &c) in self.inv_norm.iter_mut().zip(&self.count) {
+            *n = inv_sqrt(c);
+        }
+        self.t0 = at;
+        self.rescales += 1;
+    }
+
+    /// The top-K of row `i` as (j, C_ij).
+    fn top_k(&self, i: u32) -> Vec<(u32, f64)> {
+        if self.raw_count(i) <= 0.0 {
+            return Vec::new();
+        }
+        let row = &self.rows[i as usize];
+        // Ranked by C_ij / sqrt(C_j) (the factor 1 / sqrt(C_i) is common to the row).
+        let mut sims: Vec<(u32, f64, f64)> = row
+            .iter()
+            .filter(|&&(j, _)| self.inv_norm[j as usize] > 0.0)
+            .map(|&(j, c)| (j, c, c * self.inv_norm[j as usize]))
+            .collect();
+        let by_best = |a: &(u32, f64, f64), b: &(u32, f64, f64)| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0));
+        if sims.len() > self.config.k {
+            sims.select_nth_unstable_by(self.config.k, by_best);
+            sims.truncate(self.config.k);
+        }
+        sims.into_iter().map(|(j, c, _)| (j, c)).collect()
+    }
+}
+
+impl Scorer for ItemItem {
+    fn name(&self) -> &str {
+        "item-item"
+    }
+
+    /// `score(j) = Σ_i s_i · sim(i, j)` over the history items `i` that list `j` among their
+    /// neighbours, plus `repeat · s_j` for products the user bought before, where `s_i` is the
+    /// history strength (the caller weights it by recency) relative to the strongest, raised to
+    /// `history_power`. Products without evidence get a tiny share of their decayed
+    /// popularity, so every catalogue item is ranked.
+    fn score(&self, _user: Option<u32>, history: &[(u32, f32)], scores: &mut [f32]) {
+        let max_count = self.count.iter().copied().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
+        for (j, s) in scores.iter_mut().enumerate() {
+            *s = 1e-6 * (self.count.get(j).copied().unwrap_or(0.0) / max_count) as f32;
+        }
+        let strongest = history.iter().map(|h| h.1).fold(0.0f32, f32::max);
+        if strongest <= 0.0 {
+            return;
+        }
+        let mut strength: HashMap<u32, f32> = HashMap::with_capacity(history.len());
+        for &(i, h) in history {
+            *strength.entry(i).or_insert(0.0) += h;
+        }
+        let strongest = strength.values().copied().fold(0.0f32, f32::max);
+        for (&i, &h) in &strength {
+            let s = (h / strongest).powf(self.config.history_power);
+            if let Some(own) = scores.get_mut(i as usize) {
+                *own += self.config.repeat * s;
+            }
+            for (j, sim) in self.neighbour_sims(i) {
+                if let Some(score) = scores.get_mut(j as usize) {
+                    *score += s * sim;
+                }
+            }
+        }
+    }
+}
+
+/// The best `n` for a user, as the evaluation would rank them (convenience for callers that
+/// hold only this model).
+pub fn recommend_for_history(model: &ItemItem, history: &[(u32, f32)], n: usize) -> Vec<crate::scorer::Scored> {
+    let mut scores = vec![0.0; model.items()];
+    model.score(None, history, &mut scores);
+    top_n(&scores, n, |_| false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: i64 = 1_700_000_000;
+
+    fn config(half_life_days: f64, k: usize) -> ItemItemConfig {
+        ItemItemConfig {
+            half_life_days,
+            k,
+            ..ItemItemConfig::default()
+        }
+    }
+
+    fn basket(days_ago: i64, items: &[u32]) -> TimedBasket {
+        TimedBasket {
+            at: T - days_ago * DAY,
+            items: items.to_vec(),
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+    }
+
+    #[test]
+    fn co_occurrence_and_cosine_by_hand_without_decay() {
+        // Half-life so long that decay is invisible at 1e-9.
+        let baskets = [
+            basket(0, &[0, 1, 2]),
+            basket(0, &[0, 1]),
+            basket(0, &[1, 2, 2]),
+            basket(0, &[3]),
+        ];
+        let m = ItemItem::train(4, &baskets, config(1e12, 10), T);
+        assert!(close(m.count(0), 2.0) && close(m.count(1), 3.0) && close(m.count(2), 2.0));
+        assert!(close(m.count(3), 1.0));
+        assert!(close(m.co_count(0, 1), 2.0) && close(m.co_count(1, 0), 2.0));
+        assert!(close(m.co_count(1, 2), 2.0) && close(m.co_count(0, 2), 1.0));
+        assert!(close(m.co_count(0, 3), 0.0));
+        // cos(0,1) = 2 / sqrt(2·3); cos(0,2) = 1 / sqrt(2·2) = 0.5.
+        assert!(close(m.similarity(0, 1), 2.0 / 6f64.sqrt()));
+        assert!(close(m.similarity(0, 2), 0.5));
+        assert_eq!(m.similarity(0, 3), 0.0);
+        let n0: Vec<u32> = m.neighbours(0).iter().map(|n| n.0).collect();
+        assert_eq!(n0, vec![1, 2]);
+        assert!(m.neighbours(3).is_empty());
+    }
+
+    #[test]
+    fn decay_halves_a_basket_per_half_life() {
+        // Half-life 10 days: a basket 10 days old weighs 1/2, 20 days old 1/4.
+        let baskets = [basket(20, &[0, 1]), basket(10, &[0, 2]), basket(0, &[0, 1])];
+        let m = ItemItem::train(3, &baskets, config(10.0, 10), T);
+        assert!(close(m.count(0), 0.25 + 0.5 + 1.0));
+        assert!(close(m.co_count(0, 1), 1.25));
+        assert!(close(m.co_count(0, 2), 0.5));
+        // cos(0,1) = 1.25 / sqrt(1.75 · 1.25)
+        assert!(close(m.similarity(0, 1), 1.25 / (1.75f64 * 1.25).sqrt()));
+        // Ten days later with no sale, every count halves but cosine does not move.
+        let mut later = m.clone();
+        later.observe_basket(&[2], T + 10 * DAY);
+        assert!(close(later.co_count(0, 1), 0.625));
+        assert!(close(later.count(2), 0.25 + 1.0));
+        assert!(close(later.similarity(0, 1), m.similarity(0, 1)));
+    }
+
+    #[test]
+    fn incremental_updates_equal_batch_training() {
+        let all = [
+            basket(30, &[0, 1, 2]),
+            basket(25, &[1, 3]),
+            basket(20, &[0, 3, 4]),
+            basket(12, &[2, 4]),
+            basket(5, &[0, 1, 4]),
+            basket(1, &[3, 4, 5]),
+        ];
+        let batch = ItemItem::train(6, &all, config(14.0, 10), T);
+        let mut online = ItemItem::train(3, &all[..2], config(14.0, 10), T);
+        for b in &all[2..] {
+            online.observe_basket(&b.items, b.at);
+        }
+        assert_eq!(online.items(), batch.items());
+        for i in 0..6 {
+            assert_eq!(online.count(i), batch.count(i), "count {i}");
+            for j in 0..6 {
+                assert_eq!(online.co_count(i, j), batch.co_count(i, j), "co {i} {j}");
+            }
+            // K covers every row here, so every list is exact.
+            assert_eq!(online.neighbours(i), batch.neighbours(i), "neighbours {i}");
+        }
+        assert_eq!(online.for_basket(&[0], 3), batch.for_basket(&[0], 3));
+    }
+
+    #[test]
+    fn incremental_neighbours_of_the_sold_items_are_exact_with_a_small_k() {
+        let all = [
+            basket(9, &[0, 1, 2, 3]),
+            basket(8, &[0, 2]),
+            basket(7, &[1, 3]),
+            basket(3, &[0, 3]),
+            basket(2, &[0, 3]),
+        ];
+        let batch = ItemItem::train(4, &all, config(5.0, 1), T);
+        let mut online = ItemItem::train(4, &all[..3], config(5.0, 1), T);
+        online.observe_basket(&[0, 3], all[3].at);
+        online.observe_basket(&[3, 0, 3], all[4].at);
+        assert_eq!(online.neighbours(0), batch.neighbours(0));
+        assert_eq!(online.neighbours(3), batch.neighbours(3));
+        assert_eq!(online.neighbours(0)[0].0, 3);
+        online.refresh_neighbours();
+        for i in 0..4 {
+            assert_eq!(online.neighbours(i), batch.neighbours(i));
+        }
+    }
+
+    #[test]
+    fn the_time_base_moves_forward_without_changing_similarities() {
+        let mut m = ItemItem::empty(2, config(1.0, 5), T);
+        m.observe_basket(&[0, 1], T);
+        m.observe_basket(&[0], T + DAY);
+        let before = m.similarity(0, 1);
+        // 300 half-lives later: the base must move (2^300 is still finite, but the model
+        // rescales past 2^256).
+        m.observe_basket(&[1], T + 300 * DAY);
+        assert_eq!(m.rescales(), 1);
+        // Weights of the first baskets are now 2^-300 and 2^-299 of the new one.
+        assert!(close(m.count(1), 1.0 + 2f64.powi(-300)));
+        assert!(m.similarity(0, 1) < before);
+        assert!(m.similarity(0, 1).is_finite());
+    }
+
+    #[test]
+    fn basket_suggestions_carry_exact_windowed_counts_and_confidence() {
+        // 0 and 1 together 3 times in the window and once 200 days ago; 0 and 2 once.
+        let baskets = [
+            basket(200, &[0, 1]),
+            basket(80, &[0, 1]),
+            basket(40, &[0, 1, 2]),
+            basket(1, &[0, 1]),
+            basket(0, &[2]),
+        ];
+        let m = ItemItem::train(3, &baskets, config(1e12, 10), T);
+        let s = m.for_basket(&[0], 5);
+        assert_eq!(s.len(), 2);
+        assert_eq!((s[0].item, s[0].rank, s[0].anchor), (1, 1, 0));
+        assert_eq!(s[0].shared_baskets, 3);
+        assert!((s[0].confidence - 1.0).abs() < 1e-6); // every basket with 0 had 1
+        assert!((s[0].relevance - 100.0).abs() < 1e-4);
+        assert_eq!((s[1].item, s[1].shared_baskets), (2, 1));
+        assert!((s[1].confidence - 0.25).abs() < 1e-6);
+        assert_eq!(
+            ItemItem::reason(&s[0], "tea"),
+            "bought together with tea in 3 baskets in the last 90 days"
+        );
+        // A sale 45 days later pushes the 80-day-old basket out of the window.
+        let mut later = m.clone();
+        later.observe_basket(&[2], T + 45 * DAY);
+        assert_eq!(later.shared_baskets(0, 1), 2);
+        // The basket's own items are never suggested.
+        assert!(m.for_basket(&[0, 1, 2], 5).is_empty());
+    }
+
+    #[test]
+    fn user_scores_add_neighbour_similarities_and_repeat_purchases() {
+        let baskets = [basket(0, &[0, 1]), basket(0, &[0, 2]), basket(0, &[3])];
+        let cfg = ItemItemConfig {
+            repeat: 0.5,
+            ..config(1e12, 10)
+        };
+        let m = ItemItem::train(4, &baskets, cfg, T);
+        let mut scores = vec![0.0; 4];
+        // History: item 1 twice as strong as item 2.
+        m.score(None, &[(1, 2.0), (2, 1.0)], &mut scores);
+        let cos = 1.0 / 2f32.sqrt(); // cos(0,1) = cos(0,2) = 1/sqrt(2·1)
+        let tiny = |c: f32| 1e-6 * c / 2.0;
+        assert!((scores[0] - (1.0 * cos + 0.5 * cos + tiny(2.0))).abs() < 1e-5);
+        assert!((scores[1] - (0.5 * 1.0 + tiny(1.0))).abs() < 1e-5);
+        assert!((scores[2] - (0.5 * 0.5 + tiny(1.0))).abs() < 1e-5);
+        assert!(scores[3] > 0.0 && scores[3] < 1e-5);
+    }
+}
