@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::Ids;
-use crate::scorer::{top_n, Scored};
+use crate::itemitem::{ItemItem, ItemItemConfig, TimedBasket};
+use crate::popular::{Popular, PopularConfig};
+use crate::scorer::{top_n, Scored, Scorer};
 
 /// A product as the engine knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,6 +216,15 @@ impl Catalogue {
         self.by_category.get(&category_id).map(Vec::as_slice).unwrap_or(&[])
     }
 
+    /// Every product's category as a dense index (for models that group by category).
+    pub fn dense_categories(&self) -> Vec<Option<u32>> {
+        let mut ids = Ids::new();
+        self.products
+            .iter()
+            .map(|p| p.category_id.map(|c| ids.intern(c)))
+            .collect()
+    }
+
     pub fn is_active(&self, index: u32) -> bool {
         self.products.get(index as usize).is_some_and(|p| p.active)
     }
@@ -335,46 +346,109 @@ impl TrainingData {
 }
 
 /// Settings of a training run (stored with every model version).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EngineConfig {
     pub weights: InteractionWeights,
+    pub item_item: ItemItemConfig,
+    pub popular: PopularConfig,
+    /// Half-life of a customer's past purchases when scoring what they buy next.
+    pub history_half_life_days: f64,
 }
 
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            weights: InteractionWeights::default(),
+            item_item: ItemItemConfig::default(),
+            popular: PopularConfig::default(),
+            history_half_life_days: 60.0,
+        }
+    }
+}
+
+const DAY: f64 = 86_400.0;
+
 /// The recommender: catalogue, histories and models.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Engine {
     pub catalogue: Catalogue,
     users: HashMap<String, History>,
-    /// Units sold per item (all time), for the cold-start answers.
+    /// Units sold per item (all time), for the best-seller reasons.
     sold: Vec<f32>,
-    weights: InteractionWeights,
+    config: EngineConfig,
+    item_item: ItemItem,
+    popular: Popular,
+    /// The newest sale or interaction seen (unix seconds): the clock of decays and windows.
+    now: i64,
     version: i64,
 }
 
 impl Engine {
-    /// An engine that knows the products but has no trained model: it answers with
-    /// same-category matching and best sellers, flagged as fallbacks.
+    /// An engine that knows the products but no sale: it answers with same-category matching
+    /// and best sellers, flagged as fallbacks.
     pub fn untrained(products: Vec<Product>, weights: InteractionWeights) -> Self {
-        let catalogue = Catalogue::new(products);
-        Self {
-            sold: vec![0.0; catalogue.len()],
-            catalogue,
+        let config = EngineConfig {
             weights,
-            ..Self::default()
-        }
+            ..EngineConfig::default()
+        };
+        Self::train(
+            &TrainingData {
+                products,
+                ..TrainingData::default()
+            },
+            &config,
+            0,
+        )
     }
 
     /// Trains every model on `data`; `version` labels the answers.
     pub fn train(data: &TrainingData, config: &EngineConfig, version: i64) -> Self {
-        let mut engine = Self::untrained(data.products.clone(), config.weights.clone());
+        let catalogue = Catalogue::new(data.products.clone());
+        let n = catalogue.len();
+        let now = data
+            .baskets
+            .iter()
+            .map(|b| b.at)
+            .chain(data.interactions.iter().map(|i| i.at))
+            .max()
+            .unwrap_or(0);
+        let baskets: Vec<TimedBasket> = data
+            .baskets
+            .iter()
+            .map(|b| TimedBasket {
+                at: b.at,
+                items: b.lines.iter().filter_map(|l| catalogue.index(l.0)).collect(),
+            })
+            .collect();
+        let item_item = ItemItem::train(n, &baskets, config.item_item.clone(), now);
+        let purchases: Vec<(u32, i64)> = baskets
+            .iter()
+            .flat_map(|b| b.items.iter().map(move |&i| (i, b.at)))
+            .collect();
+        let popular = Popular::train(
+            n,
+            &purchases,
+            &catalogue.dense_categories(),
+            config.popular.clone(),
+            now,
+        );
+        let mut engine = Self {
+            sold: vec![0.0; n],
+            catalogue,
+            users: HashMap::new(),
+            config: config.clone(),
+            item_item,
+            popular,
+            now,
+            version,
+        };
         for b in &data.baskets {
-            engine.observe_sale(b.customer, &b.lines, b.at);
+            engine.remember_sale(b.customer, &b.lines, b.at);
         }
         for i in &data.interactions {
-            engine.observe_interaction(&i.user, i.product_id, i.kind, i.at);
+            engine.remember_interaction(&i.user, i.product_id, i.kind, i.at);
         }
-        engine.version = version;
         engine
     }
 
@@ -383,23 +457,38 @@ impl Engine {
         self.version = version;
     }
 
-    /// What a model version stores: its size and settings.
-    pub fn artifact(&self) -> serde_json::Value {
-        serde_json::json!({
-            "version": self.version,
-            "products": self.catalogue.len(),
-            "users": self.users.len(),
-            "weights": self.weights,
-        })
-    }
-
-    /// The trained model version answering (0: none).
+    /// The trained model version answering (0: none stored).
     pub fn version(&self) -> i64 {
         self.version
     }
 
-    pub fn weights(&self) -> &InteractionWeights {
-        &self.weights
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// What a model version stores besides its settings and scores: its size and every
+    /// product's neighbours (product id → [(product id, similarity)]), for inspection and
+    /// export.
+    pub fn artifact(&self) -> serde_json::Value {
+        let neighbours: serde_json::Map<String, serde_json::Value> = (0..self.catalogue.len() as u32)
+            .filter_map(|i| {
+                let list: Vec<(i64, f32)> = self
+                    .item_item
+                    .neighbours(i)
+                    .into_iter()
+                    .take(20)
+                    .map(|(j, s)| (self.catalogue.product(j).id, s))
+                    .collect();
+                (!list.is_empty()).then(|| (self.catalogue.product(i).id.to_string(), serde_json::json!(list)))
+            })
+            .collect();
+        serde_json::json!({
+            "version": self.version,
+            "products": self.catalogue.len(),
+            "users": self.users.len(),
+            "clock": self.now,
+            "neighbours": neighbours,
+        })
     }
 
     pub fn upsert_product(&mut self, product: Product) {
@@ -425,8 +514,15 @@ impl Engine {
     }
 
     /// A sale: (product id, quantity) lines bought together, by a customer when known.
-    /// Products the engine does not know are ignored.
+    /// The item-item model learns the basket at once. Unknown products are ignored.
     pub fn observe_sale(&mut self, customer: Option<i64>, lines: &[(i64, i64)], at: i64) {
+        let items: Vec<u32> = lines.iter().filter_map(|l| self.catalogue.index(l.0)).collect();
+        self.item_item.observe_basket(&items, at);
+        self.remember_sale(customer, lines, at);
+    }
+
+    fn remember_sale(&mut self, customer: Option<i64>, lines: &[(i64, i64)], at: i64) {
+        self.now = self.now.max(at);
         let items: Vec<(u32, f32)> = lines
             .iter()
             .filter_map(|&(id, qty)| Some((self.catalogue.index(id)?, qty.max(1) as f32)))
@@ -436,18 +532,24 @@ impl Engine {
         }
         if let Some(customer) = customer {
             let history = self.users.entry(customer.to_string()).or_default();
-            for &(item, qty) in &items {
-                history.events.push((item, self.weights.purchase * qty, at));
+            // One purchase per basket line: a bulk quantity is one decision.
+            for &(item, _) in &items {
+                history.events.push((item, self.config.weights.purchase, at));
             }
         }
     }
 
     /// An explicit interaction. Unknown products are ignored (the API checks them first).
     pub fn observe_interaction(&mut self, user: &str, product_id: i64, kind: InteractionKind, at: i64) {
+        self.remember_interaction(user, product_id, kind, at);
+    }
+
+    fn remember_interaction(&mut self, user: &str, product_id: i64, kind: InteractionKind, at: i64) {
         let Some(item) = self.catalogue.index(product_id) else {
             return;
         };
-        let weight = self.weights.weight(kind);
+        self.now = self.now.max(at);
+        let weight = self.config.weights.weight(kind);
         self.users
             .entry(user.to_string())
             .or_default()
@@ -455,75 +557,239 @@ impl Engine {
             .push((item, weight, at));
     }
 
-    /// Products to suggest with a basket (the till, seed 003): the top `n` not in it.
+    /// Products to suggest with a basket (the till, seed 003): the top `n` not in it, from
+    /// the item-item model; same-category matching and best sellers fill in (and flag the
+    /// answer as a fallback) when the model knows too little of the basket.
     pub fn for_basket(&self, product_ids: &[i64], n: usize) -> Answer {
         let basket: Vec<u32> = product_ids.iter().filter_map(|&id| self.catalogue.index(id)).collect();
-        let mut recommendations = same_category(&self.catalogue, &basket, n);
-        if recommendations.len() < n {
-            let exclude: Vec<u32> = basket
-                .iter()
-                .copied()
-                .chain(
-                    recommendations
-                        .iter()
-                        .filter_map(|r| self.catalogue.index(r.product_id)),
-                )
-                .collect();
-            self.append_best_sellers(&mut recommendations, &exclude, n);
-        }
+        let suggestions = self.item_item.for_basket(&basket, n + 16);
+        let mut recommendations: Vec<Recommendation> = suggestions
+            .iter()
+            .filter(|s| self.catalogue.is_active(s.item))
+            .take(n)
+            .map(|s| {
+                let p = self.catalogue.product(s.item);
+                Recommendation {
+                    rank: 0,
+                    product_id: p.id,
+                    product_name: p.name.clone(),
+                    category: p.category.clone(),
+                    score: s.score,
+                    relevance: s.relevance,
+                    confidence: s.confidence,
+                    reason: ItemItem::reason(s, &self.catalogue.product(s.anchor).name),
+                    source: "item-item".into(),
+                }
+            })
+            .collect();
+        let fallback = recommendations.is_empty();
+        self.fill(&mut recommendations, &basket, n);
         Answer {
             recommendations,
-            fallback: true,
+            fallback,
             model_version: self.version,
         }
     }
 
-    /// Products for a user (seed 000's `recommendations/get`).
-    pub fn for_user(&self, user: &str, _strategy: Strategy, n: usize) -> Answer {
-        let recent: Vec<i64> = self
-            .users
-            .get(user)
-            .map(|h| {
-                h.events
-                    .iter()
-                    .rev()
-                    .take(20)
-                    .map(|&(i, _, _)| self.catalogue.product(i).id)
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.for_basket(&recent, n)
+    /// Products for a user (seed 000's `recommendations/get`): scored over the whole
+    /// catalogue from the user's history; a user without history gets the best sellers.
+    pub fn for_user(&self, user: &str, strategy: Strategy, n: usize) -> Answer {
+        let history = self.weighted_history(user);
+        if history.is_empty() {
+            let mut recommendations = Vec::new();
+            self.fill(&mut recommendations, &[], n);
+            return Answer {
+                recommendations,
+                fallback: true,
+                model_version: self.version,
+            };
+        }
+        let mut scores = vec![0.0f32; self.catalogue.len()];
+        match strategy {
+            // Until an image model exists, "looks alike" is "bought alike" restricted to the
+            // categories of the user's history.
+            Strategy::Visual => {
+                self.item_item.score(None, &history, &mut scores);
+                let mut taste = vec![0.0f32; self.catalogue.len()];
+                self.popular.score(None, &history, &mut taste);
+                for (s, t) in scores.iter_mut().zip(&taste) {
+                    *s *= t.max(0.0);
+                }
+            }
+            Strategy::Collaborative | Strategy::Hybrid => self.item_item.score(None, &history, &mut scores),
+        }
+        let chosen = top_n(&scores, n, |i| !self.catalogue.is_active(i));
+        let own: HashMap<u32, f32> = history.iter().copied().collect();
+        let mut recommendations = ranked(&self.catalogue, &chosen, |item| self.explain_for_user(user, &own, item));
+        let fallback = recommendations.iter().all(|r| r.source == "popular");
+        let exclude: Vec<u32> = recommendations
+            .iter()
+            .filter_map(|r| self.catalogue.index(r.product_id))
+            .collect();
+        self.fill(&mut recommendations, &exclude, n);
+        Answer {
+            recommendations,
+            fallback,
+            model_version: self.version,
+        }
     }
 
-    /// Products similar to one product; None when the product is unknown.
+    /// Products similar to one product (bought in the same baskets); same-category matching
+    /// when the model has no neighbours for it. None when the product is unknown.
     pub fn similar(&self, product_id: i64, k: usize) -> Option<Vec<Similar>> {
         let item = self.catalogue.index(product_id)?;
-        Some(
-            same_category(&self.catalogue, &[item], k)
-                .into_iter()
-                .map(|r| Similar {
+        let window = self.config.item_item.window_days;
+        let mut similar: Vec<Similar> = self
+            .item_item
+            .neighbours(item)
+            .into_iter()
+            .filter(|&(j, s)| s > 0.0 && self.catalogue.is_active(j))
+            .take(k)
+            .map(|(j, s)| {
+                let shared = self.item_item.shared_baskets(item, j);
+                Similar {
+                    product_id: self.catalogue.product(j).id,
+                    product_name: self.catalogue.product(j).name.clone(),
+                    similarity: s.clamp(0.0, 1.0),
+                    reason: format!(
+                        "bought by the same customers: together in {shared} basket{} in the last {window} days",
+                        if shared == 1 { "" } else { "s" }
+                    ),
+                    source: "item-item".into(),
+                }
+            })
+            .collect();
+        if similar.len() < k {
+            let known: Vec<u32> = std::iter::once(item)
+                .chain(similar.iter().filter_map(|s| self.catalogue.index(s.product_id)))
+                .collect();
+            for r in same_category(&self.catalogue, &[item], k + known.len()) {
+                if similar.len() == k {
+                    break;
+                }
+                if known.contains(&self.catalogue.index(r.product_id).unwrap_or(item)) {
+                    continue;
+                }
+                similar.push(Similar {
                     product_id: r.product_id,
                     product_name: r.product_name,
-                    similarity: r.relevance / 100.0,
+                    similarity: 0.0,
                     reason: r.reason,
                     source: r.source,
-                })
-                .collect(),
-        )
+                });
+            }
+        }
+        Some(similar)
     }
 
-    fn append_best_sellers(&self, into: &mut Vec<Recommendation>, exclude: &[u32], n: usize) {
-        let wanted = n - into.len();
-        let chosen = top_n(&self.sold, wanted, |i| {
-            exclude.contains(&i) || !self.catalogue.is_active(i)
-        });
-        let first_rank = into.len() as u32;
-        for mut r in ranked(&self.catalogue, &chosen, |item| {
-            let units = self.sold[item as usize];
-            (format!("best seller: {units:.0} units sold"), 0.0, "popular".into())
-        }) {
-            r.rank += first_rank;
-            into.push(r);
+    /// The user's history as (item, strength), strengths decayed to the engine's clock,
+    /// oldest first.
+    fn weighted_history(&self, user: &str) -> Vec<(u32, f32)> {
+        let Some(history) = self.users.get(user) else {
+            return Vec::new();
+        };
+        let half_life = self.config.history_half_life_days.max(1e-6) * DAY;
+        let mut per_item: HashMap<u32, (f32, i64)> = HashMap::new();
+        for &(item, weight, at) in &history.events {
+            let decay = (-((self.now - at).max(0) as f64) / half_life).exp2() as f32;
+            let e = per_item.entry(item).or_insert((0.0, at));
+            e.0 += weight * decay;
+            e.1 = e.1.max(at);
+        }
+        let mut list: Vec<(u32, f32, i64)> = per_item.into_iter().map(|(i, (w, t))| (i, w, t)).collect();
+        list.sort_by_key(|&(i, _, t)| (t, i));
+        list.into_iter().map(|(i, w, _)| (i, w)).collect()
+    }
+
+    /// Reason, confidence and source of a product recommended to a user.
+    fn explain_for_user(&self, user: &str, own: &HashMap<u32, f32>, item: u32) -> (String, f32, String) {
+        let events = self.users.get(user).map(|h| h.events.as_slice()).unwrap_or(&[]);
+        // The history product that ties to it best.
+        let anchor = own
+            .iter()
+            .filter(|(&i, _)| i != item)
+            .map(|(&i, &s)| (i, s * self.item_item.similarity(i, item) as f32))
+            .filter(|&(_, v)| v > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        let times = events.iter().filter(|e| e.0 == item).count();
+        if times > 0 {
+            let last = events.iter().filter(|e| e.0 == item).map(|e| e.2).max().unwrap_or(0);
+            let baskets = events
+                .iter()
+                .map(|e| e.2)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                .max(1);
+            let date = chrono::DateTime::from_timestamp(last, 0)
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            return (
+                format!(
+                    "bought before: {times} time{}, last on {date}",
+                    if times == 1 { "" } else { "s" }
+                ),
+                (times as f32 / baskets as f32).min(1.0),
+                "repeat".into(),
+            );
+        }
+        if let Some((i, _)) = anchor {
+            let shared = self.item_item.shared_baskets(i, item);
+            let confidence = {
+                let c = self.item_item.count(i);
+                if c > 0.0 {
+                    (self.item_item.co_count(i, item) / c) as f32
+                } else {
+                    0.0
+                }
+            };
+            return (
+                format!(
+                    "bought together with {} (in your history) in {shared} basket{} in the last {} days",
+                    self.catalogue.product(i).name,
+                    if shared == 1 { "" } else { "s" },
+                    self.config.item_item.window_days
+                ),
+                confidence,
+                "item-item".into(),
+            );
+        }
+        let units = self.sold.get(item as usize).copied().unwrap_or(0.0);
+        (format!("best seller: {units:.0} units sold"), 0.0, "popular".into())
+    }
+
+    /// Tops `into` up to `n` with same-category matches for `basket`, then best sellers.
+    fn fill(&self, into: &mut Vec<Recommendation>, basket: &[u32], n: usize) {
+        let mut exclude: Vec<u32> = basket.to_vec();
+        exclude.extend(into.iter().filter_map(|r| self.catalogue.index(r.product_id)));
+        if into.len() < n && !basket.is_empty() {
+            for r in same_category(&self.catalogue, basket, n + exclude.len()) {
+                if into.len() == n {
+                    break;
+                }
+                let Some(item) = self.catalogue.index(r.product_id) else {
+                    continue;
+                };
+                if !exclude.contains(&item) {
+                    exclude.push(item);
+                    into.push(r);
+                }
+            }
+        }
+        if into.len() < n {
+            let wanted = n - into.len();
+            let popularity: Vec<f32> = (0..self.catalogue.len() as u32)
+                .map(|i| self.popular.overall(i))
+                .collect();
+            let chosen = top_n(&popularity, wanted, |i| {
+                exclude.contains(&i) || !self.catalogue.is_active(i) || popularity[i as usize] <= 0.0
+            });
+            into.extend(ranked(&self.catalogue, &chosen, |item| {
+                let units = self.sold.get(item as usize).copied().unwrap_or(0.0);
+                (format!("best seller: {units:.0} units sold"), 0.0, "popular".into())
+            }));
+        }
+        for (rank, r) in into.iter_mut().enumerate() {
+            r.rank = rank as u32 + 1;
         }
     }
 }
@@ -559,6 +825,96 @@ mod tests {
         assert_eq!(ids, vec![15, 11]);
         assert_eq!(recs[0].rank, 1);
         assert!(recs[0].reason.contains("cat2"));
+    }
+
+    fn shop() -> TrainingData {
+        let day = 86_400;
+        let t = 1_700_000_000;
+        let products = vec![
+            product(1, "pan", Some(1)),
+            product(2, "mantequilla", Some(1)),
+            product(3, "mermelada", Some(1)),
+            product(4, "jabon", Some(2)),
+        ];
+        let basket = |sale_id, customer, days: i64, lines: &[i64]| Basket {
+            sale_id,
+            customer,
+            at: t + days * day,
+            lines: lines.iter().map(|&p| (p, 1)).collect(),
+        };
+        TrainingData {
+            products,
+            baskets: vec![
+                basket(1, Some(7), 0, &[1, 2]),
+                basket(2, Some(8), 1, &[1, 2]),
+                basket(3, Some(8), 2, &[1, 3]),
+                basket(4, None, 3, &[4]),
+            ],
+            interactions: vec![],
+        }
+    }
+
+    #[test]
+    fn basket_answers_come_from_co_occurrence_with_exact_evidence() {
+        let engine = Engine::train(&shop(), &EngineConfig::default(), 3);
+        let answer = engine.for_basket(&[1], 2);
+        assert!(!answer.fallback);
+        assert_eq!(answer.model_version, 3);
+        let first = &answer.recommendations[0];
+        assert_eq!(
+            (first.product_id, first.rank, first.source.as_str()),
+            (2, 1, "item-item")
+        );
+        assert_eq!(
+            first.reason,
+            "bought together with pan in 2 baskets in the last 90 days"
+        );
+        // Decayed P(mantequilla | pan): two of pan's three baskets, the newest one (with
+        // mermelada) weighing a little more, so just under 2/3.
+        assert!(first.confidence > 0.6 && first.confidence < 2.0 / 3.0, "{first:?}");
+        assert_eq!(answer.recommendations[1].product_id, 3);
+    }
+
+    #[test]
+    fn users_get_repeats_and_neighbours_with_reasons_and_strangers_best_sellers() {
+        let mut engine = Engine::train(&shop(), &EngineConfig::default(), 1);
+        let for_7 = engine.for_user("7", Strategy::Hybrid, 3);
+        let sources: Vec<&str> = for_7.recommendations.iter().map(|r| r.source.as_str()).collect();
+        assert!(sources.contains(&"repeat"), "{for_7:?}");
+        let mermelada = for_7
+            .recommendations
+            .iter()
+            .find(|r| r.product_id == 3)
+            .expect("mermelada");
+        assert!(
+            mermelada
+                .reason
+                .starts_with("bought together with pan (in your history)"),
+            "{mermelada:?}"
+        );
+        let stranger = engine.for_user("nobody", Strategy::Hybrid, 2);
+        assert!(stranger.fallback);
+        assert_eq!(stranger.recommendations[0].product_id, 1, "pan is the best seller");
+        // A discontinued product is never recommended again.
+        engine.deactivate_product(3);
+        assert!(engine
+            .for_basket(&[1], 5)
+            .recommendations
+            .iter()
+            .all(|r| r.product_id != 3));
+    }
+
+    #[test]
+    fn a_sale_is_learnt_by_the_next_answer() {
+        let mut engine = Engine::train(&shop(), &EngineConfig::default(), 1);
+        assert!(
+            engine.for_basket(&[4], 1).fallback,
+            "jabon was never bought with anything"
+        );
+        engine.observe_sale(None, &[(4, 1), (3, 2)], 1_700_000_000 + 5 * 86_400);
+        let answer = engine.for_basket(&[4], 1);
+        assert!(!answer.fallback);
+        assert_eq!(answer.recommendations[0].product_id, 3);
     }
 
     #[test]

@@ -114,6 +114,7 @@ impl AppState {
     pub fn recommender_config(&self) -> bodega_recommend::EngineConfig {
         bodega_recommend::EngineConfig {
             weights: self.config.interaction_weights.clone(),
+            ..Default::default()
         }
     }
 
