@@ -7,6 +7,7 @@ use bodega_server::{AppState, Config};
 
 mod admin;
 mod eval_forecast;
+mod eval_recommend;
 mod import;
 
 #[derive(Parser)]
@@ -57,6 +58,9 @@ enum Command {
 enum EvalCommand {
     /// Forecast accuracy on the M-competition layout (e.g. shared/data/m3): sMAPE, MASE, time.
     Forecast(eval_forecast::EvalForecastArgs),
+    /// Recommendation quality on a temporal split (transactions CSV or UCI Online Retail):
+    /// precision, recall, NDCG, MAP, hit rate at 10 and catalogue coverage, with peers' lists.
+    Recommendations(eval_recommend::EvalRecommendArgs),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +105,12 @@ async fn main() -> anyhow::Result<()> {
     } = &cli.command
     {
         return eval_forecast::run(args);
+    }
+    if let Command::Eval {
+        command: EvalCommand::Recommendations(args),
+    } = &cli.command
+    {
+        return eval_recommend::run(args);
     }
     let config = Config::load().context("reading configuration")?;
     bodega_server::telemetry::init(&config.log_format, &config.log_level);

@@ -1,0 +1,334 @@
+//! `bodega eval recommendations`: the temporal-split evaluation of bodega-recommend behind the
+//! command line, on a canonical transactions CSV or the UCI Online Retail file. Can export the
+//! training split for peer libraries and score their top-10 lists with the same metrics.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use bodega_recommend::eval::{self, Line, ModelResult, ModelSettings, Split};
+use chrono::{NaiveDate, NaiveDateTime};
+
+const DAY: i64 = 86_400;
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["transactions", "online_retail"])))]
+pub struct EvalRecommendArgs {
+    /// Canonical transactions CSV: order_id,customer_id,product_id,quantity,unit_price,timestamp.
+    #[arg(long, value_name = "FILE")]
+    transactions: Option<PathBuf>,
+    /// UCI Online Retail CSV (InvoiceNo,StockCode,…,CustomerID,…); cancellations, lines without
+    /// a customer and non-positive quantities are left out.
+    #[arg(long, value_name = "FILE")]
+    online_retail: Option<PathBuf>,
+    /// First day of the test period (YYYY-MM-DD); default: the last four weeks.
+    #[arg(long, value_name = "DATE")]
+    test_from: Option<String>,
+    /// Ignore every line from this day on (YYYY-MM-DD), e.g. to evaluate on a validation split.
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// Write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Write the training split (train.csv) and the scored customers (users.txt) here, for
+    /// peer libraries.
+    #[arg(long, value_name = "DIR")]
+    export_split: Option<PathBuf>,
+    /// Score peers' top-10 lists (JSON: {"model", "train_seconds", "recommendations":
+    /// {customer: [product, …]}}) with the same metrics.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    score_lists: Vec<PathBuf>,
+    /// Tune item-item on a validation split taken before --test-from (the last
+    /// --validation-days before it) and evaluate the tuned settings on the test period.
+    #[arg(long)]
+    tune: bool,
+    #[arg(long, default_value_t = 28)]
+    validation_days: i64,
+    /// Item-item: half-life of a basket's weight, in days.
+    #[arg(long)]
+    half_life: Option<f64>,
+    /// Item-item: neighbours per product.
+    #[arg(long)]
+    k: Option<usize>,
+    /// Item-item: weight of the customer's own past purchases.
+    #[arg(long)]
+    repeat: Option<f32>,
+    /// Item-item: exponent of the history strengths.
+    #[arg(long)]
+    history_power: Option<f32>,
+    /// Half-life of the recency weighting of every customer's history, in days.
+    #[arg(long, default_value_t = 60.0)]
+    history_half_life: f64,
+}
+
+/// Interns strings to dense u32.
+#[derive(Default)]
+struct Strings {
+    index: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Strings {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.names.len() as u32;
+        self.index.insert(s.to_string(), i);
+        self.names.push(s.to_string());
+        i
+    }
+}
+
+struct Data {
+    lines: Vec<Line>,
+    orders: Strings,
+    customers: Strings,
+    products: Strings,
+}
+
+fn parse_time(raw: &str) -> Option<i64> {
+    let raw = raw.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Some(t.timestamp());
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%m/%d/%Y %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(raw, format) {
+            return Some(t.and_utc().timestamp());
+        }
+    }
+    parse_date(raw)
+}
+
+fn parse_date(raw: &str) -> Option<i64> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp())
+}
+
+fn load(path: &Path, online_retail: bool) -> anyhow::Result<Data> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let column = |name: &str| -> anyhow::Result<usize> {
+        headers
+            .iter()
+            .position(|h| h.trim().eq_ignore_ascii_case(name))
+            .with_context(|| format!("{}: no column {name}", path.display()))
+    };
+    let (order, customer, product, quantity, timestamp) = if online_retail {
+        (
+            column("InvoiceNo")?,
+            column("CustomerID")?,
+            column("StockCode")?,
+            column("Quantity")?,
+            column("InvoiceDate")?,
+        )
+    } else {
+        (
+            column("order_id")?,
+            column("customer_id")?,
+            column("product_id")?,
+            column("quantity")?,
+            column("timestamp")?,
+        )
+    };
+    let mut data = Data {
+        lines: Vec::new(),
+        orders: Strings::default(),
+        customers: Strings::default(),
+        products: Strings::default(),
+    };
+    for (n, record) in reader.records().enumerate() {
+        let record = record.with_context(|| format!("{}: row {}", path.display(), n + 2))?;
+        let field = |i: usize| record.get(i).unwrap_or("").trim();
+        let qty: f64 = field(quantity)
+            .parse()
+            .with_context(|| format!("{}: row {}: bad quantity", path.display(), n + 2))?;
+        let cust = field(customer);
+        if online_retail && (field(order).starts_with('C') || cust.is_empty() || qty <= 0.0) {
+            continue;
+        }
+        if qty <= 0.0 {
+            continue;
+        }
+        let at = parse_time(field(timestamp)).with_context(|| {
+            format!(
+                "{}: row {}: bad timestamp {:?}",
+                path.display(),
+                n + 2,
+                field(timestamp)
+            )
+        })?;
+        // Online Retail's CustomerID is written as 17850 or 17850.0.
+        let cust = cust.strip_suffix(".0").unwrap_or(cust);
+        data.lines.push(Line {
+            order: data.orders.intern(field(order)),
+            customer: (!cust.is_empty()).then(|| data.customers.intern(cust)),
+            product: data.products.intern(field(product)),
+            at,
+        });
+    }
+    if data.lines.is_empty() {
+        bail!("{}: no usable lines", path.display());
+    }
+    Ok(data)
+}
+
+fn export(dir: &Path, data: &Data, split: &Split) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut train = String::from("customer_id,product_id,order_id,timestamp\n");
+    for l in data.lines.iter().filter(|l| l.at < split.test_from) {
+        if let Some(c) = l.customer {
+            train += &format!(
+                "{},{},{},{}\n",
+                data.customers.names[c as usize],
+                data.products.names[l.product as usize],
+                data.orders.names[l.order as usize],
+                l.at
+            );
+        }
+    }
+    std::fs::write(dir.join("train.csv"), train)?;
+    let mut users = String::new();
+    for (u, _, _) in &split.scored {
+        users += &data.customers.names[split.users.id(*u) as usize];
+        users.push('\n');
+    }
+    std::fs::write(dir.join("users.txt"), users)?;
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct PeerLists {
+    model: String,
+    train_seconds: f64,
+    recommendations: HashMap<String, Vec<String>>,
+}
+
+fn score_lists(path: &Path, data: &Data, split: &Split) -> anyhow::Result<(String, ModelResult)> {
+    let raw = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let peer: PeerLists = serde_json::from_str(&raw).with_context(|| format!("parsing {}", path.display()))?;
+    let mut lists = HashMap::new();
+    for (customer, products) in &peer.recommendations {
+        let Some(u) = data
+            .customers
+            .index
+            .get(customer)
+            .and_then(|&c| split.users.index(c as i64))
+        else {
+            continue;
+        };
+        let items: Vec<u32> = products
+            .iter()
+            .filter_map(|p| data.products.index.get(p).and_then(|&p| split.items.index(p as i64)))
+            .collect();
+        lists.insert(u, items);
+    }
+    Ok((
+        peer.model,
+        ModelResult {
+            metrics: eval::evaluate_lists(split, &lists, 10),
+            train_seconds: peer.train_seconds,
+        },
+    ))
+}
+
+pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
+    let (path, online_retail) = match (&args.transactions, &args.online_retail) {
+        (Some(p), None) => (p, false),
+        (None, Some(p)) => (p, true),
+        _ => bail!("give exactly one of --transactions and --online-retail"),
+    };
+    let mut data = load(path, online_retail)?;
+    if let Some(until) = &args.until {
+        let until = parse_date(until).with_context(|| format!("bad --until {until}"))?;
+        data.lines.retain(|l| l.at < until);
+    }
+    let last = data.lines.iter().map(|l| l.at).max().unwrap_or(0);
+    let test_from = match &args.test_from {
+        Some(d) => parse_date(d).with_context(|| format!("bad --test-from {d} (YYYY-MM-DD)"))?,
+        None => {
+            let day = (last - 28 * DAY).div_euclid(DAY) * DAY;
+            day + DAY
+        }
+    };
+    let mut settings = ModelSettings::default();
+    let mut history_half_life = args.history_half_life;
+    let mut tuning = Vec::new();
+    if args.tune {
+        let (c, h, log) = eval::tune_item_item(
+            &data.lines,
+            test_from,
+            args.validation_days,
+            settings.item_item.clone(),
+            history_half_life,
+        );
+        for l in &log {
+            eprintln!("tune: {l}");
+        }
+        settings.item_item = c;
+        history_half_life = h;
+        tuning = log;
+    }
+    let ii = &mut settings.item_item;
+    if let Some(v) = args.half_life {
+        ii.half_life_days = v;
+    }
+    if let Some(v) = args.k {
+        ii.k = v;
+    }
+    if let Some(v) = args.repeat {
+        ii.repeat = v;
+    }
+    if let Some(v) = args.history_power {
+        ii.history_power = v;
+    }
+    let split = Split::new(&data.lines, test_from, history_half_life);
+    if split.scored.is_empty() {
+        bail!("no customer bought on both sides of the split; choose another --test-from");
+    }
+    let summary = split.summary(history_half_life);
+    println!(
+        "split at {}: {} training lines in {} baskets, {} products, {} customers; {} test lines; {} scored customers",
+        summary.test_from,
+        summary.train_lines,
+        summary.train_baskets,
+        summary.products,
+        summary.train_customers,
+        summary.test_lines,
+        summary.scored_customers
+    );
+    if let Some(dir) = &args.export_split {
+        export(dir, &data, &split)?;
+    }
+    let models = eval::standard_models(&split, &settings);
+    let mut rows = eval::evaluate(&split, &models, 10);
+    for path in &args.score_lists {
+        rows.push(score_lists(path, &data, &split)?);
+    }
+    print!("{}", eval::render(&rows));
+    if let Some(out) = &args.out {
+        let models: serde_json::Map<String, serde_json::Value> = rows
+            .iter()
+            .map(|(name, r)| Ok((name.clone(), serde_json::to_value(r)?)))
+            .collect::<anyhow::Result<_>>()?;
+        let report = serde_json::json!({
+            "split": summary,
+            "settings": settings,
+            "models": models,
+            "tuning": tuning,
+        });
+        std::fs::write(out, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(())
+}
