@@ -562,7 +562,17 @@ impl Engine {
     /// answer as a fallback) when the model knows too little of the basket.
     pub fn for_basket(&self, product_ids: &[i64], n: usize) -> Answer {
         let basket: Vec<u32> = product_ids.iter().filter_map(|&id| self.catalogue.index(id)).collect();
-        let suggestions = self.item_item.for_basket(&basket, n + 16);
+        // Evidence (exact shared-basket counts) is computed per suggestion, so ask for just
+        // enough: n, plus as many again as inactive products took places.
+        let mut wanted = n;
+        let suggestions = loop {
+            let suggestions = self.item_item.for_basket(&basket, wanted);
+            let inactive = suggestions.iter().filter(|s| !self.catalogue.is_active(s.item)).count();
+            if suggestions.len() - inactive >= n || suggestions.len() < wanted {
+                break suggestions;
+            }
+            wanted = n + 2 * inactive;
+        };
         let mut recommendations: Vec<Recommendation> = suggestions
             .iter()
             .filter(|s| self.catalogue.is_active(s.item))
