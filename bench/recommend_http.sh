@@ -31,3 +31,5 @@ for path in basket user; do
     echo "== $path: $url"
     BODEGA_BENCH_PATH=$path wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_RUN}s" -s bench/recommend_http.lua "$url" | grep -E "RESULT|Requests/sec"
 done
+echo "== a sale in the next recommendation"
+python3 bench/sale_to_recommendation.py "http://127.0.0.1:$PORT" "$token" 50
