@@ -137,27 +137,52 @@ pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()
 /// are locked with `SKIP LOCKED`, so relays of several replicas share the work instead of
 /// publishing the same events; SQLite has a single writer and needs no lock.
 pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
-    const SELECT: &str = "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-         WHERE published_at IS NULL ORDER BY id LIMIT $1";
-    let sql = match c.backend() {
-        Backend::Sqlite => SELECT.to_string(),
-        Backend::Postgres => format!("{SELECT} FOR UPDATE SKIP LOCKED"),
-    };
-    sql::query_as(sql).bind(limit).fetch_all(c).await
-}
-
-/// The oldest unpublished events, in commit order.
-pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    if c.backend() == Backend::Sqlite {
+        return unpublished(c, limit).await;
+    }
     sql::query_as(
         "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-         WHERE published_at IS NULL ORDER BY id LIMIT $1",
+         WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
     .fetch_all(c)
     .await
 }
 
+/// The oldest unpublished events, in commit order. On SQLite "unpublished" means after the
+/// relay's cursor (see migration 0007); on PostgreSQL, not yet stamped `published_at`.
+pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    let sql = match c.backend() {
+        Backend::Sqlite => {
+            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+             WHERE id > COALESCE((SELECT last_id FROM outbox_cursor WHERE name = 'relay'), 0)
+             ORDER BY id LIMIT $1"
+        }
+        Backend::Postgres => {
+            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+             WHERE published_at IS NULL ORDER BY id LIMIT $1"
+        }
+    };
+    sql::query_as(sql).bind(limit).fetch_all(c).await
+}
+
+/// Records events as published. On SQLite `ids` must be the events [`unpublished`] returned
+/// (a prefix in commit order): the cursor moves to the last one. On PostgreSQL each row is
+/// stamped.
 pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<()> {
+    if c.backend() == Backend::Sqlite {
+        let Some(&last) = ids.iter().max() else {
+            return Ok(());
+        };
+        sql::query(
+            "INSERT INTO outbox_cursor (name, last_id) VALUES ('relay', $1)
+             ON CONFLICT (name) DO UPDATE SET last_id = MAX(last_id, excluded.last_id)",
+        )
+        .bind(last)
+        .execute(c)
+        .await?;
+        return Ok(());
+    }
     let at = now();
     for chunk in ids.chunks(500) {
         let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");

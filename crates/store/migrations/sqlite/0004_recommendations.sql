@@ -27,7 +27,7 @@ CREATE TABLE sale_recommendations (
 -- artifact is the model's neighbour lists (JSON), so a restart serves the same model.
 CREATE TABLE recommendation_models (
     id          INTEGER PRIMARY KEY,
-    version     BIGINT NOT NULL UNIQUE,
+    version     BIGINT NOT NULL,
     trained_at  TEXT NOT NULL,
     config      TEXT NOT NULL,
     metrics     TEXT NOT NULL,
@@ -37,3 +37,4 @@ CREATE TABLE recommendation_models (
     train_ms    BIGINT NOT NULL,
     artifact    TEXT NOT NULL
 );
+CREATE UNIQUE INDEX ux_recommendation_models_version ON recommendation_models (version);
