@@ -194,15 +194,27 @@ impl ItemItem {
                             acc[j as usize] += w;
                         }
                     }
-                    touched.sort_unstable();
-                    let row = touched
-                        .iter()
-                        .map(|&j| {
-                            let v = acc[j as usize];
-                            acc[j as usize] = 0.0;
-                            (j, v)
-                        })
-                        .collect();
+                    let row: Vec<(u32, f64)> = if touched.len() * 16 > n {
+                        // Dense rows: one sequential scan yields them sorted.
+                        let mut row = Vec::with_capacity(touched.len());
+                        for (j, v) in acc.iter_mut().enumerate() {
+                            if *v != 0.0 {
+                                row.push((j as u32, *v));
+                                *v = 0.0;
+                            }
+                        }
+                        row
+                    } else {
+                        touched.sort_unstable();
+                        touched
+                            .iter()
+                            .map(|&j| {
+                                let v = acc[j as usize];
+                                acc[j as usize] = 0.0;
+                                (j, v)
+                            })
+                            .collect()
+                    };
                     touched.clear();
                     (c, row)
                 },
