@@ -36,8 +36,10 @@ const DAY: i64 = 86_400;
 pub struct ItemItemConfig {
     /// A basket's weight halves every `half_life_days`.
     pub half_life_days: f64,
-    /// Neighbours kept per product.
+    /// Neighbours kept per product (used to score a customer's history).
     pub k: usize,
+    /// The strongest neighbours per basket item used for a basket suggestion (≤ k).
+    pub basket_k: usize,
     /// Exponent of the history strengths when scoring a user (1: linear; < 1 flattens).
     pub history_power: f32,
     /// Weight of the user's own (recency-weighted) purchases of a product, relative to the
@@ -50,10 +52,11 @@ pub struct ItemItemConfig {
 impl Default for ItemItemConfig {
     fn default() -> Self {
         Self {
-            half_life_days: 120.0,
-            k: 100,
+            half_life_days: 240.0,
+            k: 400,
+            basket_k: 50,
             history_power: 1.0,
-            repeat: 1.0,
+            repeat: 4.0,
             window_days: 90,
         }
     }
@@ -349,7 +352,8 @@ impl ItemItem {
         list
     }
 
-    /// The neighbours of `i` with their current similarity, in no particular order.
+    /// The neighbours of `i` with their current similarity, strongest first as of the last
+    /// time `i` sold (the norms of the others may have moved since).
     fn neighbour_sims(&self, i: u32) -> impl Iterator<Item = (u32, f32)> + '_ {
         let ni = self.inv_norm.get(i as usize).copied().unwrap_or(0.0);
         self.neighbours
@@ -391,7 +395,7 @@ impl ItemItem {
         // (candidate, score, best single similarity, anchor)
         let mut acc: HashMap<u32, (f32, f32, u32)> = HashMap::with_capacity(basket.len() * self.config.k);
         for &i in &basket {
-            for (j, s) in self.neighbour_sims(i) {
+            for (j, s) in self.neighbour_sims(i).take(self.config.basket_k) {
                 if basket.binary_search(&j).is_ok() {
                     continue;
                 }
@@ -514,6 +518,7 @@ impl ItemItem {
             buffer.select_nth_unstable_by(k, by_best);
             buffer.truncate(k);
         }
+        buffer.sort_unstable_by(by_best);
         buffer.iter().map(|&(_, j, c)| (j, c)).collect()
     }
 }
