@@ -294,8 +294,17 @@ impl ItemItem {
                 recent.pop_front();
             }
         }
-        for &i in &set {
-            self.neighbours[i as usize] = self.top_k(i);
+        // Large (wholesale) baskets: recompute the lists on every core.
+        let lists: Vec<Vec<(u32, W)>> = if set.len() >= 32 {
+            set.par_iter()
+                .map_init(Vec::new, |buffer, &i| self.top_k_into(i, buffer))
+                .collect()
+        } else {
+            let mut buffer = Vec::new();
+            set.iter().map(|&i| self.top_k_into(i, &mut buffer)).collect()
+        };
+        for (&i, list) in set.iter().zip(lists) {
+            self.neighbours[i as usize] = list;
         }
     }
 
