@@ -57,7 +57,7 @@ pub struct EvalRecommendArgs {
     #[arg(long)]
     history_power: Option<f32>,
     /// Half-life of the recency weighting of every customer's history, in days.
-    #[arg(long, default_value_t = 120.0)]
+    #[arg(long, default_value_t = eval::DEFAULT_HISTORY_HALF_LIFE_DAYS)]
     history_half_life: f64,
 }
 

@@ -24,6 +24,10 @@ use crate::scorer::{top_n, Scorer};
 
 const DAY: i64 = 86_400;
 
+/// Half-life of the recency weighting of the histories, in days (tuned on Online Retail's
+/// validation split).
+pub const DEFAULT_HISTORY_HALF_LIFE_DAYS: f64 = 120.0;
+
 /// One transaction line, ids already interned by the loader.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Line {
