@@ -361,8 +361,9 @@ impl ItemItem {
         list
     }
 
-    /// The neighbours of `i` with their current similarity, strongest first as of the last
-    /// time `i` sold (the norms of the others may have moved since).
+    /// The neighbours of `i` with their current similarity; the first `basket_k` are the
+    /// strongest, in order, as of the last time `i` sold (other products' norms may have moved
+    /// since).
     fn neighbour_sims(&self, i: u32) -> impl Iterator<Item = (u32, f32)> + '_ {
         let ni = self.inv_norm.get(i as usize).copied().unwrap_or(0.0);
         self.neighbours
@@ -527,7 +528,12 @@ impl ItemItem {
             buffer.select_nth_unstable_by(k, by_best);
             buffer.truncate(k);
         }
-        buffer.sort_unstable_by(by_best);
+        // Only the head used for baskets needs its order.
+        let head = self.config.basket_k.min(buffer.len());
+        if head < buffer.len() && head > 0 {
+            buffer.select_nth_unstable_by(head - 1, by_best);
+        }
+        buffer[..head].sort_unstable_by(by_best);
         buffer.iter().map(|&(_, j, c)| (j, c)).collect()
     }
 }
