@@ -57,7 +57,7 @@ pub struct EvalRecommendArgs {
     #[arg(long)]
     history_power: Option<f32>,
     /// Half-life of the recency weighting of every customer's history, in days.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = eval::DEFAULT_HISTORY_HALF_LIFE_DAYS)]
     history_half_life: f64,
 }
 
@@ -331,4 +331,54 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().expect("a temp file");
+        std::fs::write(file.path(), text).expect("written");
+        file
+    }
+
+    #[test]
+    fn online_retail_drops_cancellations_anonymous_lines_and_returns() {
+        let file = write(
+            "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n\
+             536365,85123A,\"HEART, WHITE\",6,2010-12-01 08:26:00,2.55,17850.0,UK\n\
+             536365,71053,LANTERN,6,2010-12-01 08:26:00,3.39,17850,UK\n\
+             C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527,UK\n\
+             536380,71053,LANTERN,2,2010-12-02 10:00:00,3.39,,UK\n\
+             536381,71053,LANTERN,-2,2010-12-02 10:00:00,3.39,12345,UK\n",
+        );
+        let data = load(file.path(), true).expect("loaded");
+        assert_eq!(data.lines.len(), 2);
+        assert_eq!(data.customers.names, vec!["17850"]);
+        assert_eq!(data.products.names, vec!["85123A", "71053"]);
+        assert_eq!(data.lines[0].order, data.lines[1].order);
+        assert_eq!(data.lines[0].at, parse_time("2010-12-01T08:26:00Z").unwrap_or(0));
+    }
+
+    #[test]
+    fn canonical_transactions_keep_anonymous_baskets_and_reject_bad_timestamps() {
+        let file = write(
+            "order_id,customer_id,product_id,quantity,unit_price,timestamp\n\
+             1,7,100,2,150,2024-03-01T10:00:00Z\n\
+             1,7,101,1,90,2024-03-01T10:00:00Z\n\
+             2,,100,1,150,2024-03-02 11:00:00\n",
+        );
+        let data = load(file.path(), false).expect("loaded");
+        assert_eq!(data.lines.len(), 3);
+        assert_eq!(data.lines[2].customer, None);
+        let bad = write("order_id,customer_id,product_id,quantity,unit_price,timestamp\n1,7,100,2,150,yesterday\n");
+        let err = load(bad.path(), false)
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(err.contains("bad timestamp"), "{err}");
+        let missing = write("order,customer\n1,2\n");
+        assert!(load(missing.path(), false).is_err());
+    }
 }

@@ -24,6 +24,10 @@ use crate::scorer::{top_n, Scorer};
 
 const DAY: i64 = 86_400;
 
+/// Half-life of the recency weighting of the histories, in days (tuned on Online Retail's
+/// validation split).
+pub const DEFAULT_HISTORY_HALF_LIFE_DAYS: f64 = 120.0;
+
 /// One transaction line, ids already interned by the loader.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Line {
@@ -333,11 +337,11 @@ pub fn tune_item_item(
                         )
                     })
                     .collect(),
-                1 => [20, 50, 100, 200, 400]
+                1 => [20, 50, 100, 200, 400, 1000]
                     .iter()
                     .map(|&v| (ItemItemConfig { k: v, ..best.0.clone() }, best.1))
                     .collect(),
-                2 => [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]
+                2 => [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
                     .iter()
                     .map(|&v| {
                         (
@@ -361,7 +365,7 @@ pub fn tune_item_item(
                         )
                     })
                     .collect(),
-                _ => [14.0, 30.0, 60.0, 120.0, 1e6]
+                _ => [30.0, 60.0, 120.0, 240.0, 1e6]
                     .iter()
                     .map(|&v| (best.0.clone(), v))
                     .collect(),

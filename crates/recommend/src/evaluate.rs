@@ -23,7 +23,8 @@ pub fn holdout(data: &TrainingData, config: &EngineConfig) -> serde_json::Value 
     let Some(last) = data.baskets.iter().map(|b| b.at).max() else {
         return json!({"skipped": "no sales yet"});
     };
-    let test_from = last - HOLDOUT_DAYS * 86_400;
+    // Whole days: the split starts at the midnight (UTC) after `last` minus the holdout.
+    let test_from = (last - HOLDOUT_DAYS * 86_400).div_euclid(86_400) * 86_400 + 86_400;
     let mut products = Ids::new();
     let mut customers = Ids::new();
     let mut lines = Vec::new();

@@ -23,7 +23,10 @@ use serde::{Deserialize, Serialize};
 use crate::scorer::{top_n, Scorer};
 
 /// The time base moves forward when new weights reach `2^this`.
-pub const RESCALE_AFTER_HALF_LIVES: f64 = 256.0;
+pub const RESCALE_AFTER_HALF_LIVES: f64 = 64.0;
+
+/// Co-occurrence weights: f32 halves the memory of the pair rows; counts stay f64.
+type W = f32;
 
 const DAY: i64 = 86_400;
 
@@ -33,8 +36,10 @@ const DAY: i64 = 86_400;
 pub struct ItemItemConfig {
     /// A basket's weight halves every `half_life_days`.
     pub half_life_days: f64,
-    /// Neighbours kept per product.
+    /// Neighbours kept per product (used to score a customer's history).
     pub k: usize,
+    /// The strongest neighbours per basket item used for a basket suggestion (≤ k).
+    pub basket_k: usize,
     /// Exponent of the history strengths when scoring a user (1: linear; < 1 flattens).
     pub history_power: f32,
     /// Weight of the user's own (recency-weighted) purchases of a product, relative to the
@@ -47,10 +52,11 @@ pub struct ItemItemConfig {
 impl Default for ItemItemConfig {
     fn default() -> Self {
         Self {
-            half_life_days: 120.0,
-            k: 100,
+            half_life_days: 240.0,
+            k: 400,
+            basket_k: 50,
             history_power: 1.0,
-            repeat: 1.0,
+            repeat: 4.0,
             window_days: 90,
         }
     }
@@ -95,12 +101,12 @@ pub struct ItemItem {
     /// `C_i` in the base `t0`.
     count: Vec<f64>,
     /// `C_ij` for `j ≠ i`, sorted by `j`.
-    rows: Vec<Vec<(u32, f64)>>,
+    rows: Vec<Vec<(u32, W)>>,
     /// `1 / sqrt(C_i)` in the base `t0` (0 for unseen items).
     inv_norm: Vec<f64>,
     /// Top-K by cosine as (j, C_ij): the co-occurrence stays exact (a basket holding both i
     /// and j recomputes i's list) and the similarity is read with the current norms.
-    neighbours: Vec<Vec<(u32, f64)>>,
+    neighbours: Vec<Vec<(u32, W)>>,
     /// (unix seconds, basket sequence number) of the baskets holding the item within the
     /// window, oldest first.
     recent: Vec<VecDeque<(i64, u32)>>,
@@ -155,7 +161,7 @@ impl ItemItem {
             model.now = model.now.max(baskets[last].at);
         }
 
-        // Item → the baskets holding it (chronological), as CSR.
+        // Item → (basket, position of the item in it), chronological, as CSR.
         let mut start = vec![0usize; n + 1];
         for set in &sets {
             for &i in set {
@@ -166,54 +172,74 @@ impl ItemItem {
             start[i + 1] += start[i];
         }
         let mut fill = start.clone();
-        let mut holding = vec![0u32; start[n]];
+        let mut holding = vec![(0u32, 0u32); start[n]];
         for (b, set) in sets.iter().enumerate() {
-            for &i in set {
-                holding[fill[i as usize]] = b as u32;
+            for (p, &i) in set.iter().enumerate() {
+                holding[fill[i as usize]] = (b as u32, p as u32);
                 fill[i as usize] += 1;
             }
         }
 
-        // Rows of C in parallel, one dense accumulator per worker.
-        let results: Vec<(f64, Vec<(u32, f64)>)> = (0..n)
+        // The upper triangle (j > i) of C, rows in parallel with a dense accumulator per worker;
+        // every sum runs over the baskets in chronological order, as `observe_basket` adds them.
+        let upper: Vec<(f64, Vec<(u32, W)>)> = (0..n)
             .into_par_iter()
             .map_init(
-                || (vec![0f64; n], Vec::<u32>::new()),
-                |(acc, touched), i| {
+                || vec![0 as W; n],
+                |acc, i| {
                     let mut c = 0.0;
-                    for &b in &holding[start[i]..start[i + 1]] {
+                    let (mut lo, mut hi) = (usize::MAX, 0usize);
+                    for &(b, p) in &holding[start[i]..start[i + 1]] {
                         let w = weights[b as usize];
                         c += w;
-                        for &j in &sets[b as usize] {
-                            if j as usize == i {
-                                continue;
-                            }
-                            if acc[j as usize] == 0.0 {
-                                touched.push(j);
-                            }
+                        let after = &sets[b as usize][p as usize + 1..];
+                        if let (Some(&first), Some(&last)) = (after.first(), after.last()) {
+                            lo = lo.min(first as usize);
+                            hi = hi.max(last as usize + 1);
+                        }
+                        let w = w as W;
+                        for &j in after {
                             acc[j as usize] += w;
                         }
                     }
-                    touched.sort_unstable();
-                    let row = touched
-                        .iter()
-                        .map(|&j| {
-                            let v = acc[j as usize];
-                            acc[j as usize] = 0.0;
-                            (j, v)
-                        })
-                        .collect();
-                    touched.clear();
+                    let mut row = Vec::new();
+                    if lo < hi {
+                        for (j, v) in acc[lo..hi].iter_mut().enumerate() {
+                            if *v != 0.0 {
+                                row.push(((lo + j) as u32, *v));
+                                *v = 0.0;
+                            }
+                        }
+                    }
                     (c, row)
                 },
             )
             .collect();
-        for (i, (c, row)) in results.into_iter().enumerate() {
+        // Mirror: row j = (i < j, ascending) followed by its own upper part.
+        let mut lower_len = vec![0usize; n];
+        for (_, row) in &upper {
+            for &(j, _) in row {
+                lower_len[j as usize] += 1;
+            }
+        }
+        let mut rows: Vec<Vec<(u32, W)>> = (0..n)
+            .map(|j| Vec::with_capacity(lower_len[j] + upper[j].1.len()))
+            .collect();
+        for (i, (_, row)) in upper.iter().enumerate() {
+            for &(j, v) in row {
+                rows[j as usize].push((i as u32, v));
+            }
+        }
+        for (i, (c, up)) in upper.into_iter().enumerate() {
             model.count[i] = c;
             model.inv_norm[i] = inv_sqrt(c);
-            model.rows[i] = row;
+            rows[i].extend(up);
         }
-        let neighbours: Vec<Vec<(u32, f64)>> = (0..n).into_par_iter().map(|i| model.top_k(i as u32)).collect();
+        model.rows = rows;
+        let neighbours: Vec<Vec<(u32, W)>> = (0..n)
+            .into_par_iter()
+            .map_init(Vec::new, |buffer, i| model.top_k_into(i as u32, buffer))
+            .collect();
         model.neighbours = neighbours;
 
         let from = model.now - model.config.window_days * DAY;
@@ -241,6 +267,7 @@ impl ItemItem {
             self.rescale(at);
         }
         let w = self.weight(at);
+        let wc = w as W;
         for &i in &set {
             self.count[i as usize] += w;
             self.inv_norm[i as usize] = inv_sqrt(self.count[i as usize]);
@@ -250,8 +277,8 @@ impl ItemItem {
                     continue;
                 }
                 match row.binary_search_by_key(&j, |&(k, _)| k) {
-                    Ok(p) => row[p].1 += w,
-                    Err(p) => row.insert(p, (j, w)),
+                    Ok(p) => row[p].1 += wc,
+                    Err(p) => row.insert(p, (j, wc)),
                 }
             }
         }
@@ -267,8 +294,17 @@ impl ItemItem {
                 recent.pop_front();
             }
         }
-        for &i in &set {
-            self.neighbours[i as usize] = self.top_k(i);
+        // Large (wholesale) baskets: recompute the lists on every core.
+        let lists: Vec<Vec<(u32, W)>> = if set.len() >= 32 {
+            set.par_iter()
+                .map_init(Vec::new, |buffer, &i| self.top_k_into(i, buffer))
+                .collect()
+        } else {
+            let mut buffer = Vec::new();
+            set.iter().map(|&i| self.top_k_into(i, &mut buffer)).collect()
+        };
+        for (&i, list) in set.iter().zip(lists) {
+            self.neighbours[i as usize] = list;
         }
     }
 
@@ -306,7 +342,7 @@ impl ItemItem {
         if i == j {
             return self.count(i);
         }
-        self.raw_co(i, j) * self.to_now()
+        f64::from(self.raw_co(i, j)) * self.to_now()
     }
 
     /// Cosine similarity of two products' recency-weighted basket vectors.
@@ -315,7 +351,7 @@ impl ItemItem {
         if ci <= 0.0 || cj <= 0.0 {
             return 0.0;
         }
-        self.raw_co(i, j) / (ci * cj).sqrt()
+        f64::from(self.raw_co(i, j)) / (ci * cj).sqrt()
     }
 
     /// The top-K neighbours of `i` with their current similarity, best first.
@@ -325,7 +361,9 @@ impl ItemItem {
         list
     }
 
-    /// The neighbours of `i` with their current similarity, in no particular order.
+    /// The neighbours of `i` with their current similarity; the first `basket_k` are the
+    /// strongest, in order, as of the last time `i` sold (other products' norms may have moved
+    /// since).
     fn neighbour_sims(&self, i: u32) -> impl Iterator<Item = (u32, f32)> + '_ {
         let ni = self.inv_norm.get(i as usize).copied().unwrap_or(0.0);
         self.neighbours
@@ -333,7 +371,7 @@ impl ItemItem {
             .map(Vec::as_slice)
             .unwrap_or(&[])
             .iter()
-            .map(move |&(j, c)| (j, (c * ni * self.inv_norm[j as usize]) as f32))
+            .map(move |&(j, c)| (j, (f64::from(c) * ni * self.inv_norm[j as usize]) as f32))
     }
 
     /// Exact number of baskets holding both products within the window ending now.
@@ -367,7 +405,7 @@ impl ItemItem {
         // (candidate, score, best single similarity, anchor)
         let mut acc: HashMap<u32, (f32, f32, u32)> = HashMap::with_capacity(basket.len() * self.config.k);
         for &i in &basket {
-            for (j, s) in self.neighbour_sims(i) {
+            for (j, s) in self.neighbour_sims(i).take(self.config.basket_k) {
                 if basket.binary_search(&j).is_ok() {
                     continue;
                 }
@@ -394,7 +432,7 @@ impl ItemItem {
                     score,
                     relevance: (100.0 * score / best).clamp(0.0, 100.0),
                     confidence: if ca > 0.0 {
-                        (self.raw_co(anchor, item) / ca).clamp(0.0, 1.0) as f32
+                        (f64::from(self.raw_co(anchor, item)) / ca).clamp(0.0, 1.0) as f32
                     } else {
                         0.0
                     },
@@ -432,7 +470,7 @@ impl ItemItem {
         self.count.get(i as usize).copied().unwrap_or(0.0)
     }
 
-    fn raw_co(&self, i: u32, j: u32) -> f64 {
+    fn raw_co(&self, i: u32, j: u32) -> W {
         let Some(row) = self.rows.get(i as usize) else {
             return 0.0;
         };
@@ -456,7 +494,7 @@ impl ItemItem {
         }
         for row in self.rows.iter_mut().chain(self.neighbours.iter_mut()) {
             for e in row.iter_mut() {
-                e.1 *= factor;
+                e.1 = (f64::from(e.1) * factor) as W;
             }
         }
         for (n, &c) in self.inv_norm.iter_mut().zip(&self.count) {
@@ -467,23 +505,36 @@ impl ItemItem {
     }
 
     /// The top-K of row `i` as (j, C_ij).
-    fn top_k(&self, i: u32) -> Vec<(u32, f64)> {
+    fn top_k(&self, i: u32) -> Vec<(u32, W)> {
+        self.top_k_into(i, &mut Vec::new())
+    }
+
+    /// [`Self::top_k`] with a reusable buffer.
+    fn top_k_into(&self, i: u32, buffer: &mut Vec<(f32, u32, W)>) -> Vec<(u32, W)> {
         if self.raw_count(i) <= 0.0 {
             return Vec::new();
         }
         let row = &self.rows[i as usize];
         // Ranked by C_ij / sqrt(C_j) (the factor 1 / sqrt(C_i) is common to the row).
-        let mut sims: Vec<(u32, f64, f64)> = row
-            .iter()
-            .filter(|&&(j, _)| self.inv_norm[j as usize] > 0.0)
-            .map(|&(j, c)| (j, c, c * self.inv_norm[j as usize]))
-            .collect();
-        let by_best = |a: &(u32, f64, f64), b: &(u32, f64, f64)| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0));
-        if sims.len() > self.config.k {
-            sims.select_nth_unstable_by(self.config.k, by_best);
-            sims.truncate(self.config.k);
+        buffer.clear();
+        buffer.extend(
+            row.iter()
+                .filter(|&&(j, _)| self.inv_norm[j as usize] > 0.0)
+                .map(|&(j, c)| ((f64::from(c) * self.inv_norm[j as usize]) as f32, j, c)),
+        );
+        let by_best = |a: &(f32, u32, W), b: &(f32, u32, W)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let k = self.config.k;
+        if buffer.len() > k {
+            buffer.select_nth_unstable_by(k, by_best);
+            buffer.truncate(k);
         }
-        sims.into_iter().map(|(j, c, _)| (j, c)).collect()
+        // Only the head used for baskets needs its order.
+        let head = self.config.basket_k.min(buffer.len());
+        if head < buffer.len() && head > 0 {
+            buffer.select_nth_unstable_by(head - 1, by_best);
+        }
+        buffer[..head].sort_unstable_by(by_best);
+        buffer.iter().map(|&(_, j, c)| (j, c)).collect()
     }
 }
 

@@ -1,0 +1,139 @@
+//! Latency of the item-item model on a transactions file (default: the UCI Online Retail CSV):
+//! batch training time, `for_basket` and user scoring (whole catalogue + top 10) p50/p99, and
+//! `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
+//!
+//! `cargo bench -p bodega-recommend --bench latency -- [ONLINE_RETAIL_CSV] [TEST_FROM]`
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bodega_recommend::eval::{Line, Split};
+use bodega_recommend::itemitem::{ItemItem, ItemItemConfig};
+use bodega_recommend::scorer::{top_n, Scorer};
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let path = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "/work/shared/data/online_retail/online_retail.csv".into());
+    let test_from = chrono::NaiveDate::parse_from_str(args.get(1).map_or("2011-11-01", String::as_str), "%Y-%m-%d")
+        .expect("TEST_FROM as YYYY-MM-DD")
+        .and_hms_opt(0, 0, 0)
+        .expect("midnight")
+        .and_utc()
+        .timestamp();
+    let mut reader = csv::Reader::from_path(&path).expect("open the CSV");
+    let mut ids: [HashMap<String, u32>; 3] = Default::default();
+    let mut intern = |k: usize, s: &str| {
+        let n = ids[k].len() as u32;
+        *ids[k].entry(s.to_string()).or_insert(n)
+    };
+    let mut lines = Vec::new();
+    for record in reader.records() {
+        let r = record.expect("a CSV row");
+        let qty: f64 = r[3].parse().unwrap_or(0.0);
+        if r[0].starts_with('C') || r[6].is_empty() || qty <= 0.0 {
+            continue;
+        }
+        let at = chrono::NaiveDateTime::parse_from_str(&r[4], "%Y-%m-%d %H:%M:%S")
+            .expect("InvoiceDate")
+            .and_utc()
+            .timestamp();
+        lines.push(Line {
+            order: intern(0, &r[0]),
+            customer: Some(intern(1, &r[6])),
+            product: intern(2, &r[1]),
+            at,
+        });
+    }
+    let split = Split::new(&lines, test_from, 60.0);
+    let n = split.items.len();
+    println!(
+        "{path}: {} training baskets, {n} products, {} scored customers",
+        split.baskets.len(),
+        split.scored.len()
+    );
+    let config = ItemItemConfig::default();
+
+    let mut train = Vec::new();
+    let mut model = None;
+    for _ in 0..7 {
+        let start = Instant::now();
+        let m = ItemItem::train(n, &split.baskets, config.clone(), test_from);
+        train.push(start.elapsed().as_secs_f64());
+        model = Some(m);
+    }
+    let mut model = model.expect("trained");
+    println!(
+        "train (7 runs, {} rayon threads): min {:.1} ms, median {:.1} ms",
+        rayon::current_num_threads(),
+        train.iter().copied().fold(f64::MAX, f64::min) * 1e3,
+        percentile(&mut train, 0.5) * 1e3
+    );
+
+    // Test-period baskets over known products.
+    let mut by_order: HashMap<u32, (i64, Vec<u32>)> = HashMap::new();
+    for l in lines.iter().filter(|l| l.at >= test_from) {
+        if let Some(i) = split.items.index(l.product as i64) {
+            let e = by_order.entry(l.order).or_insert((l.at, Vec::new()));
+            e.1.push(i);
+        }
+    }
+    let mut test: Vec<(i64, Vec<u32>)> = by_order.into_values().collect();
+    test.sort_by_key(|b| b.0);
+
+    let mut basket = Vec::new();
+    for (_, items) in &test {
+        // A till basket: the first five lines of the sale.
+        let b: Vec<u32> = items.iter().take(5).copied().collect();
+        let start = Instant::now();
+        let s = model.for_basket(&b, 10);
+        basket.push(start.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(s);
+    }
+    println!(
+        "for_basket(first 5 lines, 10): {} baskets, p50 {:.4} ms, p99 {:.4} ms",
+        basket.len(),
+        percentile(&mut basket, 0.5),
+        percentile(&mut basket, 0.99)
+    );
+
+    let mut user = Vec::new();
+    let mut scores = vec![0f32; n];
+    for (u, _, _) in &split.scored {
+        let start = Instant::now();
+        model.score(Some(*u), &split.histories[*u as usize], &mut scores);
+        let best = top_n(&scores, 10, |_| false);
+        user.push(start.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(best);
+    }
+    println!(
+        "user: score {n} products + top 10: {} customers, p50 {:.4} ms, p99 {:.4} ms",
+        user.len(),
+        percentile(&mut user, 0.5),
+        percentile(&mut user, 0.99)
+    );
+
+    let mut observe = Vec::new();
+    let mut sizes = Vec::new();
+    for (at, items) in &test {
+        let start = Instant::now();
+        model.observe_basket(items, *at);
+        observe.push(start.elapsed().as_secs_f64() * 1e3);
+        sizes.push(items.len() as f64);
+    }
+    println!(
+        "observe_basket: {} test sales replayed in order (median {} lines), p50 {:.4} ms, p99 {:.4} ms, max {:.4} ms",
+        observe.len(),
+        percentile(&mut sizes, 0.5),
+        percentile(&mut observe, 0.5),
+        percentile(&mut observe, 0.99),
+        observe.iter().copied().fold(0.0, f64::max)
+    );
+}
