@@ -362,7 +362,7 @@ impl Default for EngineConfig {
             weights: InteractionWeights::default(),
             item_item: ItemItemConfig::default(),
             popular: PopularConfig::default(),
-            history_half_life_days: 60.0,
+            history_half_life_days: crate::eval::DEFAULT_HISTORY_HALF_LIFE_DAYS,
         }
     }
 }
