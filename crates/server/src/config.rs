@@ -37,6 +37,11 @@ pub struct Config {
     pub interaction_weights: bodega_recommend::InteractionWeights,
     /// Products recommended (and stored) for every sale; 0 turns it off.
     pub recommendations_per_sale: usize,
+    /// Cron expressions of scheduled jobs by name, overriding their defaults
+    /// (`[jobs]` table in bodega.toml, e.g. `daily-sales = "15 2 * * *"`).
+    pub jobs: std::collections::BTreeMap<String, String>,
+    /// Runs scheduled jobs in this process (one process of a fleet may turn it off).
+    pub scheduler: bool,
 }
 
 impl Default for Config {
@@ -56,6 +61,8 @@ impl Default for Config {
             log_level: "info".into(),
             interaction_weights: bodega_recommend::InteractionWeights::default(),
             recommendations_per_sale: 5,
+            jobs: std::collections::BTreeMap::new(),
+            scheduler: true,
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub events: EventBus,
     pub recommender: Arc<Recommender>,
+    /// The scheduled jobs (`server/src/jobs.rs`).
+    pub jobs: Arc<Vec<crate::jobs::Job>>,
     pub started: Instant,
     api_key_touches: Arc<Mutex<HashMap<i64, Instant>>>,
 }
@@ -70,8 +72,10 @@ impl AppState {
         let (recommender, interactions) =
             Recommender::new(config.interaction_weights.clone(), config.recommendations_per_sale);
         recommender::spawn_interaction_writer(db.clone(), interactions);
+        let jobs = Arc::new(crate::jobs::registry(&config.jobs).context("job schedules")?);
         Ok(Self {
             recommender,
+            jobs,
             tokens: Arc::new(TokenKeys::new(secret.as_bytes(), config.access_token_minutes * 60)),
             login_limiter: Limiter::per_minute(config.login_attempts_per_minute),
             api_limiter: Limiter::per_second(config.rate_limit_per_second),
@@ -137,6 +141,9 @@ impl AppState {
     /// of expired reservations (every 15 s) and forgetting idle rate-limit keys (every minute).
     pub fn spawn_background(&self) {
         self.spawn_recommender();
+        if self.config.scheduler {
+            crate::jobs::spawn_scheduler(self.clone());
+        }
         self.events.spawn_relay(self.db.clone());
         let state = self.clone();
         tokio::spawn(async move {

@@ -6,6 +6,7 @@
 //! Timestamps are always bound from Rust (never SQL defaults) so both backends store them alike.
 
 pub mod alerts;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod catalog;
@@ -13,6 +14,7 @@ mod db;
 pub mod error;
 mod group_commit;
 pub mod import;
+pub mod jobs;
 pub mod orders;
 pub mod outbox;
 pub mod people;

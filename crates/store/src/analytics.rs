@@ -1,0 +1,277 @@
+//! Sales analytics (seed 004's metrics and reports). Closed days are read from `sales_daily`,
+//! which the nightly `daily-sales` job rebuilds; today is read live from the sales, so every
+//! report is current. Money in minor units; cost of goods at the unit cost recorded on each
+//! sale line (the average cost at the moment of the sale).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::{sql, Backend, Conn, FromRow, StoreResult};
+
+/// The calendar day (UTC) of `sales.sold_at`, per backend.
+fn day_of_sale(c: &Conn<'_>) -> &'static str {
+    match c.backend() {
+        Backend::Sqlite => "substr(s.sold_at, 1, 10)",
+        Backend::Postgres => "((s.sold_at AT TIME ZONE 'UTC')::date)",
+    }
+}
+
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+}
+
+/// Rebuilds `sales_daily` for the days `from..=to` from the sale lines, in one transaction of
+/// the caller's: idempotent. Returns the rows written.
+pub async fn rebuild_daily_sales(c: &mut Conn<'_>, from: NaiveDate, to: NaiveDate) -> StoreResult<u64> {
+    sql::query("DELETE FROM sales_daily WHERE day >= $1 AND day <= $2")
+        .bind(from)
+        .bind(to)
+        .execute(c)
+        .await?;
+    let day = day_of_sale(c);
+    sql::query(format!(
+        "INSERT INTO sales_daily (day, warehouse_id, product_id, units, revenue, cogs, sales) \
+         SELECT {day}, COALESCE(s.warehouse_id, 0), i.product_id, SUM(i.quantity), SUM(i.line_total), \
+                SUM(i.unit_cost * i.quantity), COUNT(DISTINCT s.id) \
+         FROM sales s JOIN sale_items i ON i.sale_id = s.id \
+         WHERE s.sold_at >= $1 AND s.sold_at < $2 \
+         GROUP BY {day}, COALESCE(s.warehouse_id, 0), i.product_id"
+    ))
+    .bind(start_of(from))
+    .bind(start_of(to.succ_opt().unwrap_or(to)))
+    .execute(c)
+    .await
+}
+
+/// The first and last day sold of sales recorded at or after `since` (None: all sales).
+pub async fn days_touched_since(
+    c: &mut Conn<'_>,
+    since: Option<DateTime<Utc>>,
+) -> StoreResult<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+    let row: (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+        sql::query_as("SELECT MIN(sold_at), MAX(sold_at) FROM sales WHERE ($1 IS NULL OR created_at >= $1)")
+            .bind(since)
+            .fetch_one(c)
+            .await?;
+    Ok(row.0.zip(row.1))
+}
+
+/// What every report filters on.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The current day (UTC): days before it come from `sales_daily`, it from the sales.
+    pub today: NaiveDate,
+    pub warehouse_id: Option<i64>,
+    pub category_id: Option<i64>,
+}
+
+/// A CTE `d(day, warehouse_id, product_id, units, revenue, cogs, sales)` over the range with
+/// its filters, binding $1..$6: from, to, today, start of today, warehouse, category.
+fn daily_cte(c: &Conn<'_>) -> String {
+    let day = day_of_sale(c);
+    format!(
+        "WITH d AS ( \
+           SELECT day, warehouse_id, product_id, units, revenue, cogs, sales FROM sales_daily \
+           WHERE day >= $1 AND day <= $2 AND day < $3 \
+           UNION ALL \
+           SELECT {day}, COALESCE(s.warehouse_id, 0), i.product_id, SUM(i.quantity), SUM(i.line_total), \
+                  SUM(i.unit_cost * i.quantity), COUNT(DISTINCT s.id) \
+           FROM sales s JOIN sale_items i ON i.sale_id = s.id \
+           WHERE s.sold_at >= $4 AND $2 >= $3 \
+           GROUP BY {day}, COALESCE(s.warehouse_id, 0), i.product_id \
+         ), f AS ( \
+           SELECT d.*, p.name AS product_name, p.sku, p.category_id, c.name AS category_name \
+           FROM d JOIN products p ON p.id = d.product_id LEFT JOIN categories c ON c.id = p.category_id \
+           WHERE ($5 IS NULL OR d.warehouse_id = $5) \
+             AND ($6 IS NULL OR p.category_id IN ( \
+                  SELECT k.id FROM categories k, categories root WHERE root.id = $6 \
+                  AND (k.id = root.id OR k.path LIKE root.path || ' / %'))) \
+         )"
+    )
+}
+
+macro_rules! ranged {
+    ($ty:ty, $sql:expr, $range:expr) => {
+        sql::query_as::<$ty>($sql)
+            .bind($range.from)
+            .bind($range.to)
+            .bind($range.today)
+            .bind(start_of($range.today))
+            .bind($range.warehouse_id)
+            .bind($range.category_id)
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
+pub struct DailySales {
+    pub day: NaiveDate,
+    pub units: i64,
+    pub revenue: i64,
+    pub cogs: i64,
+    pub margin: i64,
+    pub sales: i64,
+}
+
+/// Totals per day (days without sales are left out).
+pub async fn daily_sales(c: &mut Conn<'_>, r: &Range) -> StoreResult<Vec<DailySales>> {
+    let sql = format!(
+        "{} SELECT day, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(revenue) AS BIGINT) AS revenue, CAST(SUM(cogs) AS BIGINT) AS cogs, \
+                CAST(SUM(revenue) AS BIGINT) - CAST(SUM(cogs) AS BIGINT) AS margin, CAST(SUM(sales) AS BIGINT) AS sales \
+         FROM f GROUP BY day ORDER BY day",
+        daily_cte(c)
+    );
+    ranged!(DailySales, sql, r).fetch_all(c).await
+}
+
+/// Revenue, units, cost and margin of one group (product, category or store).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
+pub struct GroupTotals {
+    /// Product, category or warehouse id (0: sales without a store or category).
+    pub id: i64,
+    pub name: String,
+    pub units: i64,
+    pub revenue: i64,
+    pub cogs: i64,
+    pub margin: i64,
+    /// Number of sales (a sale counts once per product or store it touched).
+    pub sales: i64,
+}
+
+/// How to group a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    Product,
+    Category,
+    Store,
+}
+
+/// Totals per product, category or store, best revenue first; `limit` groups at most.
+pub async fn totals_by(c: &mut Conn<'_>, r: &Range, by: GroupBy, limit: i64) -> StoreResult<Vec<GroupTotals>> {
+    let (key, name, join) = match by {
+        GroupBy::Product => ("f.product_id", "MAX(f.product_name)", ""),
+        GroupBy::Category => (
+            "COALESCE(f.category_id, 0)",
+            "COALESCE(MAX(f.category_name), '(no category)')",
+            "",
+        ),
+        GroupBy::Store => (
+            "f.warehouse_id",
+            "COALESCE(MAX(w.name), '(no store)')",
+            "LEFT JOIN warehouses w ON w.id = f.warehouse_id",
+        ),
+    };
+    let sql = format!(
+        "{} SELECT {key} AS id, {name} AS name, CAST(SUM(f.units) AS BIGINT) AS units, CAST(SUM(f.revenue) AS BIGINT) AS revenue, \
+                CAST(SUM(f.cogs) AS BIGINT) AS cogs, CAST(SUM(f.revenue) AS BIGINT) - CAST(SUM(f.cogs) AS BIGINT) AS margin, CAST(SUM(f.sales) AS BIGINT) AS sales \
+         FROM f {join} GROUP BY {key} ORDER BY revenue DESC, id LIMIT $7",
+        daily_cte(c)
+    );
+    ranged!(GroupTotals, sql, r).bind(limit).fetch_all(c).await
+}
+
+/// Revenue, units and sales of a whole range.
+pub async fn range_totals(c: &mut Conn<'_>, r: &Range) -> StoreResult<(i64, i64, i64)> {
+    let sql = format!(
+        "{} SELECT CAST(COALESCE(SUM(revenue), 0) AS BIGINT), CAST(COALESCE(SUM(units), 0) AS BIGINT), CAST(COALESCE(SUM(sales), 0) AS BIGINT) FROM f",
+        daily_cte(c)
+    );
+    ranged!((i64, i64, i64), sql, r).fetch_one(c).await
+}
+
+/// A product's stock and movement over the range, for inventory health.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct StockAndSales {
+    pub product_id: i64,
+    pub name: String,
+    pub sku: String,
+    pub category: Option<String>,
+    pub on_hand: i64,
+    pub stock_value: i64,
+    pub units_sold: i64,
+    pub cogs: i64,
+    pub last_sold: Option<DateTime<Utc>>,
+}
+
+/// Every active product with its stock (all warehouses, or one) and what it sold in the range.
+pub async fn stock_and_sales(c: &mut Conn<'_>, r: &Range) -> StoreResult<Vec<StockAndSales>> {
+    let sql = format!(
+        "{} , sold AS (SELECT product_id, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(cogs) AS BIGINT) AS cogs FROM f GROUP BY product_id), \
+           stock AS (SELECT product_id, CAST(SUM(on_hand) AS BIGINT) AS on_hand, CAST(SUM(on_hand * avg_cost) AS BIGINT) AS value \
+                     FROM stock_levels WHERE ($5 IS NULL OR warehouse_id = $5) GROUP BY product_id), \
+           last_sale AS (SELECT i.product_id, MAX(s.sold_at) AS last_sold FROM sale_items i \
+                         JOIN sales s ON s.id = i.sale_id WHERE ($5 IS NULL OR s.warehouse_id = $5) GROUP BY i.product_id) \
+         SELECT p.id AS product_id, p.name, p.sku, c.name AS category, \
+                COALESCE(stock.on_hand, 0) AS on_hand, COALESCE(stock.value, 0) AS stock_value, \
+                COALESCE(sold.units, 0) AS units_sold, COALESCE(sold.cogs, 0) AS cogs, last_sale.last_sold \
+         FROM products p LEFT JOIN categories c ON c.id = p.category_id \
+         LEFT JOIN stock ON stock.product_id = p.id LEFT JOIN sold ON sold.product_id = p.id \
+         LEFT JOIN last_sale ON last_sale.product_id = p.id \
+         WHERE p.deleted_at IS NULL AND p.status = 'active' \
+           AND ($6 IS NULL OR p.category_id IN ( \
+                SELECT k.id FROM categories k, categories root WHERE root.id = $6 \
+                AND (k.id = root.id OR k.path LIKE root.path || ' / %'))) \
+         ORDER BY p.id",
+        daily_cte(c)
+    );
+    ranged!(StockAndSales, sql, r).fetch_all(c).await
+}
+
+/// Stock per warehouse: products held, units, value at average cost, products under their
+/// low-stock threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
+pub struct WarehouseStock {
+    pub warehouse_id: i64,
+    pub warehouse: String,
+    pub products: i64,
+    pub units: i64,
+    pub value: i64,
+    pub reserved: i64,
+    pub low_stock: i64,
+    pub out_of_stock: i64,
+}
+
+pub async fn inventory_summary(c: &mut Conn<'_>, warehouse_id: Option<i64>) -> StoreResult<Vec<WarehouseStock>> {
+    sql::query_as(
+        "SELECT w.id AS warehouse_id, w.name AS warehouse, \
+                COUNT(l.product_id) AS products, CAST(COALESCE(SUM(l.on_hand), 0) AS BIGINT) AS units, \
+                CAST(COALESCE(SUM(l.on_hand * l.avg_cost), 0) AS BIGINT) AS value, CAST(COALESCE(SUM(l.reserved), 0) AS BIGINT) AS reserved, \
+                CAST(COALESCE(SUM(CASE WHEN l.on_hand - l.reserved < p.low_stock_threshold THEN 1 ELSE 0 END), 0) AS BIGINT) AS low_stock, \
+                CAST(COALESCE(SUM(CASE WHEN l.on_hand - l.reserved <= 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS out_of_stock \
+         FROM warehouses w \
+         LEFT JOIN stock_levels l ON l.warehouse_id = w.id \
+         LEFT JOIN products p ON p.id = l.product_id \
+         WHERE ($1 IS NULL OR w.id = $1) \
+         GROUP BY w.id, w.name ORDER BY w.id",
+    )
+    .bind(warehouse_id)
+    .fetch_all(c)
+    .await
+}
+
+/// A customer's recency, frequency and monetary value over the range (before scoring).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct CustomerActivity {
+    pub customer_id: i64,
+    pub name: String,
+    pub last_purchase: DateTime<Utc>,
+    pub orders: i64,
+    pub revenue: i64,
+}
+
+/// Customers who bought in `[from, to]` (live from the sales, store filter applies).
+pub async fn customer_activity(c: &mut Conn<'_>, r: &Range) -> StoreResult<Vec<CustomerActivity>> {
+    sql::query_as(
+        "SELECT s.customer_id, MAX(p.first_name || ' ' || p.last_name) AS name, MAX(s.sold_at) AS last_purchase, \
+                COUNT(*) AS orders, CAST(SUM(s.total) AS BIGINT) AS revenue \
+         FROM sales s JOIN customers p ON p.id = s.customer_id \
+         WHERE s.customer_id IS NOT NULL AND s.sold_at >= $1 AND s.sold_at < $2 AND ($3 IS NULL OR s.warehouse_id = $3) \
+         GROUP BY s.customer_id ORDER BY s.customer_id",
+    )
+    .bind(start_of(r.from))
+    .bind(start_of(r.to.succ_opt().unwrap_or(r.to)))
+    .bind(r.warehouse_id)
+    .fetch_all(c)
+    .await
+}
