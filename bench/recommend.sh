@@ -23,7 +23,7 @@ BIN="$TARGET/release/bodega"
 OUT=bench/out/recommend_split
 mkdir -p "$OUT"
 nproc; grep -m1 'model name' /proc/cpuinfo || true
-CSV="$DATA/online_retail/online_retail.csv"
+CSV="$(realpath "$DATA/online_retail/online_retail.csv")"
 
 echo "== export the split"
 "$BIN" eval recommendations --online-retail "$CSV" --test-from "$TEST_FROM" --export-split "$OUT" >/dev/null
@@ -33,4 +33,4 @@ echo "== Bodega (settings tuned on a validation split before $TEST_FROM) and the
 "$BIN" eval recommendations --online-retail "$CSV" --test-from "$TEST_FROM" --tune \
     --score-lists "$OUT"/peer-*.json --out bench/out/recommend_eval.json 2>bench/out/recommend_tuning.log
 echo "== latency (in-process)"
-nice -n 10 cargo bench -q -p bodega-recommend --bench latency -- "$CSV" "$TEST_FROM" 2>/dev/null
+nice -n 10 cargo bench -q -p bodega-recommend --bench latency -- "$CSV" "$TEST_FROM"

@@ -225,11 +225,18 @@ impl ItemItem {
         let mut rows: Vec<Vec<(u32, W)>> = (0..n)
             .map(|j| Vec::with_capacity(lower_len[j] + upper[j].1.len()))
             .collect();
-        for (i, (_, row)) in upper.iter().enumerate() {
-            for &(j, v) in row {
-                rows[j as usize].push((i as u32, v));
+        // In parallel over ranges of target rows; every task reads each upper row's slice
+        // that falls in its range, in ascending i.
+        let chunk = n.div_ceil(4 * rayon::current_num_threads()).max(64);
+        rows.par_chunks_mut(chunk).enumerate().for_each(|(c, targets)| {
+            let (lo, hi) = ((c * chunk) as u32, (c * chunk + targets.len()) as u32);
+            for (i, (_, row)) in upper.iter().enumerate().take(hi as usize) {
+                let from = row.partition_point(|&(j, _)| j < lo);
+                for &(j, v) in row[from..].iter().take_while(|&&(j, _)| j < hi) {
+                    targets[(j - lo) as usize].push((i as u32, v));
+                }
             }
-        }
+        });
         for (i, (c, up)) in upper.into_iter().enumerate() {
             model.count[i] = c;
             model.inv_norm[i] = inv_sqrt(c);
