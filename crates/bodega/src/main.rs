@@ -177,6 +177,11 @@ async fn main() -> anyhow::Result<()> {
             if !trained {
                 train_recommendations(&state).await?;
             }
+            // The daily aggregates behind the reports (the nightly job keeps them current).
+            match bodega_server::jobs::run_now(&state, "daily-sales", "manual", None).await {
+                Ok(run) => eprintln!("Daily sales aggregates: {}", run.summary.or(run.error).unwrap_or_default()),
+                Err(e) => eprintln!("Daily sales aggregates not built: {e}"),
+            }
             let password = admin::ensure_demo_admin(&state).await?;
             println!();
             println!("  Bodega demo on http://{}", config.bind);

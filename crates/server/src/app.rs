@@ -42,6 +42,8 @@ use crate::state::AppState;
         (name = "imports", description = "CSV import and export"),
         (name = "ml", description = "The ML contract of seed 000 (x-api-key): recommendations, interactions, similar products, model metrics and training"),
         (name = "recommendations", description = "Recommendations for baskets, customers and sales; similar products"),
+        (name = "analytics", description = "Sales metrics and reports over a date range, JSON or CSV"),
+        (name = "jobs", description = "Scheduled jobs and their runs"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -91,6 +93,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::alerts::router())
         .merge(routes::imports::router())
         .merge(routes::recommendations::router())
+        .merge(routes::analytics::router())
+        .merge(routes::jobs::router())
         .merge(routes::system::router())
 }
 

@@ -94,7 +94,12 @@ pub async fn daily_sales(db: &Db) -> anyhow::Result<String> {
         let mut reader = db.read().await?;
         let mut c = reader.conn();
         // The run in progress is the newest; the one before it tells what is already done.
-        let runs = jobs::runs(&mut c, Some("daily-sales"), bodega_domain::PageRequest::parse(Some(1), Some(10))?).await?;
+        let runs = jobs::runs(
+            &mut c,
+            Some("daily-sales"),
+            bodega_domain::PageRequest::parse(Some(1), Some(10))?,
+        )
+        .await?;
         // From the midnight before it: sales of that day recorded before it started were not
         // in it (their day was still open).
         runs.items
@@ -133,7 +138,12 @@ pub enum RunError {
 }
 
 /// Claims and runs a job now; the finished run (succeeded or failed).
-pub async fn run_now(state: &AppState, name: &str, trigger: &str, due: Option<DateTime<Utc>>) -> Result<JobRun, RunError> {
+pub async fn run_now(
+    state: &AppState,
+    name: &str,
+    trigger: &str,
+    due: Option<DateTime<Utc>>,
+) -> Result<JobRun, RunError> {
     let job = state
         .jobs
         .iter()
@@ -176,7 +186,10 @@ pub async fn run_now(state: &AppState, name: &str, trigger: &str, due: Option<Da
 pub fn spawn_scheduler(state: AppState) {
     tokio::spawn(async move {
         if let Ok(mut tx) = state.db.begin().await {
-            if jobs::abandon_stale(&mut tx.conn(), Utc::now() - TimeDelta::hours(6)).await.is_ok() {
+            if jobs::abandon_stale(&mut tx.conn(), Utc::now() - TimeDelta::hours(6))
+                .await
+                .is_ok()
+            {
                 let _ = tx.commit().await;
             }
         }
@@ -189,8 +202,12 @@ pub fn spawn_scheduler(state: AppState) {
                     let (state, name) = (state.clone(), job.name);
                     tokio::spawn(async move {
                         match run_now(&state, name, "scheduled", Some(at)).await {
-                            Ok(run) => tracing::info!(job = name, status = %run.status, summary = ?run.summary, "scheduled job ran"),
-                            Err(RunError::Busy(_)) => tracing::info!(job = name, "scheduled job skipped: taken or still running"),
+                            Ok(run) => {
+                                tracing::info!(job = name, status = %run.status, summary = ?run.summary, "scheduled job ran")
+                            }
+                            Err(RunError::Busy(_)) => {
+                                tracing::info!(job = name, "scheduled job skipped: taken or still running")
+                            }
                             Err(e) => tracing::warn!(job = name, error = %e, "scheduled job could not run"),
                         }
                     });

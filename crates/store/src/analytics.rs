@@ -111,14 +111,15 @@ pub struct DailySales {
     pub revenue: i64,
     pub cogs: i64,
     pub margin: i64,
-    pub sales: i64,
+    /// Sale lines (a sale with two products counts twice).
+    pub sale_lines: i64,
 }
 
 /// Totals per day (days without sales are left out).
 pub async fn daily_sales(c: &mut Conn<'_>, r: &Range) -> StoreResult<Vec<DailySales>> {
     let sql = format!(
         "{} SELECT day, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(revenue) AS BIGINT) AS revenue, CAST(SUM(cogs) AS BIGINT) AS cogs, \
-                CAST(SUM(revenue) AS BIGINT) - CAST(SUM(cogs) AS BIGINT) AS margin, CAST(SUM(sales) AS BIGINT) AS sales \
+                CAST(SUM(revenue) AS BIGINT) - CAST(SUM(cogs) AS BIGINT) AS margin, CAST(SUM(sales) AS BIGINT) AS sale_lines \
          FROM f GROUP BY day ORDER BY day",
         daily_cte(c)
     );
@@ -135,8 +136,8 @@ pub struct GroupTotals {
     pub revenue: i64,
     pub cogs: i64,
     pub margin: i64,
-    /// Number of sales (a sale counts once per product or store it touched).
-    pub sales: i64,
+    /// Sale lines: sales of a product (a sale counts once per product it holds).
+    pub sale_lines: i64,
 }
 
 /// How to group a report.
@@ -164,14 +165,14 @@ pub async fn totals_by(c: &mut Conn<'_>, r: &Range, by: GroupBy, limit: i64) -> 
     };
     let sql = format!(
         "{} SELECT {key} AS id, {name} AS name, CAST(SUM(f.units) AS BIGINT) AS units, CAST(SUM(f.revenue) AS BIGINT) AS revenue, \
-                CAST(SUM(f.cogs) AS BIGINT) AS cogs, CAST(SUM(f.revenue) AS BIGINT) - CAST(SUM(f.cogs) AS BIGINT) AS margin, CAST(SUM(f.sales) AS BIGINT) AS sales \
+                CAST(SUM(f.cogs) AS BIGINT) AS cogs, CAST(SUM(f.revenue) AS BIGINT) - CAST(SUM(f.cogs) AS BIGINT) AS margin, CAST(SUM(f.sales) AS BIGINT) AS sale_lines \
          FROM f {join} GROUP BY {key} ORDER BY revenue DESC, id LIMIT $7",
         daily_cte(c)
     );
     ranged!(GroupTotals, sql, r).bind(limit).fetch_all(c).await
 }
 
-/// Revenue, units and sales of a whole range.
+/// Revenue, units and sale lines of a whole range.
 pub async fn range_totals(c: &mut Conn<'_>, r: &Range) -> StoreResult<(i64, i64, i64)> {
     let sql = format!(
         "{} SELECT CAST(COALESCE(SUM(revenue), 0) AS BIGINT), CAST(COALESCE(SUM(units), 0) AS BIGINT), CAST(COALESCE(SUM(sales), 0) AS BIGINT) FROM f",

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
+use crate::{now, sql, Conn, FromRow, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, FromRow, utoipa::ToSchema)]
@@ -26,7 +26,12 @@ const COLUMNS: &str = "id, job, trigger, status, started_at, finished_at, summar
 
 /// Claims a run of `job`. None when a run of it is already running, or (for scheduled runs)
 /// when a run already started at or after `due` (another replica took this occurrence).
-pub async fn claim(c: &mut Conn<'_>, job: &str, trigger: &str, due: Option<DateTime<Utc>>) -> StoreResult<Option<JobRun>> {
+pub async fn claim(
+    c: &mut Conn<'_>,
+    job: &str,
+    trigger: &str,
+    due: Option<DateTime<Utc>>,
+) -> StoreResult<Option<JobRun>> {
     if let Some(due) = due {
         let taken: Option<i64> = sql::query_scalar(
             "SELECT id FROM job_runs WHERE job = $1 AND trigger = 'scheduled' AND started_at >= $2 LIMIT 1",
@@ -39,19 +44,17 @@ pub async fn claim(c: &mut Conn<'_>, job: &str, trigger: &str, due: Option<DateT
             return Ok(None);
         }
     }
-    let inserted = sql::query_as(format!(
-        "INSERT INTO job_runs (job, trigger, status, started_at) VALUES ($1, $2, 'running', $3) RETURNING {COLUMNS}"
+    // ON CONFLICT … DO NOTHING rather than catching the unique violation: on PostgreSQL an
+    // error would abort the caller's transaction.
+    sql::query_as(format!(
+        "INSERT INTO job_runs (job, trigger, status, started_at) VALUES ($1, $2, 'running', $3) \
+         ON CONFLICT (job) WHERE status = 'running' DO NOTHING RETURNING {COLUMNS}"
     ))
     .bind(job)
     .bind(trigger)
     .bind(now())
-    .fetch_one(c)
-    .await;
-    match inserted {
-        Ok(run) => Ok(Some(run)),
-        Err(StoreError::Conflict { .. }) => Ok(None),
-        Err(e) => Err(e),
-    }
+    .fetch_optional(c)
+    .await
 }
 
 /// Records a run's outcome.

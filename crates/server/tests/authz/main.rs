@@ -277,6 +277,18 @@ enum Erp {
     CustomerRecommendations,
     BasketRecommendations,
     SaleRecommendations,
+    DailySales,
+    SalesTrends,
+    TopProducts,
+    InventoryHealth,
+    CustomerRanking,
+    Profitability,
+    InventorySummary,
+    CategoryPerformance,
+    StoreRanking,
+    ListJobs,
+    ListJobRuns,
+    RunJob,
 }
 
 impl Erp {
@@ -339,6 +351,18 @@ impl Erp {
             Erp::CustomerRecommendations => (Method::GET, "/api/customers/{id}/recommendations"),
             Erp::BasketRecommendations => (Method::POST, "/api/recommendations/basket"),
             Erp::SaleRecommendations => (Method::GET, "/api/sales/{id}/recommendations"),
+            Erp::DailySales => (Method::GET, "/api/analytics/metrics/daily-sales"),
+            Erp::SalesTrends => (Method::GET, "/api/analytics/metrics/sales-trends"),
+            Erp::TopProducts => (Method::GET, "/api/analytics/metrics/top-products"),
+            Erp::InventoryHealth => (Method::GET, "/api/analytics/metrics/inventory-health"),
+            Erp::CustomerRanking => (Method::GET, "/api/analytics/metrics/customer-ranking"),
+            Erp::Profitability => (Method::GET, "/api/analytics/reports/profitability"),
+            Erp::InventorySummary => (Method::GET, "/api/analytics/reports/inventory-summary"),
+            Erp::CategoryPerformance => (Method::GET, "/api/analytics/reports/category-performance"),
+            Erp::StoreRanking => (Method::GET, "/api/analytics/reports/store-ranking"),
+            Erp::ListJobs => (Method::GET, "/api/jobs"),
+            Erp::ListJobRuns => (Method::GET, "/api/jobs/runs"),
+            Erp::RunJob => (Method::POST, "/api/jobs/{name}/run"),
         }
     }
 }
@@ -541,6 +565,18 @@ const MATRIX: &[Row] = &[
     row(Op::Erp(Erp::CustomerRecommendations), Needs("ml:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::BasketRecommendations), Needs("ml:read", 200),          [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::SaleRecommendations),  Needs("sales:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::DailySales),              Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::SalesTrends),             Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::TopProducts),             Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::InventoryHealth),         Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::CustomerRanking),         Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::Profitability),           Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::InventorySummary),        Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::CategoryPerformance),     Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::StoreRanking),            Needs("analytics:read", 200),     [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ListJobs),             Needs("jobs:read", 200),         [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ListJobRuns),          Needs("jobs:read", 200),         [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::RunJob),               Needs("jobs:create", 201),       [401, 201, 403, 403, 403, 403, 403]),
 ];
 
 /// `needed` (`resource:action`) granted by `granted` (`resource:action`, `resource:*`, `*`).
@@ -987,6 +1023,18 @@ impl Fixture {
                 Some(json!({"items": [r.product]})),
             ),
             Erp::SaleRecommendations => (format!("/api/sales/{}/recommendations", r.sale), None),
+            Erp::DailySales => ("/api/analytics/metrics/daily-sales".into(), None),
+            Erp::SalesTrends => ("/api/analytics/metrics/sales-trends".into(), None),
+            Erp::TopProducts => ("/api/analytics/metrics/top-products".into(), None),
+            Erp::InventoryHealth => ("/api/analytics/metrics/inventory-health".into(), None),
+            Erp::CustomerRanking => ("/api/analytics/metrics/customer-ranking".into(), None),
+            Erp::Profitability => ("/api/analytics/reports/profitability".into(), None),
+            Erp::InventorySummary => ("/api/analytics/reports/inventory-summary".into(), None),
+            Erp::CategoryPerformance => ("/api/analytics/reports/category-performance".into(), None),
+            Erp::StoreRanking => ("/api/analytics/reports/store-ranking".into(), None),
+            Erp::ListJobs => ("/api/jobs".into(), None),
+            Erp::ListJobRuns => ("/api/jobs/runs".into(), None),
+            Erp::RunJob => ("/api/jobs/daily-sales/run".into(), Some(json!({}))),
         }
     }
 
