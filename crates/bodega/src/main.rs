@@ -40,6 +40,21 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a CSV file: FORMAT is products, customers, sales, sales-items or transactions.
     Export(import::ExportArgs),
+    /// Forecast the demand of every active product (or one) and store the forecasts.
+    Forecast {
+        /// Periods ahead (default 28 days or 8 weeks).
+        #[arg(long)]
+        horizon: Option<usize>,
+        /// daily or weekly.
+        #[arg(long, default_value = "daily")]
+        granularity: String,
+        /// Only this product.
+        #[arg(long)]
+        product: Option<i64>,
+        /// Only this store's sales (default: all stores).
+        #[arg(long)]
+        warehouse: Option<i64>,
+    },
     /// Train models on the shop's data and store the new version.
     Train {
         #[command(subcommand)]
@@ -156,6 +171,15 @@ async fn main() -> anyhow::Result<()> {
             db.migrate().await?;
             import::run_export(&db, &args).await
         }
+        Command::Forecast {
+            horizon,
+            granularity,
+            product,
+            warehouse,
+        } => {
+            let state = AppState::new(config.clone()).await?;
+            forecast_products(&state, horizon, &granularity, product, warehouse).await
+        }
         Command::Train {
             command: TrainCommand::Recommendations,
         } => {
@@ -179,7 +203,10 @@ async fn main() -> anyhow::Result<()> {
             }
             // The daily aggregates behind the reports (the nightly job keeps them current).
             match bodega_server::jobs::run_now(&state, "daily-sales", "manual", None).await {
-                Ok(run) => eprintln!("Daily sales aggregates: {}", run.summary.or(run.error).unwrap_or_default()),
+                Ok(run) => eprintln!(
+                    "Daily sales aggregates: {}",
+                    run.summary.or(run.error).unwrap_or_default()
+                ),
                 Err(e) => eprintln!("Daily sales aggregates not built: {e}"),
             }
             let password = admin::ensure_demo_admin(&state).await?;
@@ -246,6 +273,63 @@ async fn demo_data(db: &bodega_store::Db) -> anyhow::Result<()> {
         summary.revenue,
         summary.open_alerts,
     );
+    Ok(())
+}
+
+/// Forecasts every active product (or one) with a progress bar; prints the models chosen.
+async fn forecast_products(
+    state: &AppState,
+    horizon: Option<usize>,
+    granularity: &str,
+    product: Option<i64>,
+    warehouse: Option<i64>,
+) -> anyhow::Result<()> {
+    use bodega_server::forecasting::{self, Granularity};
+    let granularity =
+        Granularity::parse(granularity).ok_or_else(|| anyhow::anyhow!("--granularity must be daily or weekly"))?;
+    let horizon = horizon.unwrap_or(match granularity {
+        Granularity::Daily => 28,
+        Granularity::Weekly => 8,
+    });
+    anyhow::ensure!((1..=365).contains(&horizon), "--horizon must be between 1 and 365");
+    let ids: Vec<i64> = match product {
+        Some(id) => vec![id],
+        None => {
+            let mut conn = state.db.read().await?;
+            bodega_store::forecasts::active_products(&mut conn.conn())
+                .await?
+                .into_iter()
+                .map(|p| p.0)
+                .collect()
+        }
+    };
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(ids.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut models: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    let mut total = 0.0;
+    for id in &ids {
+        let f = forecasting::forecast_product(&state.db, *id, warehouse, granularity, horizon)
+            .await
+            .with_context(|| format!("forecasting product {id}"))?;
+        total += f.points.iter().map(|p| p.mean).sum::<f64>();
+        *models
+            .entry(f.model.split('(').next().unwrap_or("").to_string())
+            .or_default() += 1;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    eprintln!(
+        "Forecast {} product(s), {horizon} {} period(s) ahead, in {:.1} s: {total:.0} units expected in all; stored.",
+        ids.len(),
+        granularity.as_str(),
+        started.elapsed().as_secs_f64()
+    );
+    for (model, n) in models {
+        eprintln!("  {model:<16} {n}");
+    }
     Ok(())
 }
 

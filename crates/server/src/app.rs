@@ -44,6 +44,7 @@ use crate::state::AppState;
         (name = "recommendations", description = "Recommendations for baskets, customers and sales; similar products"),
         (name = "analytics", description = "Sales metrics and reports over a date range, JSON or CSV"),
         (name = "jobs", description = "Scheduled jobs and their runs"),
+        (name = "forecasting", description = "Demand forecasts, their accuracy, reorder advice"),
         (name = "system", description = "Health and metrics"),
     )
 )]
@@ -94,6 +95,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(routes::imports::router())
         .merge(routes::recommendations::router())
         .merge(routes::analytics::router())
+        .merge(routes::forecasting::router())
         .merge(routes::jobs::router())
         .merge(routes::system::router())
 }

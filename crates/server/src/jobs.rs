@@ -66,6 +66,12 @@ pub fn registry(overrides: &std::collections::BTreeMap<String, String>) -> anyho
             |state: AppState| async move { daily_sales(&state.db).await },
         )?,
         Job::new(
+            "forecast-accuracy",
+            "Measures every stored forecast whose periods are over against the actual sales",
+            &cron("forecast-accuracy", "45 2 * * *"),
+            |state: AppState| async move { crate::forecasting::accuracy_job(&state.db).await },
+        )?,
+        Job::new(
             "recommendations-train",
             "Retrains the recommendation models, evaluates them on the newest four weeks and serves the new version",
             &cron("recommendations-train", "30 3 * * *"),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod forecasting;
 pub mod jobs;
 pub mod recommender;
 pub mod routes;

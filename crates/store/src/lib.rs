@@ -12,6 +12,7 @@ pub mod audit;
 pub mod catalog;
 mod db;
 pub mod error;
+pub mod forecasts;
 mod group_commit;
 pub mod import;
 pub mod jobs;

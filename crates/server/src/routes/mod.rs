@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod forecasting;
 pub mod imports;
 pub mod jobs;
 pub mod orders;

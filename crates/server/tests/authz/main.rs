@@ -289,6 +289,13 @@ enum Erp {
     ListJobs,
     ListJobRuns,
     RunJob,
+    ForecastDemand,
+    ForecastComponents,
+    ForecastAccuracy,
+    ForecastBatch,
+    ReorderAdvice,
+    ApplyReorderAdvice,
+    SetReplenishment,
 }
 
 impl Erp {
@@ -363,6 +370,13 @@ impl Erp {
             Erp::ListJobs => (Method::GET, "/api/jobs"),
             Erp::ListJobRuns => (Method::GET, "/api/jobs/runs"),
             Erp::RunJob => (Method::POST, "/api/jobs/{name}/run"),
+            Erp::ForecastDemand => (Method::GET, "/api/analytics/forecasting/demand"),
+            Erp::ForecastComponents => (Method::GET, "/api/analytics/forecasting/demand/components"),
+            Erp::ForecastAccuracy => (Method::GET, "/api/analytics/forecasting/accuracy"),
+            Erp::ForecastBatch => (Method::POST, "/api/analytics/forecasting/batch"),
+            Erp::ReorderAdvice => (Method::GET, "/api/analytics/reorder-advice"),
+            Erp::ApplyReorderAdvice => (Method::POST, "/api/analytics/reorder-advice/apply"),
+            Erp::SetReplenishment => (Method::PUT, "/api/products/{id}/replenishment"),
         }
     }
 }
@@ -577,6 +591,13 @@ const MATRIX: &[Row] = &[
     row(Op::Erp(Erp::ListJobs),             Needs("jobs:read", 200),         [401, 200, 200, 403, 403, 403, 403]),
     row(Op::Erp(Erp::ListJobRuns),          Needs("jobs:read", 200),         [401, 200, 200, 403, 403, 403, 403]),
     row(Op::Erp(Erp::RunJob),               Needs("jobs:create", 201),       [401, 201, 403, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ForecastDemand), Needs("forecasts:read", 200), [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ForecastComponents), Needs("forecasts:read", 200), [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ForecastAccuracy), Needs("forecasts:read", 200), [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ForecastBatch), Needs("forecasts:create", 201), [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ReorderAdvice), Needs("forecasts:read", 200), [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ApplyReorderAdvice), Needs("reorders:create", 201), [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::SetReplenishment), Needs("products:update", 200), [401, 200, 200, 403, 403, 403, 403]),
 ];
 
 /// `needed` (`resource:action`) granted by `granted` (`resource:action`, `resource:*`, `*`).
@@ -1035,6 +1056,34 @@ impl Fixture {
             Erp::ListJobs => ("/api/jobs".into(), None),
             Erp::ListJobRuns => ("/api/jobs/runs".into(), None),
             Erp::RunJob => ("/api/jobs/daily-sales/run".into(), Some(json!({}))),
+            Erp::ForecastDemand => (
+                format!("/api/analytics/forecasting/demand?product_id={}&horizon=3", r.product),
+                None,
+            ),
+            Erp::ForecastComponents => (
+                format!(
+                    "/api/analytics/forecasting/demand/components?product_id={}&horizon=3",
+                    r.product
+                ),
+                None,
+            ),
+            Erp::ForecastAccuracy => (
+                format!("/api/analytics/forecasting/accuracy?product_id={}", r.product),
+                None,
+            ),
+            Erp::ForecastBatch => (
+                "/api/analytics/forecasting/batch".into(),
+                Some(json!({"product_ids": [r.product], "horizon": 3})),
+            ),
+            Erp::ReorderAdvice => (format!("/api/analytics/reorder-advice?product_id={}", r.product), None),
+            Erp::ApplyReorderAdvice => (
+                "/api/analytics/reorder-advice/apply".into(),
+                Some(json!({"product_ids": [r.product]})),
+            ),
+            Erp::SetReplenishment => (
+                format!("/api/products/{}/replenishment", r.product),
+                Some(json!({"lead_time_days": 7, "review_days": 7, "min_order_qty": 0, "pack_size": 1})),
+            ),
         }
     }
 

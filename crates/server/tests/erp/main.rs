@@ -12,6 +12,7 @@ mod analytics;
 mod audit;
 mod catalog;
 mod common;
+mod forecasting;
 mod orders;
 mod outbox;
 mod recommendations;
