@@ -59,6 +59,27 @@ pub struct EvalRecommendArgs {
     /// Half-life of the recency weighting of every customer's history, in days.
     #[arg(long, default_value_t = eval::DEFAULT_HISTORY_HALF_LIFE_DAYS)]
     history_half_life: f64,
+    /// ALS: latent factors (0 leaves ALS and the hybrid out).
+    #[arg(long, default_value_t = 100)]
+    als_factors: usize,
+    /// ALS: sweeps over users and items.
+    #[arg(long, default_value_t = 15)]
+    als_iterations: usize,
+    /// ALS: confidence per interaction (c = 1 + alpha · count).
+    #[arg(long, default_value_t = 1.0)]
+    als_alpha: f32,
+    /// ALS: L2 regularisation.
+    #[arg(long, default_value_t = 0.01)]
+    als_regularization: f32,
+    /// ALS: confidence of an observed pair = offset + alpha · count (1: the HKV paper; 0: implicit).
+    #[arg(long, default_value_t = 0.0)]
+    als_confidence_offset: f32,
+    /// Hybrid (item-item + ALS): weight of ALS next to item-item's 1.
+    #[arg(long, default_value_t = 0.3)]
+    hybrid_als_weight: f32,
+    /// ALS: seed of the random initial factors.
+    #[arg(long, default_value_t = 42)]
+    als_seed: u64,
 }
 
 /// Interns strings to dense u32.
@@ -310,7 +331,35 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
     if let Some(dir) = &args.export_split {
         export(dir, &data, &split)?;
     }
-    let models = eval::standard_models(&split, &settings);
+    let mut models = eval::standard_models(&split, &settings);
+    if args.als_factors > 0 {
+        let config = bodega_recommend::als::AlsConfig {
+            factors: args.als_factors,
+            iterations: args.als_iterations,
+            alpha: args.als_alpha,
+            regularization: args.als_regularization,
+            seed: args.als_seed,
+            confidence_offset: args.als_confidence_offset,
+            ..Default::default()
+        };
+        let matrix = split.purchase_matrix();
+        models.push(eval::timed("als", || {
+            Box::new(bodega_recommend::als::Als::train(&matrix, config.clone()))
+        }));
+        models.push(eval::timed("hybrid", || {
+            let item_item = bodega_recommend::itemitem::ItemItem::train(
+                split.items.len(),
+                &split.baskets,
+                settings.item_item.clone(),
+                split.test_from,
+            );
+            let als = bodega_recommend::als::Als::train(&matrix, config.clone());
+            Box::new(bodega_recommend::hybrid::Hybrid::new(
+                "hybrid",
+                vec![(Box::new(item_item), 1.0), (Box::new(als), args.hybrid_als_weight)],
+            ))
+        }));
+    }
     let mut rows = eval::evaluate(&split, &models, 10);
     for path in &args.score_lists {
         rows.push(score_lists(path, &data, &split)?);

@@ -7,8 +7,11 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::als::{Als, AlsConfig};
+use crate::content::{ContentModel, TfIdf};
 use crate::ids::Ids;
 use crate::itemitem::{ItemItem, ItemItemConfig, TimedBasket};
+use crate::matrix::Csr;
 use crate::popular::{Popular, PopularConfig};
 use crate::scorer::{top_n, Scored, Scorer};
 
@@ -230,6 +233,18 @@ impl Catalogue {
     }
 }
 
+/// `scores += weight · other`, each divided by its largest finite value first (the hybrid's
+/// normalisation, see `hybrid.rs`).
+fn blend(scores: &mut [f32], other: &[f32], weight: f32) {
+    let max = |v: &[f32]| v.iter().copied().filter(|x| x.is_finite()).fold(0.0f32, f32::max);
+    let (a, b) = (max(scores), max(other));
+    for (s, o) in scores.iter_mut().zip(other) {
+        let left = if a > 0.0 && s.is_finite() { *s / a } else { 0.0 };
+        let right = if b > 0.0 && o.is_finite() { weight * o / b } else { 0.0 };
+        *s = left + right;
+    }
+}
+
 /// Turns ranked (item, score) pairs into recommendations with ranks, relevance and names.
 pub fn ranked(
     catalogue: &Catalogue,
@@ -352,6 +367,10 @@ pub struct EngineConfig {
     pub weights: InteractionWeights,
     pub item_item: ItemItemConfig,
     pub popular: PopularConfig,
+    pub als: AlsConfig,
+    /// Weight of the collaborative (ALS) scores next to item-item's 1 in the hybrid (chosen on
+    /// the Online Retail validation split).
+    pub hybrid_als_weight: f32,
     /// Half-life of a customer's past purchases when scoring what they buy next.
     pub history_half_life_days: f64,
 }
@@ -363,6 +382,8 @@ impl Default for EngineConfig {
             item_item: ItemItemConfig::default(),
             popular: PopularConfig::default(),
             history_half_life_days: crate::eval::DEFAULT_HISTORY_HALF_LIFE_DAYS,
+            als: AlsConfig::default(),
+            hybrid_als_weight: 0.3,
         }
     }
 }
@@ -379,6 +400,13 @@ pub struct Engine {
     config: EngineConfig,
     item_item: ItemItem,
     popular: Popular,
+    /// Text similarity of the products (name, description, keywords, category).
+    content: TfIdf,
+    /// Collaborative model over the customers with a history at training (None without any).
+    als: Option<Als>,
+    /// Each trained user's ALS row and how many events it had then: with more events since,
+    /// the user is folded in afresh instead.
+    als_users: HashMap<String, (u32, usize)>,
     /// The newest sale or interaction seen (unix seconds): the clock of decays and windows.
     now: i64,
     version: i64,
@@ -440,16 +468,56 @@ impl Engine {
             config: config.clone(),
             item_item,
             popular,
+            content: TfIdf::default(),
+            als: None,
+            als_users: HashMap::new(),
             now,
             version,
         };
+        engine.rebuild_content();
         for b in &data.baskets {
             engine.remember_sale(b.customer, &b.lines, b.at);
         }
         for i in &data.interactions {
             engine.remember_interaction(&i.user, i.product_id, i.kind, i.at);
         }
+        engine.train_als();
         engine
+    }
+
+    /// ALS on every history: a bought line counts 1, an interaction its weight relative to a
+    /// purchase.
+    fn train_als(&mut self) {
+        let mut rows: Vec<(&String, &History)> = self.users.iter().filter(|(_, h)| !h.events.is_empty()).collect();
+        if rows.is_empty() || self.config.als.factors == 0 {
+            return;
+        }
+        rows.sort_by(|a, b| a.0.cmp(b.0));
+        let purchase = self.config.weights.purchase.max(f32::MIN_POSITIVE);
+        let mut triples = Vec::new();
+        let mut users = HashMap::with_capacity(rows.len());
+        for (row, (user, history)) in rows.iter().enumerate() {
+            users.insert((*user).clone(), (row as u32, history.events.len()));
+            for &(item, weight, _) in &history.events {
+                triples.push((row as u32, item, weight / purchase));
+            }
+        }
+        let matrix = Csr::from_triples(rows.len(), self.catalogue.len(), &triples);
+        self.als = Some(Als::train(&matrix, self.config.als.clone()));
+        self.als_users = users;
+    }
+
+    /// ALS scores of every item for a user (None without the model).
+    fn collaborative_scores(&self, user: &str, history: &[(u32, f32)]) -> Option<Vec<f32>> {
+        let als = self.als.as_ref()?;
+        let trained = self
+            .als_users
+            .get(user)
+            .filter(|(_, events)| self.users.get(user).is_some_and(|h| h.events.len() == *events))
+            .map(|(row, _)| *row);
+        let mut scores = vec![f32::NEG_INFINITY; self.catalogue.len()];
+        als.score(trained, history, &mut scores);
+        Some(scores)
     }
 
     /// Labels the answers with the version stored for this engine.
@@ -496,6 +564,13 @@ impl Engine {
         if index >= self.sold.len() {
             self.sold.resize(index + 1, 0.0);
         }
+        // Milliseconds for thousands of products, and catalogue edits are rare.
+        self.rebuild_content();
+    }
+
+    fn rebuild_content(&mut self) {
+        let texts: Vec<String> = self.catalogue.products.iter().map(|p| p.text.clone()).collect();
+        self.content = TfIdf::build(&texts);
     }
 
     /// A product removed from the catalogue: never recommended again, history kept.
@@ -615,22 +690,27 @@ impl Engine {
             };
         }
         let mut scores = vec![0.0f32; self.catalogue.len()];
-        match strategy {
-            // Until an image model exists, "looks alike" is "bought alike" restricted to the
-            // categories of the user's history.
-            Strategy::Visual => {
+        let collaborative = self.collaborative_scores(user, &history);
+        match (strategy, &collaborative) {
+            // Until an image model exists, "looks alike" is alike in the products' text.
+            (Strategy::Visual, _) => self.content.score(None, &history, &mut scores),
+            (Strategy::Collaborative, Some(als)) => scores.copy_from_slice(als),
+            (Strategy::Hybrid, Some(als)) => {
                 self.item_item.score(None, &history, &mut scores);
-                let mut taste = vec![0.0f32; self.catalogue.len()];
-                self.popular.score(None, &history, &mut taste);
-                for (s, t) in scores.iter_mut().zip(&taste) {
-                    *s *= t.max(0.0);
-                }
+                blend(&mut scores, als, self.config.hybrid_als_weight);
             }
-            Strategy::Collaborative | Strategy::Hybrid => self.item_item.score(None, &history, &mut scores),
+            (Strategy::Collaborative | Strategy::Hybrid, None) => self.item_item.score(None, &history, &mut scores),
         }
-        let chosen = top_n(&scores, n, |i| !self.catalogue.is_active(i));
         let own: HashMap<u32, f32> = history.iter().copied().collect();
-        let mut recommendations = ranked(&self.catalogue, &chosen, |item| self.explain_for_user(user, &own, item));
+        // "Alike" answers leave out what the user already has; the others may repeat it
+        // (shops sell repeat purchases).
+        let skip_own = strategy == Strategy::Visual;
+        let chosen = top_n(&scores, n, |i| {
+            !self.catalogue.is_active(i) || (skip_own && own.contains_key(&i))
+        });
+        let mut recommendations = ranked(&self.catalogue, &chosen, |item| {
+            self.explain_for_user(user, &own, item, collaborative.as_deref())
+        });
         let fallback = recommendations.iter().all(|r| r.source == "popular");
         let exclude: Vec<u32> = recommendations
             .iter()
@@ -669,6 +749,26 @@ impl Engine {
                 }
             })
             .collect();
+        if similar.len() < k {
+            let known: Vec<u32> = std::iter::once(item)
+                .chain(similar.iter().filter_map(|s| self.catalogue.index(s.product_id)))
+                .collect();
+            for s in self.content.similar(item, k + known.len()) {
+                if similar.len() == k {
+                    break;
+                }
+                if known.contains(&s.item) || !self.catalogue.is_active(s.item) {
+                    continue;
+                }
+                similar.push(Similar {
+                    product_id: self.catalogue.product(s.item).id,
+                    product_name: self.catalogue.product(s.item).name.clone(),
+                    similarity: s.score.clamp(0.0, 1.0),
+                    reason: format!("alike in name and description to {}", self.catalogue.product(item).name),
+                    source: "content".into(),
+                });
+            }
+        }
         if similar.len() < k {
             let known: Vec<u32> = std::iter::once(item)
                 .chain(similar.iter().filter_map(|s| self.catalogue.index(s.product_id)))
@@ -712,7 +812,13 @@ impl Engine {
     }
 
     /// Reason, confidence and source of a product recommended to a user.
-    fn explain_for_user(&self, user: &str, own: &HashMap<u32, f32>, item: u32) -> (String, f32, String) {
+    fn explain_for_user(
+        &self,
+        user: &str,
+        own: &HashMap<u32, f32>,
+        item: u32,
+        collaborative: Option<&[f32]>,
+    ) -> (String, f32, String) {
         let events = self.users.get(user).map(|h| h.events.as_slice()).unwrap_or(&[]);
         // The history product that ties to it best.
         let anchor = own
@@ -763,6 +869,33 @@ impl Engine {
                 "item-item".into(),
             );
         }
+        let alike = own
+            .keys()
+            .map(|&i| (i, self.content.similarity(i, item)))
+            .filter(|&(i, s)| i != item && s > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+        if let Some((i, similarity)) = alike
+            .filter(|_| collaborative.is_none_or(|c| c.get(item as usize).is_none_or(|s| !s.is_finite() || *s <= 0.0)))
+        {
+            return (
+                format!(
+                    "alike in name and description to {} (in your history)",
+                    self.catalogue.product(i).name
+                ),
+                similarity,
+                "content".into(),
+            );
+        }
+        if let Some(score) = collaborative
+            .and_then(|c| c.get(item as usize))
+            .filter(|s| s.is_finite() && **s > 0.0)
+        {
+            return (
+                "customers who buy what you buy also bought it".into(),
+                score.clamp(0.0, 1.0),
+                "collaborative".into(),
+            );
+        }
         let units = self.sold.get(item as usize).copied().unwrap_or(0.0);
         (format!("best seller: {units:.0} units sold"), 0.0, "popular".into())
     }
@@ -771,6 +904,32 @@ impl Engine {
     fn fill(&self, into: &mut Vec<Recommendation>, basket: &[u32], n: usize) {
         let mut exclude: Vec<u32> = basket.to_vec();
         exclude.extend(into.iter().filter_map(|r| self.catalogue.index(r.product_id)));
+        if into.len() < n && !basket.is_empty() {
+            let history: Vec<(u32, f32)> = basket.iter().map(|&i| (i, 1.0)).collect();
+            let mut scores = vec![0f32; self.catalogue.len()];
+            self.content.score(None, &history, &mut scores);
+            let chosen = top_n(&scores, n - into.len(), |i| {
+                exclude.contains(&i) || !self.catalogue.is_active(i)
+            });
+            for r in ranked(&self.catalogue, &chosen, |item| {
+                let (anchor, similarity) = basket
+                    .iter()
+                    .map(|&b| (b, self.content.similarity(b, item)))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .unwrap_or((item, 0.0));
+                (
+                    format!(
+                        "alike in name and description to {}",
+                        self.catalogue.product(anchor).name
+                    ),
+                    similarity,
+                    "content".into(),
+                )
+            }) {
+                exclude.extend(self.catalogue.index(r.product_id));
+                into.push(r);
+            }
+        }
         if into.len() < n && !basket.is_empty() {
             for r in same_category(&self.catalogue, basket, n + exclude.len()) {
                 if into.len() == n {
@@ -912,6 +1071,34 @@ mod tests {
             .recommendations
             .iter()
             .all(|r| r.product_id != 3));
+    }
+
+    #[test]
+    fn collaborative_answers_come_from_als_and_a_new_event_is_folded_in() {
+        let mut engine = Engine::train(&shop(), &EngineConfig::default(), 1);
+        let answer = engine.for_user("8", Strategy::Collaborative, 2);
+        assert!(!answer.fallback, "{answer:?}");
+        assert_eq!(answer.recommendations.len(), 2);
+        // A user unknown at training, with one view since: folded in, not a stranger.
+        engine.observe_interaction("web-1", 2, InteractionKind::View, 1_700_000_000 + 9 * 86_400);
+        let folded = engine.for_user("web-1", Strategy::Hybrid, 2);
+        assert!(!folded.fallback, "{folded:?}");
+    }
+
+    #[test]
+    fn products_never_sold_together_are_similar_by_their_text() {
+        let mut data = shop();
+        data.products.push(product(5, "pan integral", Some(1)));
+        let engine = Engine::train(&data, &EngineConfig::default(), 1);
+        let similar = engine.similar(5, 3).unwrap_or_default();
+        assert_eq!(
+            (similar[0].product_id, similar[0].source.as_str()),
+            (1, "content"),
+            "{similar:?}"
+        );
+        assert!(similar[0].similarity > 0.0 && similar[0].similarity < 1.0);
+        let visual = engine.for_user("7", Strategy::Visual, 2);
+        assert!(visual.recommendations.iter().any(|r| r.product_id == 5), "{visual:?}");
     }
 
     #[test]

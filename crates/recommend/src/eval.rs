@@ -154,6 +154,13 @@ impl Split {
         }
     }
 
+    /// Training users × catalogue: lines bought per pair (what the collaborative models and
+    /// the peers train on).
+    pub fn purchase_matrix(&self) -> crate::matrix::Csr {
+        let triples: Vec<(u32, u32, f32)> = self.purchases.iter().map(|&(u, i, _)| (u, i, 1.0)).collect();
+        crate::matrix::Csr::from_triples(self.users.len(), self.items.len(), &triples)
+    }
+
     pub fn summary(&self, history_half_life_days: f64) -> SplitSummary {
         SplitSummary {
             test_from: chrono::DateTime::from_timestamp(self.test_from, 0)

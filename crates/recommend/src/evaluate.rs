@@ -6,9 +6,12 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use crate::als::Als;
 use crate::engine::{EngineConfig, TrainingData};
-use crate::eval::{evaluate, standard_models, Line, ModelSettings, Split};
+use crate::eval::{evaluate, standard_models, timed, Line, ModelSettings, Split};
+use crate::hybrid::Hybrid;
 use crate::ids::Ids;
+use crate::itemitem::ItemItem;
 
 /// Days held out at the end of the history.
 pub const HOLDOUT_DAYS: i64 = 28;
@@ -53,12 +56,27 @@ pub fn holdout(data: &TrainingData, config: &EngineConfig) -> serde_json::Value 
         item_item: config.item_item.clone(),
         popular: config.popular.clone(),
     };
-    let models = standard_models(&split, &settings);
+    let mut models = standard_models(&split, &settings);
+    let matrix = split.purchase_matrix();
+    models.push(timed("als", || Box::new(Als::train(&matrix, config.als.clone()))));
+    models.push(timed("hybrid", || {
+        let item_item = ItemItem::train(
+            split.items.len(),
+            &split.baskets,
+            config.item_item.clone(),
+            split.test_from,
+        );
+        let als = Als::train(&matrix, config.als.clone());
+        Box::new(Hybrid::new(
+            "hybrid",
+            vec![(Box::new(item_item), 1.0), (Box::new(als), config.hybrid_als_weight)],
+        ))
+    }));
     let results: BTreeMap<String, serde_json::Value> = evaluate(&split, &models, 10)
         .into_iter()
         .map(|(name, result)| (name, serde_json::to_value(result).unwrap_or_default()))
         .collect();
-    json!({"split": summary, "models": results, "served": "item-item"})
+    json!({"split": summary, "models": results, "served": "hybrid"})
 }
 
 #[cfg(test)]

@@ -5,9 +5,12 @@
 //! ERP's ids to them. Every model can score the whole catalogue for a user through [`Scorer`],
 //! which is what the offline evaluation and the hybrid blend use.
 
+pub mod als;
+pub mod content;
 pub mod engine;
 pub mod eval;
 pub mod evaluate;
+pub mod hybrid;
 pub mod ids;
 pub mod itemitem;
 pub mod matrix;

@@ -79,13 +79,13 @@ pub fn registry(overrides: &std::collections::BTreeMap<String, String>) -> anyho
                 let report =
                     crate::recommender::train::train(&state.db, Some(&state.recommender), &state.recommender_config())
                         .await?;
-                let ndcg = report.metrics["models"]["item-item"]["ndcg@10"].as_f64();
+                let ndcg = report.metrics["models"]["hybrid"]["ndcg@10"].as_f64();
                 Ok(format!(
                     "model v{} trained on {} sales in {} ms{}",
                     report.version,
                     report.baskets,
                     report.train_ms,
-                    ndcg.map(|n| format!("; item-item NDCG@10 {n:.3} on the newest four weeks"))
+                    ndcg.map(|n| format!("; hybrid NDCG@10 {n:.3} on the newest four weeks"))
                         .unwrap_or_default()
                 ))
             },
