@@ -59,6 +59,10 @@ pub enum Observation {
         kind: InteractionKind,
         at: i64,
     },
+    /// A product created or changed (a training run's snapshot may predate it).
+    Product(Product),
+    /// A product removed from the catalogue.
+    ProductGone(i64),
 }
 
 impl Recommender {
@@ -139,17 +143,11 @@ impl Recommender {
 
     /// A product created or changed in the catalogue.
     pub fn upsert_product(&self, profile: &ProductProfile) {
-        self.engine
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .upsert_product(product(profile));
+        self.observe(Observation::Product(product(profile)));
     }
 
     pub fn deactivate_product(&self, product_id: i64) {
-        self.engine
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .deactivate_product(product_id);
+        self.observe(Observation::ProductGone(product_id));
     }
 
     /// Records an interaction: the engine learns it at once, the database gets it from the
@@ -208,6 +206,8 @@ fn apply(engine: &mut Engine, observation: &Observation) {
             kind,
             at,
         } => engine.observe_interaction(user, *product_id, *kind, *at),
+        Observation::Product(p) => engine.upsert_product(p.clone()),
+        Observation::ProductGone(id) => engine.deactivate_product(*id),
     }
 }
 
