@@ -120,29 +120,24 @@ pub struct ProductProfile {
     pub price: i64,
 }
 
+/// The columns of a [`ProductProfile`]; callers add the WHERE clause.
+const PROFILE: &str = "SELECT p.id, p.sku, p.name, p.description, p.keywords, p.category_id, \
+                       c.name AS category_name, p.status, p.price \
+                       FROM products p LEFT JOIN categories c ON c.id = p.category_id";
+
 /// Every product that is not deleted, by id.
 pub async fn product_profiles(c: &mut Conn<'_>) -> StoreResult<Vec<ProductProfile>> {
-    sql::query_as(
-        "SELECT p.id, p.sku, p.name, p.description, p.keywords, p.category_id, \
-                c.name AS category_name, p.status, p.price \
-         FROM products p LEFT JOIN categories c ON c.id = p.category_id \
-         WHERE p.deleted_at IS NULL ORDER BY p.id",
-    )
-    .fetch_all(c)
-    .await
+    sql::query_as(format!("{PROFILE} WHERE p.deleted_at IS NULL ORDER BY p.id"))
+        .fetch_all(c)
+        .await
 }
 
 /// One product's profile, if it exists and is not deleted.
 pub async fn product_profile(c: &mut Conn<'_>, id: i64) -> StoreResult<Option<ProductProfile>> {
-    sql::query_as(
-        "SELECT p.id, p.sku, p.name, p.description, p.keywords, p.category_id, \
-                c.name AS category_name, p.status, p.price \
-         FROM products p LEFT JOIN categories c ON c.id = p.category_id \
-         WHERE p.id = $1 AND p.deleted_at IS NULL",
-    )
-    .bind(id)
-    .fetch_optional(c)
-    .await
+    sql::query_as(format!("{PROFILE} WHERE p.id = $1 AND p.deleted_at IS NULL"))
+        .bind(id)
+        .fetch_optional(c)
+        .await
 }
 
 /// The recommendation stored for a sale.
