@@ -6,7 +6,8 @@ scored customer as DIR/peer-<name>.json ({"model", "train_seconds", "recommendat
 `bodega eval recommendations --score-lists` scores with Bodega's own metrics.
 
 Every model sees the same customer x product matrix (number of training lines per pair), and
-already-bought products are NOT filtered (repeat purchases count, as for Bodega's models).
+already-bought products are NOT filtered (repeat purchases count, as for Bodega's models),
+except with --exclude-seen (basket completion: a basket's own items are never recommended).
 A plain all-time popularity list is written too, as a check of the scorer against the issue's
 reference figure."""
 import json
@@ -20,7 +21,7 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
 
-def main(directory):
+def main(directory, exclude_seen=False):
     customers, products = {}, {}
     rows, cols = [], []
     with open(os.path.join(directory, "train.csv")) as f:
@@ -51,8 +52,12 @@ def main(directory):
         print(f"{model}: trained in {seconds:.3f} s -> {path}", file=sys.stderr)
 
     counts = np.asarray(user_items.sum(axis=0)).ravel()
-    top = list(np.argsort(-counts, kind="stable")[:10])
-    write("popular-alltime", 0.0, [top] * len(scored))
+    order = list(np.argsort(-counts, kind="stable"))
+    if exclude_seen:
+        lists = [[i for i in order[:40] if user_items[u, i] == 0][:10] for u in uids]
+    else:
+        lists = [order[:10]] * len(scored)
+    write("popular-alltime", 0.0, lists)
 
     import implicit
     from implicit.nearest_neighbours import BM25Recommender, CosineRecommender
@@ -69,7 +74,7 @@ def main(directory):
             start = time.perf_counter()
             model.fit(user_items, show_progress=False)
             seconds = time.perf_counter() - start
-            ids, _ = model.recommend(uids, user_items[uids].tocsr(), N=10, filter_already_liked_items=False)
+            ids, _ = model.recommend(uids, user_items[uids].tocsr(), N=10, filter_already_liked_items=exclude_seen)
         write(name, seconds, [list(r) for r in ids])
 
     import rusket
@@ -83,10 +88,10 @@ def main(directory):
         seconds = time.perf_counter() - start
         lists = []
         for u in uids:
-            ids, _ = model.recommend_items(int(u), n=10, exclude_seen=False)
+            ids, _ = model.recommend_items(int(u), n=10, exclude_seen=exclude_seen)
             lists.append([int(i) for i in ids])
         write(name, seconds, lists)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], "--exclude-seen" in sys.argv[2:])

@@ -1,6 +1,8 @@
 //! `bodega eval recommendations`: the temporal-split evaluation of bodega-recommend behind the
-//! command line, on a canonical transactions CSV or the UCI Online Retail file. Can export the
-//! training split for peer libraries and score their top-10 lists with the same metrics.
+//! command line, on a canonical transactions CSV or the UCI Online Retail file, and
+//! leave-one-out basket completion on baskets without customers or times (arules' Groceries).
+//! Can export the training split for peer libraries and score their top-10 lists with the same
+//! metrics.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 const DAY: i64 = 86_400;
 
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("input").required(true).args(["transactions", "online_retail"])))]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["transactions", "online_retail", "baskets"])))]
 pub struct EvalRecommendArgs {
     /// Canonical transactions CSV: order_id,customer_id,product_id,quantity,unit_price,timestamp.
     #[arg(long, value_name = "FILE")]
@@ -21,6 +23,12 @@ pub struct EvalRecommendArgs {
     /// a customer and non-positive quantities are left out.
     #[arg(long, value_name = "FILE")]
     online_retail: Option<PathBuf>,
+    /// Baskets without customers or times, one per line, items joined by ',' (arules'
+    /// groceries_baskets.txt): leave-one-out basket completion. Every fifth basket with two or
+    /// more items is a query: one of its items (chosen by a fixed hash) is held out, the rest
+    /// is known, like every other basket; a query's own items are never recommended.
+    #[arg(long, value_name = "FILE")]
+    baskets: Option<PathBuf>,
     /// First day of the test period (YYYY-MM-DD); default: the last four weeks.
     #[arg(long, value_name = "DATE")]
     test_from: Option<String>,
@@ -204,6 +212,56 @@ fn load(path: &Path, online_retail: bool) -> anyhow::Result<Data> {
     Ok(data)
 }
 
+/// Every `QUERY_EVERY`-th basket is a query of the basket-completion evaluation.
+const QUERY_EVERY: usize = 5;
+
+/// Loads baskets for leave-one-out completion: known lines at time 0, each query's held-out
+/// item at time 1 (so a split at 1 trains on everything else and scores the queries). Each
+/// basket is its own customer.
+fn load_baskets(path: &Path) -> anyhow::Result<Data> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut data = Data {
+        lines: Vec::new(),
+        orders: Strings::default(),
+        customers: Strings::default(),
+        products: Strings::default(),
+    };
+    // Lines split on '\n' only: some labels end in a space.
+    for (n, line) in text.split('\n').enumerate() {
+        let mut items: Vec<&str> = Vec::new();
+        for item in line.split(',').filter(|i| !i.is_empty()) {
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+        if items.is_empty() {
+            continue;
+        }
+        let name = format!("b{}", n + 1);
+        let customer = data.customers.intern(&name);
+        let order = data.orders.intern(&name);
+        let held = (n % QUERY_EVERY == QUERY_EVERY - 1 && items.len() >= 2)
+            .then(|| (n.wrapping_mul(2_654_435_761) >> 7) % items.len());
+        for (k, item) in items.iter().enumerate() {
+            let is_held = held == Some(k);
+            data.lines.push(Line {
+                order: if is_held {
+                    data.orders.intern(&format!("{name}-held"))
+                } else {
+                    order
+                },
+                customer: Some(customer),
+                product: data.products.intern(item),
+                at: i64::from(is_held),
+            });
+        }
+    }
+    if data.lines.is_empty() {
+        bail!("{}: no baskets", path.display());
+    }
+    Ok(data)
+}
+
 fn export(dir: &Path, data: &Data, split: &Split) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut train = String::from("customer_id,product_id,order_id,timestamp\n");
@@ -264,18 +322,25 @@ fn score_lists(path: &Path, data: &Data, split: &Split) -> anyhow::Result<(Strin
 }
 
 pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
-    let (path, online_retail) = match (&args.transactions, &args.online_retail) {
-        (Some(p), None) => (p, false),
-        (None, Some(p)) => (p, true),
-        _ => bail!("give exactly one of --transactions and --online-retail"),
+    let completion = args.baskets.is_some();
+    let mut data = match (&args.transactions, &args.online_retail, &args.baskets) {
+        (Some(p), None, None) => load(p, false)?,
+        (None, Some(p), None) => load(p, true)?,
+        (None, None, Some(p)) => {
+            if args.tune || args.test_from.is_some() || args.until.is_some() {
+                bail!("--baskets has no time: --tune, --test-from and --until do not apply");
+            }
+            load_baskets(p)?
+        }
+        _ => bail!("give exactly one of --transactions, --online-retail and --baskets"),
     };
-    let mut data = load(path, online_retail)?;
     if let Some(until) = &args.until {
         let until = parse_date(until).with_context(|| format!("bad --until {until}"))?;
         data.lines.retain(|l| l.at < until);
     }
     let last = data.lines.iter().map(|l| l.at).max().unwrap_or(0);
     let test_from = match &args.test_from {
+        _ if completion => 1,
         Some(d) => parse_date(d).with_context(|| format!("bad --test-from {d} (YYYY-MM-DD)"))?,
         None => {
             let day = (last - 28 * DAY).div_euclid(DAY) * DAY;
@@ -313,7 +378,8 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
     if let Some(v) = args.history_power {
         ii.history_power = v;
     }
-    let split = Split::new(&data.lines, test_from, history_half_life);
+    let mut split = Split::new(&data.lines, test_from, history_half_life);
+    split.exclude_known = completion;
     if split.scored.is_empty() {
         bail!("no customer bought on both sides of the split; choose another --test-from");
     }
@@ -408,6 +474,37 @@ mod tests {
         assert_eq!(data.products.names, vec!["85123A", "71053"]);
         assert_eq!(data.lines[0].order, data.lines[1].order);
         assert_eq!(data.lines[0].at, parse_time("2010-12-01T08:26:00Z").unwrap_or(0));
+    }
+
+    #[test]
+    fn baskets_hold_out_one_item_of_every_fifth_basket() {
+        let text = (1..=10)
+            .map(|_| "milk,bread,eggs".to_string())
+            .chain(["soda".to_string()])
+            .collect::<Vec<_>>()
+            .join("\n");
+        let file = write(&(text + "\n"));
+        let data = load_baskets(file.path()).expect("loaded");
+        assert_eq!(data.customers.names.len(), 11);
+        let held: Vec<&Line> = data.lines.iter().filter(|l| l.at == 1).collect();
+        assert_eq!(held.len(), 2, "baskets 5 and 10 are queries");
+        let mut split = Split::new(&data.lines, 1, 120.0);
+        split.exclude_known = true;
+        assert_eq!(split.scored.len(), 2);
+        for (u, relevant, total) in &split.scored {
+            assert_eq!((relevant.len(), *total), (1, 1));
+            // The held-out item is not in the query's known items.
+            let known: Vec<u32> = split.histories[*u as usize].iter().map(|h| h.0).collect();
+            assert_eq!(known.len(), 2);
+            assert!(relevant.iter().all(|i| !known.contains(i)));
+        }
+        // A list naming the query's own items scores as if they were not there.
+        let (u, relevant, _) = &split.scored[0];
+        let known: Vec<u32> = split.histories[*u as usize].iter().map(|h| h.0).collect();
+        let target = *relevant.iter().next().unwrap();
+        let lists = HashMap::from([(*u, vec![known[0], known[1], target])]);
+        let m = eval::evaluate_lists(&split, &lists, 1);
+        assert!(m.hit_rate > 0.0, "{m:?}");
     }
 
     #[test]

@@ -40,8 +40,13 @@ enum Command {
     Import(import::ImportArgs),
     /// Export a CSV file: FORMAT is products, customers, sales, sales-items or transactions.
     Export(import::ExportArgs),
-    /// Forecast the demand of every active product (or one) and store the forecasts.
+    /// Forecast the demand of every active product (or one, or every category or store) and
+    /// store the forecasts.
     Forecast {
+        /// product (default), category (each category with its subcategories) or store (each
+        /// store's total demand).
+        #[arg(long, default_value = "product")]
+        by: String,
         /// Periods ahead (default 28 days or 8 weeks).
         #[arg(long)]
         horizon: Option<usize>,
@@ -172,13 +177,14 @@ async fn main() -> anyhow::Result<()> {
             import::run_export(&db, &args).await
         }
         Command::Forecast {
+            by,
             horizon,
             granularity,
             product,
             warehouse,
         } => {
             let state = AppState::new(config.clone()).await?;
-            forecast_products(&state, horizon, &granularity, product, warehouse).await
+            forecast_all(&state, &by, horizon, &granularity, product, warehouse).await
         }
         Command::Train {
             command: TrainCommand::Recommendations,
@@ -276,9 +282,11 @@ async fn demo_data(db: &bodega_store::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Forecasts every active product (or one) with a progress bar; prints the models chosen.
-async fn forecast_products(
+/// Forecasts every active product (or one), every category or every store with a progress bar;
+/// prints the models chosen.
+async fn forecast_all(
     state: &AppState,
+    by: &str,
     horizon: Option<usize>,
     granularity: &str,
     product: Option<i64>,
@@ -292,28 +300,52 @@ async fn forecast_products(
         Granularity::Weekly => 8,
     });
     anyhow::ensure!((1..=365).contains(&horizon), "--horizon must be between 1 and 365");
-    let ids: Vec<i64> = match product {
-        Some(id) => vec![id],
-        None => {
-            let mut conn = state.db.read().await?;
-            bodega_store::forecasts::active_products(&mut conn.conn())
+    use bodega_store::forecasts::Scope;
+    let scopes: Vec<Scope> = {
+        let mut conn = state.db.read().await?;
+        let mut c = conn.conn();
+        match (by, product) {
+            ("product", Some(id)) => vec![Scope::product(id, warehouse)],
+            ("product", None) => bodega_store::forecasts::active_products(&mut c)
                 .await?
                 .into_iter()
-                .map(|p| p.0)
-                .collect()
+                .map(|p| Scope::product(p.0, warehouse))
+                .collect(),
+            ("category", None) => bodega_store::sql::query_scalar::<i64>("SELECT id FROM categories ORDER BY id")
+                .fetch_all(&mut c)
+                .await?
+                .into_iter()
+                .map(|id| Scope {
+                    category_id: Some(id),
+                    warehouse_id: warehouse,
+                    ..Scope::default()
+                })
+                .collect(),
+            ("store", None) => bodega_store::sql::query_scalar::<i64>("SELECT id FROM warehouses ORDER BY id")
+                .fetch_all(&mut c)
+                .await?
+                .into_iter()
+                .filter(|id| warehouse.is_none_or(|w| w == *id))
+                .map(|id| Scope {
+                    warehouse_id: Some(id),
+                    ..Scope::default()
+                })
+                .collect(),
+            ("category" | "store", Some(_)) => anyhow::bail!("--product goes with --by product only"),
+            _ => anyhow::bail!("--by must be product, category or store"),
         }
     };
     let started = std::time::Instant::now();
-    let bar = indicatif::ProgressBar::new(ids.len() as u64).with_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} products {msg}")
+    let bar = indicatif::ProgressBar::new(scopes.len() as u64).with_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} forecasts {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut models: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     let mut total = 0.0;
-    for id in &ids {
-        let f = forecasting::forecast_product(&state.db, *id, warehouse, granularity, horizon)
+    for scope in &scopes {
+        let f = forecasting::forecast(&state.db, *scope, granularity, horizon)
             .await
-            .with_context(|| format!("forecasting product {id}"))?;
+            .with_context(|| format!("forecasting {scope:?}"))?;
         total += f.points.iter().map(|p| p.mean).sum::<f64>();
         *models
             .entry(f.model.split('(').next().unwrap_or("").to_string())
@@ -322,8 +354,8 @@ async fn forecast_products(
     }
     bar.finish_and_clear();
     eprintln!(
-        "Forecast {} product(s), {horizon} {} period(s) ahead, in {:.1} s: {total:.0} units expected in all; stored.",
-        ids.len(),
+        "Forecast {} {by}(s), {horizon} {} period(s) ahead, in {:.1} s: {total:.0} units expected in all; stored.",
+        scopes.len(),
         granularity.as_str(),
         started.elapsed().as_secs_f64()
     );

@@ -23,11 +23,13 @@ pub struct Series {
     pub test: Vec<f64>,
 }
 
-/// Season length used for models and for MASE's scale: 12 monthly, 4 quarterly, 1 otherwise.
+/// Season length used for models and for MASE's scale: 12 monthly, 4 quarterly, 7 daily (a
+/// shop's week; M3 has no daily series), 1 otherwise.
 pub fn season_length(period: &str) -> usize {
     match period {
         "MONTHLY" => 12,
         "QUARTERLY" => 4,
+        "DAILY" => 7,
         _ => 1,
     }
 }

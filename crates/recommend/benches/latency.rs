@@ -1,5 +1,6 @@
 //! Latency of the item-item model on a transactions file (default: the UCI Online Retail CSV):
-//! batch training time, `for_basket` and user scoring (whole catalogue + top 10) p50/p99, and
+//! batch training time, `for_basket` and user scoring (whole catalogue + top 10) p50/p99, the
+//! hybrid user path the API serves (item-item + 0.3 × ALS, 100 factors) p50/p99, and
 //! `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
 //!
 //! `cargo bench -p bodega-recommend --bench latency -- [ONLINE_RETAIL_CSV] [TEST_FROM]`
@@ -7,7 +8,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use bodega_recommend::als::{Als, AlsConfig};
 use bodega_recommend::eval::{Line, Split};
+use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::{ItemItem, ItemItemConfig};
 use bodega_recommend::scorer::{top_n, Scorer};
 
@@ -118,6 +121,32 @@ fn main() {
         user.len(),
         percentile(&mut user, 0.5),
         percentile(&mut user, 0.99)
+    );
+
+    let als = Als::train(&split.purchase_matrix(), AlsConfig::default());
+    let hybrid = Hybrid::new(
+        "hybrid",
+        vec![
+            (
+                Box::new(ItemItem::train(n, &split.baskets, config.clone(), test_from)),
+                1.0,
+            ),
+            (Box::new(als), 0.3),
+        ],
+    );
+    let mut blended = Vec::new();
+    for (u, _, _) in &split.scored {
+        let start = Instant::now();
+        hybrid.score(Some(*u), &split.histories[*u as usize], &mut scores);
+        let best = top_n(&scores, 10, |_| false);
+        blended.push(start.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(best);
+    }
+    println!(
+        "user, hybrid (item-item + 0.3 x ALS): score {n} products + top 10: {} customers, p50 {:.4} ms, p99 {:.4} ms",
+        blended.len(),
+        percentile(&mut blended, 0.5),
+        percentile(&mut blended, 0.99)
     );
 
     let mut observe = Vec::new();

@@ -56,6 +56,9 @@ pub struct Split {
     pub scored: Vec<(u32, HashSet<u32>, usize)>,
     pub train_lines: usize,
     pub test_lines: usize,
+    /// Never rank what a scored user already has (basket completion); false for shops' repeat
+    /// purchases.
+    pub exclude_known: bool,
 }
 
 /// What the JSON report says of the split.
@@ -151,7 +154,13 @@ impl Split {
             scored,
             train_lines,
             test_lines,
+            exclude_known: false,
         }
+    }
+
+    /// Whether `item` is ruled out for scored user `u`.
+    fn excluded(&self, u: u32, item: u32) -> bool {
+        self.exclude_known && self.histories[u as usize].iter().any(|&(i, _)| i == item)
     }
 
     /// Training users × catalogue: lines bought per pair (what the collaborative models and
@@ -238,7 +247,10 @@ pub fn evaluate_model(split: &Split, model: &dyn Scorer, k: usize) -> Metrics {
             || (Accumulator::default(), vec![0f32; n]),
             |(mut acc, mut scores), (u, relevant, total)| {
                 model.score(Some(*u), &split.histories[*u as usize], &mut scores);
-                let ranked: Vec<u32> = top_n(&scores, k, |_| false).into_iter().map(|s| s.item).collect();
+                let ranked: Vec<u32> = top_n(&scores, k, |i| split.excluded(*u, i))
+                    .into_iter()
+                    .map(|s| s.item)
+                    .collect();
                 acc.add(&ranked, user_metrics(&ranked, relevant, *total, k));
                 (acc, scores)
             },
@@ -254,7 +266,14 @@ pub fn evaluate_lists(split: &Split, lists: &HashMap<u32, Vec<u32>>, k: usize) -
     let mut acc = Accumulator::default();
     let empty = Vec::new();
     for (u, relevant, total) in &split.scored {
-        let ranked: Vec<u32> = lists.get(u).unwrap_or(&empty).iter().take(k).copied().collect();
+        let ranked: Vec<u32> = lists
+            .get(u)
+            .unwrap_or(&empty)
+            .iter()
+            .copied()
+            .filter(|&i| !split.excluded(*u, i))
+            .take(k)
+            .collect();
         acc.add(&ranked, user_metrics(&ranked, relevant, *total, k));
     }
     acc.finish(split.items.len())

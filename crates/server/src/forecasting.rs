@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use bodega_forecast::auto::{self, Options};
 use bodega_forecast::reorder::{self, ReorderAdvice, ReorderInput};
 use bodega_forecast::{decomposable, metrics, Forecast, Z80};
-use bodega_store::forecasts::{self, AccuracyRow, NewForecast, Replenishment, StoredForecast};
+use bodega_store::forecasts::{self, AccuracyRow, NewForecast, Replenishment, Scope, StoredForecast};
 use bodega_store::Db;
 
 /// Days or weeks (weeks start on Monday).
@@ -70,18 +70,12 @@ pub struct History {
     pub next: NaiveDate,
 }
 
-/// The demand history of a product: closed periods only (today, or this week, is not over).
-pub async fn history(
-    db: &Db,
-    product_id: i64,
-    warehouse_id: Option<i64>,
-    granularity: Granularity,
-    today: NaiveDate,
-) -> anyhow::Result<History> {
+/// The demand history of a scope: closed periods only (today, or this week, is not over).
+pub async fn history(db: &Db, scope: &Scope, granularity: Granularity, today: NaiveDate) -> anyhow::Result<History> {
     let next = granularity.period_of(today);
     let rows = {
         let mut reader = db.read().await?;
-        forecasts::daily_units(&mut reader.conn(), product_id, warehouse_id, next).await?
+        forecasts::daily_units(&mut reader.conn(), scope, next).await?
     };
     let Some(&(first, _)) = rows.first() else {
         return Ok(History {
@@ -122,7 +116,10 @@ pub struct Point {
 pub struct DemandForecast {
     /// The stored forecast's id (its accuracy is measured later).
     pub id: i64,
-    pub product_id: i64,
+    /// "product", "category" (with its subcategories) or "store" (every product).
+    pub level: &'static str,
+    pub product_id: Option<i64>,
+    pub category_id: Option<i64>,
     pub warehouse_id: Option<i64>,
     pub granularity: Granularity,
     /// The model chosen for this product by backtest, e.g. "ETS(A,N,N)", "CrostonSBA".
@@ -156,16 +153,15 @@ fn points(forecast: &Forecast, first: NaiveDate, granularity: Granularity) -> Ve
         .collect()
 }
 
-/// Forecasts a product's demand and stores the forecast.
-pub async fn forecast_product(
+/// Forecasts the demand of a product, a category or a store and stores the forecast.
+pub async fn forecast(
     db: &Db,
-    product_id: i64,
-    warehouse_id: Option<i64>,
+    scope: Scope,
     granularity: Granularity,
     horizon: usize,
 ) -> anyhow::Result<DemandForecast> {
     let today = Utc::now().date_naive();
-    let history = history(db, product_id, warehouse_id, granularity, today).await?;
+    let history = history(db, &scope, granularity, today).await?;
     let forecast = if history.values.is_empty() {
         Forecast::from_sd("NoSales", vec![0.0; horizon], &[0.0], Some(0.0))
     } else {
@@ -178,8 +174,7 @@ pub async fn forecast_product(
         let stored = forecasts::save(
             &mut tx.conn(),
             &NewForecast {
-                product_id,
-                warehouse_id,
+                scope,
                 granularity: granularity.as_str(),
                 horizon: horizon as i64,
                 model: &forecast.model,
@@ -194,8 +189,10 @@ pub async fn forecast_product(
     };
     Ok(DemandForecast {
         id: stored.id,
-        product_id,
-        warehouse_id,
+        level: scope.level(),
+        product_id: scope.product_id,
+        category_id: scope.category_id,
+        warehouse_id: scope.warehouse_id,
         granularity,
         model: forecast.model,
         history_periods: history.values.len(),
@@ -206,7 +203,10 @@ pub async fn forecast_product(
 /// The decomposable model's components over history and horizon, for plots.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ComponentSeries {
-    pub product_id: i64,
+    pub level: &'static str,
+    pub product_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
     pub granularity: Granularity,
     /// Period starts: history then horizon.
     pub periods: Vec<NaiveDate>,
@@ -224,15 +224,17 @@ pub struct ComponentSeries {
 
 pub async fn components(
     db: &Db,
-    product_id: i64,
-    warehouse_id: Option<i64>,
+    scope: Scope,
     granularity: Granularity,
     horizon: usize,
 ) -> anyhow::Result<ComponentSeries> {
     let today = Utc::now().date_naive();
-    let history = history(db, product_id, warehouse_id, granularity, today).await?;
+    let history = history(db, &scope, granularity, today).await?;
     let empty = |note: String| ComponentSeries {
-        product_id,
+        level: scope.level(),
+        product_id: scope.product_id,
+        category_id: scope.category_id,
+        warehouse_id: scope.warehouse_id,
         granularity,
         periods: Vec::new(),
         actual: Vec::new(),
@@ -280,7 +282,10 @@ pub async fn components(
             .collect()
     };
     Ok(ComponentSeries {
-        product_id,
+        level: scope.level(),
+        product_id: scope.product_id,
+        category_id: scope.category_id,
+        warehouse_id: scope.warehouse_id,
         granularity,
         periods: past.into_iter().chain(future).collect(),
         actual: history
@@ -300,7 +305,7 @@ pub async fn components(
 }
 
 /// Measures every stored forecast whose periods have all passed and records its accuracy
-/// (per product, with its category). Idempotent: a forecast is measured once.
+/// (with the product's or the forecast's category, and its store). Idempotent: a forecast is measured once.
 pub async fn accuracy_job(db: &Db) -> anyhow::Result<String> {
     let today = Utc::now().date_naive();
     let pending = {
@@ -318,7 +323,7 @@ pub async fn accuracy_job(db: &Db) -> anyhow::Result<String> {
             continue;
         }
         let points: Vec<Point> = serde_json::from_str(&f.points)?;
-        let full = history(db, f.product_id, f.warehouse_id, granularity, end).await?;
+        let full = history(db, &f.scope(), granularity, end).await?;
         let offset = |d: NaiveDate| {
             full.start
                 .map(|s| (d - s).num_days() / granularity.days())
@@ -347,18 +352,21 @@ pub async fn accuracy_job(db: &Db) -> anyhow::Result<String> {
             "actual": actual, "forecast": predicted,
         });
         let mut tx = db.begin().await?;
-        let category_id: Option<i64> =
-            bodega_store::sql::query_scalar("SELECT category_id FROM products WHERE id = $1")
-                .bind(f.product_id)
+        let category_id = match f.product_id {
+            Some(product_id) => bodega_store::sql::query_scalar("SELECT category_id FROM products WHERE id = $1")
+                .bind(product_id)
                 .fetch_optional(&mut tx.conn())
                 .await?
-                .flatten();
+                .flatten(),
+            None => f.category_id,
+        };
         let stored = forecasts::save_accuracy(
             &mut tx.conn(),
             &AccuracyRow {
                 forecast_id: f.id,
                 product_id: f.product_id,
                 category_id,
+                warehouse_id: f.warehouse_id,
                 granularity: f.granularity.clone(),
                 periods: points.len() as i64,
                 metrics: metrics.to_string(),
@@ -409,7 +417,7 @@ pub async fn advise(
     };
     let horizon = (settings.lead_time_days + settings.review_days).max(7) as usize;
     let today = Utc::now().date_naive();
-    let history = history(db, product_id, warehouse_id, Granularity::Daily, today).await?;
+    let history = history(db, &Scope::product(product_id, warehouse_id), Granularity::Daily, today).await?;
     let forecast = if history.values.is_empty() {
         Forecast::from_sd("NoSales", vec![0.0; horizon], &[0.0], Some(0.0))
     } else {

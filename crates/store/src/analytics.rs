@@ -276,3 +276,98 @@ pub async fn customer_activity(c: &mut Conn<'_>, r: &Range) -> StoreResult<Vec<C
     .fetch_all(c)
     .await
 }
+
+/// Stock-out days per product over the range (up to today): days on which the product closed
+/// with nothing on hand, counted per store (store-days; one store with the range's warehouse),
+/// read from the ledger's running balance. Stores where the product never had a movement
+/// before a day do not count as out of it that day.
+pub async fn stock_out_days(c: &mut Conn<'_>, r: &Range) -> StoreResult<std::collections::HashMap<i64, i64>> {
+    let day = match c.backend() {
+        Backend::Sqlite => "substr(created_at, 1, 10)",
+        Backend::Postgres => "((created_at AT TIME ZONE 'UTC')::date)",
+    };
+    let end = r.to.min(r.today);
+    let mut out = std::collections::HashMap::new();
+    if end < r.from {
+        return Ok(out);
+    }
+    // Balance per (product, store) at the start of the range.
+    let opening: Vec<(i64, i64, i64)> = sql::query_as(
+        "SELECT m.product_id, m.warehouse_id, m.balance_after FROM stock_movements m \
+         JOIN (SELECT MAX(id) AS id FROM stock_movements WHERE created_at < $1 AND ($2 IS NULL OR warehouse_id = $2) \
+               GROUP BY product_id, warehouse_id) last ON last.id = m.id",
+    )
+    .bind(start_of(r.from))
+    .bind(r.warehouse_id)
+    .fetch_all(c)
+    .await?;
+    // Closing balance of each day in the range with movements.
+    let closing: Vec<(i64, i64, NaiveDate, i64)> = sql::query_as(format!(
+        "SELECT m.product_id, m.warehouse_id, {day} AS day, m.balance_after FROM stock_movements m \
+         JOIN (SELECT MAX(id) AS id FROM stock_movements WHERE created_at >= $1 AND created_at < $2 \
+               AND ($3 IS NULL OR warehouse_id = $3) GROUP BY product_id, warehouse_id, {day}) last ON last.id = m.id \
+         ORDER BY m.product_id, m.warehouse_id, m.id"
+    ))
+    .bind(start_of(r.from))
+    .bind(start_of(end + chrono::TimeDelta::days(1)))
+    .bind(r.warehouse_id)
+    .fetch_all(c)
+    .await?;
+    let mut days: std::collections::HashMap<(i64, i64), Vec<(NaiveDate, i64)>> = std::collections::HashMap::new();
+    for (product, store, balance) in opening {
+        days.entry((product, store))
+            .or_default()
+            .push((r.from - chrono::TimeDelta::days(1), balance));
+    }
+    for (product, store, d, balance) in closing {
+        days.entry((product, store)).or_default().push((d, balance));
+    }
+    for ((product, _), changes) in days {
+        *out.entry(product).or_insert(0) += closed_out_days(r.from, end, &changes);
+    }
+    Ok(out)
+}
+
+/// Days in `from..=end` that close with a balance ≤ 0, given the closing balance of the days
+/// with movements (in day order; an entry before `from` is the opening balance). Days before
+/// the first known balance do not count.
+fn closed_out_days(from: NaiveDate, end: NaiveDate, changes: &[(NaiveDate, i64)]) -> i64 {
+    let mut changes = changes.iter().peekable();
+    let (mut balance, mut out, mut d) = (None, 0, from);
+    while d <= end {
+        while let Some(&&(at, b)) = changes.peek() {
+            if at > d {
+                break;
+            }
+            balance = Some(b);
+            changes.next();
+        }
+        if balance.is_some_and(|b| b <= 0) {
+            out += 1;
+        }
+        d += chrono::TimeDelta::days(1);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, d).unwrap()
+    }
+
+    #[test]
+    fn stock_out_days_follow_the_closing_balance() {
+        // Opens with 5, sold out on the 3rd, restocked on the 6th, out again on the 9th.
+        let changes = [(day(1), 5), (day(3), 0), (day(6), 4), (day(9), -0)];
+        assert_eq!(closed_out_days(day(2), day(10), &changes), 3 + 2);
+        // Only the days of the range count, and a day closes at its last balance.
+        assert_eq!(closed_out_days(day(4), day(5), &changes), 2);
+        assert_eq!(closed_out_days(day(6), day(8), &changes), 0);
+        // Nothing known before the first movement: not out.
+        assert_eq!(closed_out_days(day(1), day(4), &[(day(3), 0)]), 2);
+        assert_eq!(closed_out_days(day(1), day(4), &[]), 0);
+    }
+}

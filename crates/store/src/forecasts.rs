@@ -5,27 +5,66 @@ use serde::Serialize;
 
 use crate::{now, sql, Backend, Conn, FromRow, StoreResult};
 
-/// Units sold per day (UTC) of one product, optionally in one store, days with sales only,
-/// in day order, up to and excluding `until`.
-pub async fn daily_units(
-    c: &mut Conn<'_>,
-    product_id: i64,
-    warehouse_id: Option<i64>,
-    until: NaiveDate,
-) -> StoreResult<Vec<(NaiveDate, i64)>> {
+/// What a forecast covers: one product, one category with its subcategories, or every product
+/// (`product_id` and `category_id` both None); in one store or in all of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Scope {
+    pub product_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+}
+
+impl Scope {
+    pub fn product(product_id: i64, warehouse_id: Option<i64>) -> Self {
+        Self {
+            product_id: Some(product_id),
+            category_id: None,
+            warehouse_id,
+        }
+    }
+
+    /// "product", "category" or "store" (every product, in one store or all).
+    pub fn level(&self) -> &'static str {
+        match (self.product_id, self.category_id) {
+            (Some(_), _) => "product",
+            (None, Some(_)) => "category",
+            (None, None) => "store",
+        }
+    }
+}
+
+/// Products of a category and of its subcategories (`$N` is the category id).
+pub(crate) fn category_subtree(param: usize) -> String {
+    format!(
+        "SELECT k.id FROM categories k, categories root WHERE root.id = ${param} \
+         AND (k.id = root.id OR k.path LIKE root.path || ' / %')"
+    )
+}
+
+/// Units sold per day (UTC) in a scope, days with sales only, in day order, up to and
+/// excluding `until`.
+pub async fn daily_units(c: &mut Conn<'_>, scope: &Scope, until: NaiveDate) -> StoreResult<Vec<(NaiveDate, i64)>> {
     let day = match c.backend() {
         Backend::Sqlite => "substr(s.sold_at, 1, 10)",
         Backend::Postgres => "((s.sold_at AT TIME ZONE 'UTC')::date)",
     };
+    let category = match scope.category_id {
+        Some(_) => format!(
+            "AND i.product_id IN (SELECT p.id FROM products p WHERE p.category_id IN ({}))",
+            category_subtree(4)
+        ),
+        None => "AND $4 IS NULL".to_string(),
+    };
     sql::query_as(format!(
         "SELECT {day} AS day, CAST(SUM(i.quantity) AS BIGINT) AS units \
          FROM sale_items i JOIN sales s ON s.id = i.sale_id \
-         WHERE i.product_id = $1 AND ($2 IS NULL OR s.warehouse_id = $2) AND s.sold_at < $3 \
+         WHERE ($1 IS NULL OR i.product_id = $1) AND ($2 IS NULL OR s.warehouse_id = $2) AND s.sold_at < $3 {category} \
          GROUP BY {day} ORDER BY {day}"
     ))
-    .bind(product_id)
-    .bind(warehouse_id)
+    .bind(scope.product_id)
+    .bind(scope.warehouse_id)
     .bind(until.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+    .bind(scope.category_id)
     .fetch_all(c)
     .await
 }
@@ -33,7 +72,8 @@ pub async fn daily_units(
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow, utoipa::ToSchema)]
 pub struct StoredForecast {
     pub id: i64,
-    pub product_id: i64,
+    pub product_id: Option<i64>,
+    pub category_id: Option<i64>,
     pub warehouse_id: Option<i64>,
     pub granularity: String,
     pub horizon: i64,
@@ -46,9 +86,18 @@ pub struct StoredForecast {
     pub created_at: DateTime<Utc>,
 }
 
+impl StoredForecast {
+    pub fn scope(&self) -> Scope {
+        Scope {
+            product_id: self.product_id,
+            category_id: self.category_id,
+            warehouse_id: self.warehouse_id,
+        }
+    }
+}
+
 pub struct NewForecast<'a> {
-    pub product_id: i64,
-    pub warehouse_id: Option<i64>,
+    pub scope: Scope,
     pub granularity: &'a str,
     pub horizon: i64,
     pub model: &'a str,
@@ -58,15 +107,16 @@ pub struct NewForecast<'a> {
 }
 
 const COLUMNS: &str =
-    "id, product_id, warehouse_id, granularity, horizon, model, first_period, history_from, points, created_at";
+    "id, product_id, category_id, warehouse_id, granularity, horizon, model, first_period, history_from, points, created_at";
 
 pub async fn save(c: &mut Conn<'_>, f: &NewForecast<'_>) -> StoreResult<StoredForecast> {
     sql::query_as(format!(
-        "INSERT INTO forecasts (product_id, warehouse_id, granularity, horizon, model, first_period, history_from, points, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}"
+        "INSERT INTO forecasts (product_id, category_id, warehouse_id, granularity, horizon, model, first_period, history_from, points, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {COLUMNS}"
     ))
-    .bind(f.product_id)
-    .bind(f.warehouse_id)
+    .bind(f.scope.product_id)
+    .bind(f.scope.category_id)
+    .bind(f.scope.warehouse_id)
     .bind(f.granularity)
     .bind(f.horizon)
     .bind(f.model)
@@ -92,8 +142,10 @@ pub async fn without_accuracy(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<S
 #[derive(Debug, Clone, PartialEq, FromRow)]
 pub struct AccuracyRow {
     pub forecast_id: i64,
-    pub product_id: i64,
+    pub product_id: Option<i64>,
+    /// The forecast's category, or the product's.
     pub category_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
     pub granularity: String,
     pub periods: i64,
     /// JSON object of the measures.
@@ -104,12 +156,13 @@ pub struct AccuracyRow {
 /// Records a forecast's accuracy once (a second record of the same forecast is ignored).
 pub async fn save_accuracy(c: &mut Conn<'_>, row: &AccuracyRow) -> StoreResult<bool> {
     let n = sql::query(
-        "INSERT INTO forecast_accuracy (forecast_id, product_id, category_id, granularity, periods, metrics, computed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (forecast_id) DO NOTHING",
+        "INSERT INTO forecast_accuracy (forecast_id, product_id, category_id, warehouse_id, granularity, periods, metrics, computed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (forecast_id) DO NOTHING",
     )
     .bind(row.forecast_id)
     .bind(row.product_id)
     .bind(row.category_id)
+    .bind(row.warehouse_id)
     .bind(&row.granularity)
     .bind(row.periods)
     .bind(&row.metrics)
@@ -119,20 +172,30 @@ pub async fn save_accuracy(c: &mut Conn<'_>, row: &AccuracyRow) -> StoreResult<b
     Ok(n == 1)
 }
 
-/// Accuracy records of a product or of a category (newest first).
-pub async fn accuracy(
-    c: &mut Conn<'_>,
-    product_id: Option<i64>,
-    category_id: Option<i64>,
-    limit: i64,
-) -> StoreResult<Vec<AccuracyRow>> {
+/// Which accuracy records to list.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccuracyFilter<'a> {
+    pub product_id: Option<i64>,
+    /// Records of this category: its own forecasts and its products'.
+    pub category_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    /// "product", "category" or "store" forecasts only.
+    pub level: Option<&'a str>,
+}
+
+/// Accuracy records, newest first.
+pub async fn accuracy(c: &mut Conn<'_>, filter: &AccuracyFilter<'_>, limit: i64) -> StoreResult<Vec<AccuracyRow>> {
     sql::query_as(
-        "SELECT forecast_id, product_id, category_id, granularity, periods, metrics, computed_at FROM forecast_accuracy \
-         WHERE ($1 IS NULL OR product_id = $1) AND ($2 IS NULL OR category_id = $2) \
-         ORDER BY computed_at DESC, forecast_id DESC LIMIT $3",
+        "SELECT forecast_id, product_id, category_id, warehouse_id, granularity, periods, metrics, computed_at FROM forecast_accuracy \
+         WHERE ($1 IS NULL OR product_id = $1) AND ($2 IS NULL OR category_id = $2) AND ($3 IS NULL OR warehouse_id = $3) \
+           AND ($4 IS NULL OR $4 = CASE WHEN product_id IS NOT NULL THEN 'product' \
+                                      WHEN category_id IS NOT NULL THEN 'category' ELSE 'store' END) \
+         ORDER BY computed_at DESC, forecast_id DESC LIMIT $5",
     )
-    .bind(product_id)
-    .bind(category_id)
+    .bind(filter.product_id)
+    .bind(filter.category_id)
+    .bind(filter.warehouse_id)
+    .bind(filter.level)
     .bind(limit)
     .fetch_all(c)
     .await

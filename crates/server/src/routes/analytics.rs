@@ -257,6 +257,9 @@ pub struct InventoryHealth {
     /// Stock on hand and nothing sold over the range.
     pub dead_stock: bool,
     pub out_of_stock: bool,
+    /// Days in the range (up to today) the product closed with nothing on hand, counted per
+    /// store (store-days), from the stock ledger.
+    pub stock_out_days: i64,
     pub last_sold: Option<chrono::DateTime<Utc>>,
 }
 
@@ -274,6 +277,7 @@ async fn inventory_health(
     let days = ((p.range.to - p.range.from).num_days() + 1) as f64;
     let mut reader = state.db.read().await?;
     let rows = analytics::stock_and_sales(&mut reader.conn(), &p.range).await?;
+    let out_days = analytics::stock_out_days(&mut reader.conn(), &p.range).await?;
     let round2 = |x: f64| (x * 100.0).round() / 100.0;
     let health: Vec<InventoryHealth> = rows
         .into_iter()
@@ -284,6 +288,7 @@ async fn inventory_health(
                 turnover: (r.stock_value > 0).then(|| round2(r.cogs as f64 / r.stock_value as f64)),
                 dead_stock: r.on_hand > 0 && r.units_sold == 0,
                 out_of_stock: r.on_hand <= 0,
+                stock_out_days: out_days.get(&r.product_id).copied().unwrap_or(0),
                 average_daily_units: round2(daily),
                 product_id: r.product_id,
                 sku: r.sku,

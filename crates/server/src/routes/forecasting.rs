@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use bodega_store::audit::Actor;
-use bodega_store::forecasts::{self, Replenishment};
+use bodega_store::forecasts::{self, Replenishment, Scope};
 use bodega_store::reorders::{self, NewReorder, ReorderRequest};
 
 use crate::auth::Caller;
@@ -36,7 +36,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, IntoParams)]
 pub struct DemandQuery {
-    pub product_id: i64,
+    /// One product; or
+    pub product_id: Option<i64>,
+    /// one category with its subcategories; with neither, every product (of the store).
+    pub category_id: Option<i64>,
     /// Periods ahead: 1–365 days or 1–104 weeks; default 28 days or 8 weeks.
     pub horizon: Option<i64>,
     /// daily (default) or weekly.
@@ -76,6 +79,39 @@ async fn check_product(state: &AppState, id: i64) -> ApiResult<()> {
         .ok_or_else(|| ApiError::NotFound(format!("product {id}")))
 }
 
+async fn check_category(state: &AppState, id: i64) -> ApiResult<()> {
+    let mut reader = state.db.read().await?;
+    let exists: Option<i64> = bodega_store::sql::query_scalar("SELECT id FROM categories WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut reader.conn())
+        .await?;
+    exists
+        .map(|_| ())
+        .ok_or_else(|| ApiError::NotFound(format!("category {id}")))
+}
+
+/// The scope a demand query names, checked: a product, a category, or every product; in one
+/// store or all.
+async fn scope(state: &AppState, q: &DemandQuery) -> ApiResult<Scope> {
+    match (q.product_id, q.category_id) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "category_id",
+                "give product_id or category_id, not both",
+            ))
+        }
+        (Some(id), None) => check_product(state, id).await?,
+        (None, Some(id)) => check_category(state, id).await?,
+        (None, None) => {}
+    }
+    check_warehouse(state, q.warehouse_id).await?;
+    Ok(Scope {
+        product_id: q.product_id,
+        category_id: q.category_id,
+        warehouse_id: q.warehouse_id,
+    })
+}
+
 async fn check_warehouse(state: &AppState, id: Option<i64>) -> ApiResult<()> {
     if let Some(id) = id {
         let mut reader = state.db.read().await?;
@@ -88,8 +124,10 @@ async fn check_warehouse(state: &AppState, id: Option<i64>) -> ApiResult<()> {
     Ok(())
 }
 
-/// A product's demand forecast: the model chosen by backtest, the mean and 80%/95% intervals
-/// per period. The forecast is stored, and its accuracy measured when its periods are over.
+/// Demand forecast of a product, a category (with its subcategories) or a whole store (neither
+/// given; all stores without `warehouse_id`): the model chosen by backtest, the mean and
+/// 80%/95% intervals per period. The forecast is stored, and its accuracy measured when its
+/// periods are over.
 #[utoipa::path(get, path = "/api/analytics/forecasting/demand", tag = "forecasting", params(DemandQuery),
     responses((status = 200, body = DemandForecast), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = []), ("api_key" = [])))]
@@ -101,9 +139,8 @@ async fn demand(
     caller.require("forecasts", "read")?;
     let g = granularity(q.granularity.as_deref())?;
     let h = horizon(q.horizon, g)?;
-    check_product(&state, q.product_id).await?;
-    check_warehouse(&state, q.warehouse_id).await?;
-    let forecast = forecasting::forecast_product(&state.db, q.product_id, q.warehouse_id, g, h).await?;
+    let scope = scope(&state, &q).await?;
+    let forecast = forecasting::forecast(&state.db, scope, g, h).await?;
     Ok(Json(forecast))
 }
 
@@ -120,17 +157,18 @@ async fn demand_components(
     caller.require("forecasts", "read")?;
     let g = granularity(q.granularity.as_deref())?;
     let h = horizon(q.horizon, g)?;
-    check_product(&state, q.product_id).await?;
-    check_warehouse(&state, q.warehouse_id).await?;
-    Ok(Json(
-        forecasting::components(&state.db, q.product_id, q.warehouse_id, g, h).await?,
-    ))
+    let scope = scope(&state, &q).await?;
+    Ok(Json(forecasting::components(&state.db, scope, g, h).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct AccuracyQuery {
     pub product_id: Option<i64>,
+    /// A category's own forecasts and its products'.
     pub category_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    /// Forecasts of this level only: product, category or store.
+    pub level: Option<String>,
     /// 1–1000, default 100.
     pub limit: Option<i64>,
 }
@@ -138,8 +176,11 @@ pub struct AccuracyQuery {
 #[derive(Serialize, ToSchema)]
 pub struct AccuracyRecord {
     pub forecast_id: i64,
-    pub product_id: i64,
+    /// product, category or store.
+    pub level: &'static str,
+    pub product_id: Option<i64>,
     pub category_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
     pub granularity: String,
     pub periods: i64,
     /// mape, smape, mase, wape, bias, relative_bias, and the actual and forecast values.
@@ -156,7 +197,8 @@ pub struct AccuracyReport {
     pub records: Vec<AccuracyRecord>,
 }
 
-/// Measured accuracy of past forecasts of a product or category, newest first, with averages.
+/// Measured accuracy of past forecasts (of a product, a category, a store), newest first, with
+/// averages.
 #[utoipa::path(get, path = "/api/analytics/forecasting/accuracy", tag = "forecasting", params(AccuracyQuery),
     responses((status = 200, body = AccuracyReport), (status = 422, body = ErrorBody)),
     security(("bearer" = []), ("api_key" = [])))]
@@ -170,15 +212,32 @@ async fn accuracy(
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::validation("limit", "must be between 1 and 1000"));
     }
+    let level = match q.level.as_deref() {
+        None => None,
+        Some(l @ ("product" | "category" | "store")) => Some(l),
+        Some(_) => return Err(ApiError::validation("level", "must be product, category or store")),
+    };
+    let filter = forecasts::AccuracyFilter {
+        product_id: q.product_id,
+        category_id: q.category_id,
+        warehouse_id: q.warehouse_id,
+        level,
+    };
     let mut reader = state.db.read().await?;
-    let rows = forecasts::accuracy(&mut reader.conn(), q.product_id, q.category_id, limit).await?;
+    let rows = forecasts::accuracy(&mut reader.conn(), &filter, limit).await?;
     let records: Vec<AccuracyRecord> = rows
         .into_iter()
         .map(|r| AccuracyRecord {
             metrics: serde_json::from_str(&r.metrics).unwrap_or_default(),
             forecast_id: r.forecast_id,
+            level: match (r.product_id, r.category_id) {
+                (Some(_), _) => "product",
+                (None, Some(_)) => "category",
+                (None, None) => "store",
+            },
             product_id: r.product_id,
             category_id: r.category_id,
+            warehouse_id: r.warehouse_id,
             granularity: r.granularity,
             periods: r.periods,
             computed_at: r.computed_at,
@@ -256,7 +315,7 @@ async fn batch(
     let started = Instant::now();
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        let f = forecasting::forecast_product(&state.db, id, req.warehouse_id, g, h).await?;
+        let f = forecasting::forecast(&state.db, Scope::product(id, req.warehouse_id), g, h).await?;
         out.push(BatchItem {
             product_id: id,
             forecast_id: f.id,

@@ -221,6 +221,28 @@ async fn reports_add_up_to_hand_summed_fixtures(app: TestApp) {
         (Some(8), Some(2))
     );
     assert_eq!(row["dead_stock"], false);
+    assert_eq!(row["stock_out_days"], 0, "{row}");
+    // Sold out today: today closes with nothing on hand, one store-day out of stock.
+    let gone = simple_product(&app, "HOY-2", 1000, 400, 3).await;
+    app.post(
+        "/api/pos/sales",
+        &app.admin,
+        json!({"items": [{"product_id": gone, "quantity": 3}]}),
+    )
+    .await
+    .expect(201);
+    let health = report(&app, "metrics/inventory-health").await;
+    let gone_row = health
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["product_id"] == gone)
+        .unwrap();
+    assert_eq!(
+        (gone_row["out_of_stock"].as_bool(), gone_row["stock_out_days"].as_i64()),
+        (Some(true), Some(1)),
+        "{gone_row}"
+    );
     // 2 units over 30 days: 8 on hand last 120 days.
     assert_eq!(row["days_of_cover"], 120.0);
     let summary = report(&app, "reports/inventory-summary").await;

@@ -11,18 +11,24 @@ use crate::helpers::TestApp;
 crate::on_both_stores!(
     constant_demand_is_forecast_at_its_level,
     accuracy_is_measured_once_when_the_periods_are_over,
+    category_and_store_forecasts_cover_their_products,
     reorder_advice_becomes_reorder_requests_in_one_call,
     bad_forecast_input_is_refused
 );
 
 /// Imports `days` days of history (ending yesterday) of one product selling `units` a day.
 async fn constant_history(app: &TestApp, sku: &str, units: i64, days: i64) -> i64 {
+    history_in(app, sku, "Fijos", units, days).await
+}
+
+/// Like `constant_history`, in a category given by its path.
+async fn history_in(app: &TestApp, sku: &str, category: &str, units: i64, days: i64) -> i64 {
     let today = Utc::now().date_naive();
     let mut csv =
         String::from("order_id,customer_id,product_id,quantity,unit_price,timestamp,product_name,category,store\n");
     for d in 1..=days {
         let day = today - TimeDelta::days(d);
-        csv += &format!("{sku}-{d},K1,{sku},{units},1000,{day} 10:00:00,Producto {sku},Fijos,S01\n");
+        csv += &format!("{sku}-{d},K1,{sku},{units},1000,{day} 10:00:00,Producto {sku},{category},S01\n");
     }
     let request = Request::builder()
         .method(Method::POST)
@@ -136,8 +142,7 @@ async fn accuracy_is_measured_once_when_the_periods_are_over(app: TestApp) {
     bodega_store::forecasts::save(
         &mut tx.conn(),
         &bodega_store::forecasts::NewForecast {
-            product_id: p,
-            warehouse_id: None,
+            scope: bodega_store::forecasts::Scope::product(p, None),
             granularity: "daily",
             horizon: 7,
             model: "hand",
@@ -262,6 +267,130 @@ async fn reorder_advice_becomes_reorder_requests_in_one_call(app: TestApp) {
     assert!(list.as_array().unwrap().iter().all(|x| x["product_id"] != p));
 }
 
+/// A category's forecast covers its products (and its subcategories'), a store's every product
+/// sold there; their accuracy is measured and listed by level.
+async fn category_and_store_forecasts_cover_their_products(app: TestApp) {
+    let a = constant_history(&app, "CATA", 5, 60).await;
+    constant_history(&app, "CATB", 3, 60).await;
+    let product = app
+        .get(&format!("/api/products/{a}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    let category = product["category_id"].as_i64().unwrap();
+    // A subcategory's product counts in its parent's demand.
+    let c = history_in(&app, "CATC", "Fijos / Sub", 2, 60).await;
+    let child = app
+        .get(&format!("/api/products/{c}"), &app.admin)
+        .await
+        .expect(200)
+        .body["category_id"]
+        .as_i64()
+        .unwrap();
+    assert_ne!(child, category);
+
+    let by_category = app
+        .get(
+            &format!("/api/analytics/forecasting/demand?category_id={category}&horizon=7"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(by_category["level"], "category");
+    assert_eq!(by_category["product_id"], Value::Null);
+    for v in means(&by_category) {
+        assert!((v - 10.0).abs() < 1.0, "{by_category}");
+    }
+    let sub = app
+        .get(
+            &format!("/api/analytics/forecasting/demand?category_id={child}&horizon=7"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    for v in means(&sub) {
+        assert!((v - 2.0).abs() < 0.2, "{sub}");
+    }
+    let warehouses = app.get("/api/warehouses", &app.admin).await.expect(200).body;
+    let store = warehouses
+        .as_array()
+        .or_else(|| warehouses["items"].as_array())
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "S01")
+        .unwrap_or_else(|| panic!("no store S01: {warehouses}"))["id"]
+        .as_i64()
+        .unwrap();
+    let whole_store = app
+        .get(
+            &format!("/api/analytics/forecasting/demand?warehouse_id={store}&horizon=7&granularity=daily"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(whole_store["level"], "store");
+    for v in means(&whole_store) {
+        assert!((v - 10.0).abs() < 1.0, "{whole_store}");
+    }
+    let parts = app
+        .get(
+            &format!("/api/analytics/forecasting/demand/components?category_id={category}&horizon=7"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(parts["level"], "category");
+    assert_eq!(parts["actual"][0], 10.0);
+
+    // A category forecast of 8 a day made three weeks ago: actual 10, |error| 2 a day.
+    let first = Utc::now().date_naive() - TimeDelta::days(21);
+    let points: Vec<Value> = (0..7)
+        .map(|i| {
+            json!({"period": (first + TimeDelta::days(i)).to_string(), "mean": 8.0, "lower80": 7.0,
+                   "upper80": 9.0, "lower95": 6.0, "upper95": 10.0})
+        })
+        .collect();
+    let mut tx = app.state.db.begin().await.unwrap();
+    bodega_store::forecasts::save(
+        &mut tx.conn(),
+        &bodega_store::forecasts::NewForecast {
+            scope: bodega_store::forecasts::Scope {
+                category_id: Some(category),
+                ..Default::default()
+            },
+            granularity: "daily",
+            horizon: 7,
+            model: "hand",
+            first_period: first,
+            history_from: first - TimeDelta::days(39),
+            points: serde_json::to_string(&points).unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    app.post("/api/jobs/forecast-accuracy/run", &app.admin, json!({}))
+        .await
+        .expect(201);
+    let report = app
+        .get(
+            &format!("/api/analytics/forecasting/accuracy?category_id={category}&level=category"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    let records = report["records"].as_array().unwrap();
+    assert_eq!(records.len(), 1, "{report}");
+    assert_eq!(records[0]["level"], "category");
+    assert_eq!(records[0]["metrics"]["wape"], 0.2, "{report}");
+    assert_eq!(records[0]["metrics"]["bias"], -2.0, "{report}");
+}
+
 async fn bad_forecast_input_is_refused(app: TestApp) {
     let p = constant_history(&app, "BAD", 1, 10).await;
     let cases = [
@@ -300,6 +429,21 @@ async fn bad_forecast_input_is_refused(app: TestApp) {
             422,
             Some("limit"),
         ),
+        (
+            "/api/analytics/forecasting/accuracy?level=shelf".to_string(),
+            422,
+            Some("level"),
+        ),
+        (
+            format!("/api/analytics/forecasting/demand?product_id={p}&category_id=1"),
+            422,
+            Some("category_id"),
+        ),
+        (
+            "/api/analytics/forecasting/demand?category_id=999999".to_string(),
+            404,
+            None,
+        ),
     ];
     for (path, status, field) in cases {
         let r = app.get(&path, &app.admin).await;
@@ -308,8 +452,22 @@ async fn bad_forecast_input_is_refused(app: TestApp) {
             assert_eq!(r.body["error"]["field"], field, "{path}: {}", r.body);
         }
     }
-    let r = app.get("/api/analytics/forecasting/demand", &app.admin).await;
-    assert!(r.status.is_client_error(), "product_id is required: {}", r.body);
+    // Neither a product nor a category: the whole business's demand.
+    let all = app
+        .get("/api/analytics/forecasting/demand", &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(all["level"], "store", "{all}");
+    let r = app
+        .get("/api/analytics/forecasting/demand?product_id=abc", &app.admin)
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["error"]["field"]),
+        (400, &json!("product_id")),
+        "{}",
+        r.body
+    );
     app.put(
         &format!("/api/products/{p}/replenishment"),
         &app.admin,
