@@ -65,7 +65,7 @@ pub struct Als {
     gram: Vec<f32>,
 }
 
-#[inline(always)]
+#[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     // Eight independent accumulators: the compiler turns this into SIMD lanes.
     let mut acc = [0f32; 8];
@@ -83,7 +83,7 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     sum
 }
 
-#[inline(always)]
+#[inline]
 fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
         *yi += alpha * xi;
@@ -92,7 +92,7 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
 
 /// `out = G v` for a symmetric f×f matrix `G`, as a sum of G's rows scaled by `v`: long
 /// `axpy` runs vectorise without the horizontal sums a dot product per row needs.
-#[inline(always)]
+#[inline]
 fn gemv(g: &[f32], v: &[f32], out: &mut [f32]) {
     let f = v.len();
     out.iter_mut().for_each(|o| *o = 0.0);
@@ -134,7 +134,6 @@ fn gram(factors: &[f32], f: usize, lambda: f32) -> Vec<f32> {
 
 /// A few CG steps on `(G + Σ (c−1) y yᵀ) x = Σ c y`, warm-started at `x`.
 #[allow(clippy::too_many_arguments)]
-#[inline(always)]
 fn cg_solve(
     gram: &[f32],
     others: &[f32],
@@ -183,36 +182,22 @@ fn cg_solve(
 }
 
 /// One sweep: every row of `solve` against the fixed `fixed` factors.
-/// Rows solved per SIMD dispatch.
-const ROWS_PER_TASK: usize = 64;
-
 fn sweep(matrix: &Csr, solve: &mut [f32], fixed: &[f32], config: &AlsConfig) {
     let f = config.factors;
     let g = gram(fixed, f, config.regularization);
-    // The solver is compiled once more for the widest vector unit the CPU has (AVX2 and FMA on
-    // x86-64) and chosen at run time by `pulp`: without it the release build targets baseline
-    // SSE2 (4 lanes), and `dot`/`axpy` over the factors are the whole cost of a sweep.
-    let arch = pulp::Arch::new();
-    solve
-        .par_chunks_mut(f * ROWS_PER_TASK)
-        .enumerate()
-        .for_each(|(task, block)| {
-            arch.dispatch(|| {
-                for (i, x) in block.chunks_mut(f).enumerate() {
-                    let (cols, vals) = matrix.row(task * ROWS_PER_TASK + i);
-                    cg_solve(
-                        &g,
-                        fixed,
-                        f,
-                        cols,
-                        vals,
-                        (config.confidence_offset, config.alpha),
-                        config.cg_steps,
-                        x,
-                    );
-                }
-            })
-        });
+    solve.par_chunks_mut(f).enumerate().for_each(|(row, x)| {
+        let (cols, vals) = matrix.row(row);
+        cg_solve(
+            &g,
+            fixed,
+            f,
+            cols,
+            vals,
+            (config.confidence_offset, config.alpha),
+            config.cg_steps,
+            x,
+        );
+    });
 }
 
 impl Als {
@@ -279,29 +264,25 @@ impl Als {
         let (cols, vals): (Vec<u32>, Vec<f32>) = merged.into_iter().unzip();
         let mut x = vec![0f32; f];
         let confidence = (self.config.confidence_offset, self.config.alpha);
-        pulp::Arch::new().dispatch(|| {
-            cg_solve(
-                &self.gram,
-                &self.item_factors,
-                f,
-                &cols,
-                &vals,
-                confidence,
-                2 * f,
-                &mut x,
-            )
-        });
+        cg_solve(
+            &self.gram,
+            &self.item_factors,
+            f,
+            &cols,
+            &vals,
+            confidence,
+            2 * f,
+            &mut x,
+        );
         x
     }
 
     /// Scores every item for a factor.
     pub fn score_factor(&self, x: &[f32], scores: &mut [f32]) {
         let f = self.config.factors;
-        pulp::Arch::new().dispatch(|| {
-            for (j, s) in scores.iter_mut().enumerate().take(self.items) {
-                *s = dot(x, &self.item_factors[j * f..(j + 1) * f]);
-            }
-        });
+        for (j, s) in scores.iter_mut().enumerate().take(self.items) {
+            *s = dot(x, &self.item_factors[j * f..(j + 1) * f]);
+        }
         for s in scores.iter_mut().skip(self.items) {
             *s = f32::NEG_INFINITY;
         }
