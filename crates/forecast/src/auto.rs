@@ -7,7 +7,7 @@ use crate::{decomposable, ets, intermittent, metrics, seasonal_naive, seasonal_n
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
     /// The default. Intermittent series (over 30% zeros): rolling-origin backtest choice among
-    /// SBA, Croston, TSB, seasonal naive and Theta. Regular series: the ETS/Theta combination,
+    /// SBA, Croston, TSB, seasonal naive, seasonal median and Theta. Regular series: the ETS/Theta combination,
     /// which on M3 beats any backtest choice (measured: docs/BENCHMARKS.md).
     Auto,
     /// Rolling-origin backtest over every candidate; the first (the combination for regular
@@ -19,6 +19,10 @@ pub enum Strategy {
     Theta,
     OptimizedTheta,
     SeasonalNaive,
+    /// Per position in the season, the median of the last `MEDIAN_SEASONS` seasons: the
+    /// forecast that minimises absolute error where demand is lumpy (most days zero, some days
+    /// large wholesale orders), where every mean-based model scores worse than forecasting zero.
+    SeasonalMedian,
     /// The Prophet-style decomposable model (`decomposable`), on days `spacing_days` apart.
     Decomposable,
     Croston,
@@ -36,6 +40,7 @@ impl Strategy {
             "theta" => Strategy::Theta,
             "otm" | "optimized-theta" => Strategy::OptimizedTheta,
             "snaive" | "seasonal-naive" => Strategy::SeasonalNaive,
+            "smedian" | "seasonal-median" => Strategy::SeasonalMedian,
             "decomposable" | "prophet-style" => Strategy::Decomposable,
             "croston" => Strategy::Croston,
             "sba" => Strategy::Sba,
@@ -57,6 +62,10 @@ pub struct Options {
     pub nonnegative: bool,
     /// Days between observations (1 daily, 7 weekly, ~30 monthly): used by the decomposable model.
     pub spacing_days: i64,
+    /// The point forecast may be a median (the best guess of each period under absolute error)
+    /// rather than a mean. Replenishment needs expected demand over the lead time, so reorder
+    /// advice turns this off: a lumpy product's median day is often zero.
+    pub allow_median: bool,
 }
 
 impl Options {
@@ -68,6 +77,7 @@ impl Options {
             origins: 2,
             nonnegative: true,
             spacing_days: 1,
+            allow_median: true,
         }
     }
 }
@@ -106,6 +116,11 @@ fn run_with(strategy: Strategy, y: &[f64], m: usize, h: usize, spacing: i64) -> 
             name: "SeasonalNaive".into(),
             point: seasonal_naive(y, m, h),
             sd: Some(seasonal_naive_sd(y, m, h)),
+        },
+        Strategy::SeasonalMedian => Candidate {
+            name: "SeasonalMedian".into(),
+            point: seasonal_median(y, m, h),
+            sd: None,
         },
         Strategy::Ets => match ets::auto(y, m) {
             Some(f) => {
@@ -156,6 +171,44 @@ fn run_with(strategy: Strategy, y: &[f64], m: usize, h: usize, spacing: i64) -> 
     }
 }
 
+/// Seasons (or, without two whole seasons of history, periods) a seasonal median looks back.
+const MEDIAN_SEASONS: usize = 8;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// For each future period, the median of the values at the same position in the last
+/// `MEDIAN_SEASONS` seasons; with less than two seasons of history, the median of the last
+/// `MEDIAN_SEASONS` values.
+fn seasonal_median(y: &[f64], m: usize, h: usize) -> Vec<f64> {
+    let n = y.len();
+    if m <= 1 || n < 2 * m {
+        let flat = median(y[n.saturating_sub(MEDIAN_SEASONS)..].to_vec());
+        return vec![flat; h];
+    }
+    (0..h)
+        .map(|k| {
+            // The latest past index at the same position in the season as n + k.
+            let last = n - m + (k % m);
+            let same: Vec<f64> = (0..MEDIAN_SEASONS)
+                .map_while(|j| last.checked_sub(j * m))
+                .map(|i| y[i])
+                .collect();
+            median(same)
+        })
+        .collect()
+}
+
 fn combine(name: &str, parts: &[Candidate]) -> Candidate {
     let h = parts[0].point.len();
     let k = parts.len() as f64;
@@ -188,6 +241,7 @@ fn candidates_for(y: &[f64]) -> Vec<Strategy> {
             Strategy::Croston,
             Strategy::Tsb,
             Strategy::SeasonalNaive,
+            Strategy::SeasonalMedian,
             Strategy::Theta,
         ]
     } else {
@@ -246,7 +300,10 @@ pub fn forecast(y: &[f64], opts: &Options) -> Forecast {
         // arg-min over two origins picks noise (sMAPE 13.0 against the combination's 12.4), so
         // another model must beat the default's backtest error by MARGIN to replace it.
         let mut best: Option<(f64, Strategy, Vec<Vec<f64>>)> = None;
-        for (i, s) in candidates_for(y).into_iter().enumerate() {
+        let candidates = candidates_for(y)
+            .into_iter()
+            .filter(|s| opts.allow_median || *s != Strategy::SeasonalMedian);
+        for (i, s) in candidates.enumerate() {
             if let Some((score, errs)) = backtest(s, y, m, h, opts.origins) {
                 let score = if i == 0 { score * MARGIN } else { score };
                 if best.as_ref().is_none_or(|b| score < b.0) {
@@ -336,6 +393,42 @@ mod tests {
                 assert!(f.upper95[i] - f.lower95[i] > f.upper80[i] - f.lower80[i]);
             }
         }
+    }
+
+    #[test]
+    fn seasonal_median_by_hand() {
+        let y = [
+            1.0, 0.0, 5.0, 0.0, 2.0, 0.0, 0.0, // week 1
+            3.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, // week 2
+            2.0, 9.0, 0.0, 0.0, 2.0, 0.0, 0.0, // week 3
+        ];
+        // Position 0: median(2, 3, 1) = 2; position 1: median(9, 0, 0) = 0; position 4: 2.
+        assert_eq!(seasonal_median(&y, 7, 8), vec![2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 2.0]);
+        // Without two seasons: the median of the last values (even count: the middle two's mean).
+        assert_eq!(seasonal_median(&[1.0, 2.0, 3.0, 10.0], 1, 2), vec![2.5, 2.5]);
+        assert_eq!(seasonal_median(&y[..10], 7, 1), vec![median(y[2..10].to_vec())]);
+    }
+
+    #[test]
+    fn lumpy_demand_gets_the_median_not_the_mean() {
+        // Ten units every Monday, and a wholesale order of 500 every third Thursday.
+        let y: Vec<f64> = (0..84)
+            .map(|t| match (t % 7, t % 21) {
+                (0, _) => 10.0,
+                (_, 10) => 500.0,
+                _ => 0.0,
+            })
+            .collect();
+        let f = forecast(&y, &Options::new(7, 7));
+        assert_eq!(f.model, "SeasonalMedian", "{f:?}");
+        assert_eq!(f.mean, vec![10.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        // Replenishment wants expected demand: a mean-based model, about 25 a day.
+        let mut expected = Options::new(7, 7);
+        expected.allow_median = false;
+        let f = forecast(&y, &expected);
+        assert_ne!(f.model, "SeasonalMedian");
+        let total: f64 = f.mean.iter().sum();
+        assert!(total > 7.0 * 10.0, "{f:?}");
     }
 
     #[test]

@@ -135,9 +135,13 @@ fn round3(x: f64) -> f64 {
 
 /// Runs the engine on a history.
 pub fn predict(history: &History, granularity: Granularity, horizon: usize) -> Forecast {
+    auto::forecast(&history.values, &options(granularity, horizon))
+}
+
+fn options(granularity: Granularity, horizon: usize) -> Options {
     let mut options = Options::new(granularity.season(), horizon);
     options.spacing_days = granularity.days();
-    auto::forecast(&history.values, &options)
+    options
 }
 
 fn points(forecast: &Forecast, first: NaiveDate, granularity: Granularity) -> Vec<Point> {
@@ -421,7 +425,10 @@ pub async fn advise(
     let forecast = if history.values.is_empty() {
         Forecast::from_sd("NoSales", vec![0.0; horizon], &[0.0], Some(0.0))
     } else {
-        tokio::task::spawn_blocking(move || predict(&history, Granularity::Daily, horizon)).await?
+        // Expected demand (a mean), not each day's likeliest value: see `Options::allow_median`.
+        let mut options = options(Granularity::Daily, horizon);
+        options.allow_median = false;
+        tokio::task::spawn_blocking(move || auto::forecast(&history.values, &options)).await?
     };
     let error_sd = forecast
         .upper80
