@@ -1,7 +1,8 @@
-//! Sales analytics (seed 004's metrics and reports). Closed days are read from `sales_daily`,
-//! which the nightly `daily-sales` job rebuilds; today is read live from the sales, so every
-//! report is current. Money in minor units; cost of goods at the unit cost recorded on each
-//! sale line (the average cost at the moment of the sale).
+//! Sales analytics (seed 004's metrics and reports). Days are materialised in `sales_daily` by
+//! the nightly `daily-sales` job (and by every import of past sales, in its own transaction);
+//! days from the start of the last successful job run on are read live from the sales, so every
+//! report is current even before the next run. Money in minor units; cost of goods at the unit
+//! cost recorded on each sale line (the average cost at the moment of the sale).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -56,19 +57,33 @@ pub async fn days_touched_since(
     Ok(row.0.zip(row.1))
 }
 
+/// The first day not materialised in `sales_daily`: the day the last successful `daily-sales`
+/// run started (it rebuilds closed days only). None: never run, every day is read live.
+pub async fn live_from(c: &mut Conn<'_>) -> StoreResult<Option<NaiveDate>> {
+    let started: Option<DateTime<Utc>> =
+        sql::query_scalar("SELECT MAX(started_at) FROM job_runs WHERE job = 'daily-sales' AND status = 'succeeded'")
+            .fetch_one(c)
+            .await?;
+    Ok(started.map(|t| t.date_naive()))
+}
+
 /// What every report filters on.
 #[derive(Debug, Clone, Copy)]
 pub struct Range {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    /// The current day (UTC): days before it come from `sales_daily`, it from the sales.
+    /// The current day (UTC).
     pub today: NaiveDate,
+    /// Days before it come from `sales_daily`, it and later from the sales ([`live_from`],
+    /// at most today).
+    pub live_from: NaiveDate,
     pub warehouse_id: Option<i64>,
     pub category_id: Option<i64>,
 }
 
 /// A CTE `d(day, warehouse_id, product_id, units, revenue, cogs, sales)` over the range with
-/// its filters, binding $1..$6: from, to, today, start of today, warehouse, category.
+/// its filters, binding $1..$6: from, to, the first live day, the start of the first live day
+/// in the range, warehouse, category.
 fn daily_cte(c: &Conn<'_>) -> String {
     let day = day_of_sale(c);
     format!(
@@ -79,7 +94,7 @@ fn daily_cte(c: &Conn<'_>) -> String {
            SELECT {day}, COALESCE(s.warehouse_id, 0), i.product_id, SUM(i.quantity), SUM(i.line_total), \
                   SUM(i.unit_cost * i.quantity), COUNT(DISTINCT s.id) \
            FROM sales s JOIN sale_items i ON i.sale_id = s.id \
-           WHERE s.sold_at >= $4 AND $2 >= $3 \
+           WHERE s.sold_at >= $4 AND {day} <= $2 \
            GROUP BY {day}, COALESCE(s.warehouse_id, 0), i.product_id \
          ), f AS ( \
            SELECT d.*, p.name AS product_name, p.sku, p.category_id, c.name AS category_name \
@@ -97,8 +112,8 @@ macro_rules! ranged {
         sql::query_as::<$ty>($sql)
             .bind($range.from)
             .bind($range.to)
-            .bind($range.today)
-            .bind(start_of($range.today))
+            .bind($range.live_from)
+            .bind(start_of($range.live_from.max($range.from)))
             .bind($range.warehouse_id)
             .bind($range.category_id)
     };

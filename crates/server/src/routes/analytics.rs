@@ -57,7 +57,8 @@ struct Parsed {
     csv: bool,
 }
 
-fn parse(q: &ReportQuery) -> ApiResult<Parsed> {
+/// The query checked, with the first day read live (not yet materialised by the nightly job).
+async fn parse(state: &AppState, q: &ReportQuery) -> ApiResult<Parsed> {
     let today = Utc::now().date_naive();
     let to = q.to.unwrap_or(today);
     let from = q.from.unwrap_or(to - TimeDelta::days(29));
@@ -75,11 +76,16 @@ fn parse(q: &ReportQuery) -> ApiResult<Parsed> {
         Some("csv") => true,
         Some(_) => return Err(ApiError::validation("format", "must be json or csv")),
     };
+    let live_from = {
+        let mut reader = state.db.read().await?;
+        analytics::live_from(&mut reader.conn()).await?
+    };
     Ok(Parsed {
         range: Range {
             from,
             to,
             today,
+            live_from: live_from.unwrap_or(NaiveDate::MIN).min(today),
             warehouse_id: q.warehouse_id,
             category_id: q.category_id,
         },
@@ -134,7 +140,7 @@ async fn daily_sales(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let mut reader = state.db.read().await?;
     let rows = analytics::daily_sales(&mut reader.conn(), &p.range).await?;
     respond(rows, p.csv, "daily-sales")
@@ -212,7 +218,7 @@ async fn sales_trends(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Json<SalesTrends>> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let (r, to) = (p.range, p.range.to);
     let days = |n| TimeDelta::days(n);
     Ok(Json(SalesTrends {
@@ -232,7 +238,7 @@ async fn top_products(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let n = limit(&q, 10)?;
     let mut reader = state.db.read().await?;
     let rows = analytics::totals_by(&mut reader.conn(), &p.range, GroupBy::Product, n).await?;
@@ -273,7 +279,7 @@ async fn inventory_health(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let days = ((p.range.to - p.range.from).num_days() + 1) as f64;
     let mut reader = state.db.read().await?;
     let rows = analytics::stock_and_sales(&mut reader.conn(), &p.range).await?;
@@ -364,7 +370,7 @@ async fn customer_ranking(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let n = limit(&q, 1000)?;
     let mut reader = state.db.read().await?;
     let rows = analytics::customer_activity(&mut reader.conn(), &p.range).await?;
@@ -444,7 +450,7 @@ async fn profitability(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let by = match q.group_by.as_deref() {
         None | Some("product") => GroupBy::Product,
         Some("category") => GroupBy::Category,
@@ -467,7 +473,7 @@ async fn inventory_summary(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let mut reader = state.db.read().await?;
     let rows = analytics::inventory_summary(&mut reader.conn(), p.range.warehouse_id).await?;
     respond(rows, p.csv, "inventory-summary")
@@ -483,7 +489,7 @@ async fn category_performance(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let n = limit(&q, 1000)?;
     let mut reader = state.db.read().await?;
     let rows = analytics::totals_by(&mut reader.conn(), &p.range, GroupBy::Category, n).await?;
@@ -511,7 +517,7 @@ async fn store_ranking(
     ApiQuery(q): ApiQuery<ReportQuery>,
 ) -> ApiResult<Response> {
     caller.require("analytics", "read")?;
-    let p = parse(&q)?;
+    let p = parse(&state, &q).await?;
     let mut reader = state.db.read().await?;
     let rows = analytics::totals_by(&mut reader.conn(), &p.range, GroupBy::Store, 1000).await?;
     let total: i64 = rows.iter().map(|r| r.revenue).sum();

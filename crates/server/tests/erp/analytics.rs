@@ -11,6 +11,7 @@ use crate::helpers::TestApp;
 crate::on_both_stores!(
     reports_add_up_to_hand_summed_fixtures,
     the_daily_job_is_idempotent_and_every_run_is_recorded,
+    past_sales_imported_after_the_nightly_job_are_reported_at_once,
     bad_report_input_is_refused
 );
 
@@ -251,6 +252,29 @@ async fn reports_add_up_to_hand_summed_fixtures(app: TestApp) {
         .unwrap()
         .iter()
         .any(|w| w["units"].as_i64().unwrap() >= 8));
+}
+
+/// The nightly job has run (so past days are read from the aggregates), then a file of past
+/// sales is imported: the reports include it at once, without waiting for the next run.
+async fn past_sales_imported_after_the_nightly_job_are_reported_at_once(app: TestApp) {
+    let run = app
+        .post("/api/jobs/daily-sales/run", &app.admin, json!({}))
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(run["summary"], "no new sales", "{run}");
+    import_history(&app).await;
+    let daily = report(&app, "metrics/daily-sales?from=2024-01-01&to=2024-01-31").await;
+    assert_eq!(
+        days(&daily),
+        vec![
+            ("2024-01-05".into(), 3, 2 * 1500 + 990),
+            ("2024-01-06".into(), 3, 3 * 1500),
+            ("2024-01-07".into(), 1, 5000),
+        ]
+    );
+    let top = report(&app, "metrics/top-products?from=2024-01-01&to=2024-01-31&limit=1").await;
+    assert_eq!(top[0]["units"], 5, "{top}");
 }
 
 async fn the_daily_job_is_idempotent_and_every_run_is_recorded(app: TestApp) {

@@ -259,8 +259,17 @@ pub async fn import(
     report.skipped = std::mem::take(&mut parsed.skipped);
     if parsed.errors.total == 0 {
         let mut tx = db.begin().await?;
+        let since = crate::now();
         let outcome = write::write(&mut tx.conn(), actor, format, &mut parsed, opts, &mut report, progress).await?;
         if outcome && parsed.errors.total == 0 && !opts.dry_run {
+            if format.has_sales() {
+                // Past days' report aggregates include the imported sales from the moment they
+                // are committed, not from the next nightly run.
+                let c = &mut tx.conn();
+                if let Some((first, last)) = crate::analytics::days_touched_since(c, Some(since)).await? {
+                    crate::analytics::rebuild_daily_sales(c, first.date_naive(), last.date_naive()).await?;
+                }
+            }
             tx.commit().await?;
             report.committed = true;
         }
