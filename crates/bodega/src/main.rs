@@ -5,6 +5,9 @@ use clap::{Parser, Subcommand};
 
 use bodega_server::{AppState, Config};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod eval_forecast;
 mod eval_recommend;
