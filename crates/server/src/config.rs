@@ -42,6 +42,9 @@ pub struct Config {
     pub jobs: std::collections::BTreeMap<String, String>,
     /// Runs scheduled jobs in this process (one process of a fleet may turn it off).
     pub scheduler: bool,
+    /// The shop's public holidays and special days (`holidays = ["2026-12-25", …]`): each gets
+    /// its own effect in the decomposable forecast model.
+    pub holidays: Vec<chrono::NaiveDate>,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             recommendations_per_sale: 5,
             jobs: std::collections::BTreeMap::new(),
             scheduler: true,
+            holidays: Vec::new(),
         }
     }
 }

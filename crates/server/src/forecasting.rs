@@ -66,6 +66,8 @@ pub struct History {
     /// Start of the first period (None: never sold).
     pub start: Option<NaiveDate>,
     pub values: Vec<f64>,
+    /// Of `values`, the units sold below the product's list price (on promotion).
+    pub promoted: Vec<f64>,
     /// Start of the first period not in the history (the first forecast period).
     pub next: NaiveDate,
 }
@@ -77,25 +79,29 @@ pub async fn history(db: &Db, scope: &Scope, granularity: Granularity, today: Na
         let mut reader = db.read().await?;
         forecasts::daily_units(&mut reader.conn(), scope, next).await?
     };
-    let Some(&(first, _)) = rows.first() else {
+    let Some(&(first, _, _)) = rows.first() else {
         return Ok(History {
             start: None,
             values: Vec::new(),
+            promoted: Vec::new(),
             next,
         });
     };
     let start = granularity.period_of(first);
     let periods = ((next - start).num_days() / granularity.days()).max(0) as usize;
     let mut values = vec![0.0; periods];
-    for (day, units) in rows {
+    let mut promoted = vec![0.0; periods];
+    for (day, units, on_promotion) in rows {
         let index = ((granularity.period_of(day) - start).num_days() / granularity.days()) as usize;
-        if let Some(v) = values.get_mut(index) {
+        if let (Some(v), Some(p)) = (values.get_mut(index), promoted.get_mut(index)) {
             *v += units as f64;
+            *p += on_promotion as f64;
         }
     }
     Ok(History {
         start: Some(start),
         values,
+        promoted,
         next,
     })
 }
@@ -219,6 +225,11 @@ pub struct ComponentSeries {
     pub trend: Vec<f64>,
     pub weekly: Vec<f64>,
     pub yearly: Vec<f64>,
+    /// Effect of the shop's holidays (config `holidays`).
+    pub holidays: Vec<f64>,
+    /// Effect of promotions: learnt from past sales below list price, applied on the planned
+    /// promotion days of the horizon (zeros when history has no promotion).
+    pub promotion: Vec<f64>,
     pub fitted: Vec<f64>,
     pub lower95: Vec<Option<f64>>,
     pub upper95: Vec<Option<f64>>,
@@ -226,11 +237,21 @@ pub struct ComponentSeries {
     pub note: Option<String>,
 }
 
+/// What the decomposable model is told beside the sales: the shop's holidays (each its own
+/// effect) and the days of planned promotions over the horizon. Past promotions are read from
+/// the sales: the share of a period's units sold below the product's list price.
+#[derive(Debug, Clone, Default)]
+pub struct Calendar {
+    pub holidays: Vec<NaiveDate>,
+    pub planned_promotions: Vec<NaiveDate>,
+}
+
 pub async fn components(
     db: &Db,
     scope: Scope,
     granularity: Granularity,
     horizon: usize,
+    calendar: &Calendar,
 ) -> anyhow::Result<ComponentSeries> {
     let today = Utc::now().date_naive();
     let history = history(db, &scope, granularity, today).await?;
@@ -245,6 +266,8 @@ pub async fn components(
         trend: Vec::new(),
         weekly: Vec::new(),
         yearly: Vec::new(),
+        holidays: Vec::new(),
+        promotion: Vec::new(),
         fitted: Vec::new(),
         lower95: Vec::new(),
         upper95: Vec::new(),
@@ -264,13 +287,51 @@ pub async fn components(
     let days: Vec<i64> = past.iter().map(|d| epoch(*d)).collect();
     let future_days: Vec<i64> = future.iter().map(|d| epoch(*d)).collect();
     let values = history.values.clone();
+    // A holiday counts in the period that holds it (its week, for weekly forecasts).
+    let holidays: Vec<decomposable::Holiday> = calendar
+        .holidays
+        .iter()
+        .map(|d| decomposable::Holiday {
+            // One shared effect, learnt from past holidays and applied to the coming ones.
+            name: "holiday".into(),
+            day: epoch(granularity.period_of(*d)),
+        })
+        .collect();
+    let promotion_share: Vec<f64> = history
+        .values
+        .iter()
+        .zip(&history.promoted)
+        .map(|(v, p)| if *v > 0.0 { p / v } else { 0.0 })
+        .collect();
+    let planned: Vec<f64> = future
+        .iter()
+        .map(|period| {
+            let end = *period + TimeDelta::days(step);
+            let days = calendar
+                .planned_promotions
+                .iter()
+                .filter(|d| **d >= *period && **d < end)
+                .count();
+            days as f64 / step as f64
+        })
+        .collect();
+    // Without any promotion in history the effect cannot be learnt: no regressor.
+    let regressors: Vec<decomposable::Regressor> = if promotion_share.iter().any(|s| *s > 0.0) {
+        vec![decomposable::Regressor {
+            name: "promotion".into(),
+            history: promotion_share,
+            future: planned,
+        }]
+    } else {
+        Vec::new()
+    };
     let fitted = tokio::task::spawn_blocking(move || {
         decomposable::fit(
             &days,
             &values,
             &future_days,
-            &[],
-            &[],
+            &holidays,
+            &regressors,
             &decomposable::Options::default(),
         )
     })
@@ -301,6 +362,13 @@ pub async fn components(
         trend: c.trend.iter().map(|x| round3(*x)).collect(),
         weekly: c.weekly.iter().map(|x| round3(*x)).collect(),
         yearly: c.yearly.iter().map(|x| round3(*x)).collect(),
+        holidays: c.holidays.iter().map(|x| round3(*x)).collect(),
+        promotion: c
+            .regressors
+            .iter()
+            .find(|(name, _)| name == "promotion")
+            .map(|(_, v)| v.iter().map(|x| round3(*x)).collect())
+            .unwrap_or_else(|| vec![0.0; c.yhat.len()]),
         fitted: c.yhat.iter().map(|x| round3(*x)).collect(),
         lower95: pad(&c.lower95),
         upper95: pad(&c.upper95),

@@ -41,9 +41,9 @@ pub(crate) fn category_subtree(param: usize) -> String {
     )
 }
 
-/// Units sold per day (UTC) in a scope, days with sales only, in day order, up to and
-/// excluding `until`.
-pub async fn daily_units(c: &mut Conn<'_>, scope: &Scope, until: NaiveDate) -> StoreResult<Vec<(NaiveDate, i64)>> {
+/// Units sold per day (UTC) in a scope, and of them the units sold below the product's list
+/// price (on promotion), days with sales only, in day order, up to and excluding `until`.
+pub async fn daily_units(c: &mut Conn<'_>, scope: &Scope, until: NaiveDate) -> StoreResult<Vec<(NaiveDate, i64, i64)>> {
     let day = match c.backend() {
         Backend::Sqlite => "substr(s.sold_at, 1, 10)",
         Backend::Postgres => "((s.sold_at AT TIME ZONE 'UTC')::date)",
@@ -56,8 +56,9 @@ pub async fn daily_units(c: &mut Conn<'_>, scope: &Scope, until: NaiveDate) -> S
         None => "AND $4 IS NULL".to_string(),
     };
     sql::query_as(format!(
-        "SELECT {day} AS day, CAST(SUM(i.quantity) AS BIGINT) AS units \
-         FROM sale_items i JOIN sales s ON s.id = i.sale_id \
+        "SELECT {day} AS day, CAST(SUM(i.quantity) AS BIGINT) AS units, \
+                CAST(SUM(CASE WHEN i.unit_price < pr.price THEN i.quantity ELSE 0 END) AS BIGINT) AS promoted \
+         FROM sale_items i JOIN sales s ON s.id = i.sale_id JOIN products pr ON pr.id = i.product_id \
          WHERE ($1 IS NULL OR i.product_id = $1) AND ($2 IS NULL OR s.warehouse_id = $2) AND s.sold_at < $3 {category} \
          GROUP BY {day} ORDER BY {day}"
     ))

@@ -46,6 +46,20 @@ pub struct DemandQuery {
     pub granularity: Option<String>,
     /// One store; default all.
     pub warehouse_id: Option<i64>,
+    /// Components only: planned promotion days over the horizon, YYYY-MM-DD joined by commas.
+    pub promotion_days: Option<String>,
+}
+
+fn promotion_days(raw: Option<&str>) -> ApiResult<Vec<chrono::NaiveDate>> {
+    raw.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(|d| {
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                .map_err(|_| ApiError::validation("promotion_days", format!("{d:?} is not a YYYY-MM-DD date")))
+        })
+        .collect()
 }
 
 fn granularity(raw: Option<&str>) -> ApiResult<Granularity> {
@@ -144,7 +158,7 @@ async fn demand(
     Ok(Json(forecast))
 }
 
-/// Trend, weekly and yearly components of the decomposable (Prophet-style) model over the
+/// Trend, weekly, yearly, holiday and promotion components of the decomposable (Prophet-style) model over the
 /// history and the horizon, for plots (empty series, with a note, without enough history).
 #[utoipa::path(get, path = "/api/analytics/forecasting/demand/components", tag = "forecasting", params(DemandQuery),
     responses((status = 200, body = ComponentSeries), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -157,8 +171,12 @@ async fn demand_components(
     caller.require("forecasts", "read")?;
     let g = granularity(q.granularity.as_deref())?;
     let h = horizon(q.horizon, g)?;
+    let calendar = forecasting::Calendar {
+        holidays: state.config.holidays.clone(),
+        planned_promotions: promotion_days(q.promotion_days.as_deref())?,
+    };
     let scope = scope(&state, &q).await?;
-    Ok(Json(forecasting::components(&state.db, scope, g, h).await?))
+    Ok(Json(forecasting::components(&state.db, scope, g, h, &calendar).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -12,6 +12,7 @@ crate::on_both_stores!(
     constant_demand_is_forecast_at_its_level,
     accuracy_is_measured_once_when_the_periods_are_over,
     category_and_store_forecasts_cover_their_products,
+    promotions_in_history_lift_the_planned_promotion_days,
     reorder_advice_becomes_reorder_requests_in_one_call,
     bad_forecast_input_is_refused
 );
@@ -389,6 +390,116 @@ async fn category_and_store_forecasts_cover_their_products(app: TestApp) {
     assert_eq!(records[0]["level"], "category");
     assert_eq!(records[0]["metrics"]["wape"], 0.2, "{report}");
     assert_eq!(records[0]["metrics"]["bias"], -2.0, "{report}");
+}
+
+/// Imports `days` days of history from `rows(d)` = (units, unit price) for d days ago.
+async fn history_of(app: &TestApp, sku: &str, days: i64, rows: impl Fn(i64) -> (i64, i64)) -> i64 {
+    let today = Utc::now().date_naive();
+    let mut csv =
+        String::from("order_id,customer_id,product_id,quantity,unit_price,timestamp,product_name,category,store\n");
+    for d in 1..=days {
+        let day = today - TimeDelta::days(d);
+        let (units, price) = rows(d);
+        csv += &format!("{sku}-{d},K1,{sku},{units},{price},{day} 10:00:00,Producto {sku},Fijos,S01\n");
+    }
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/imports/transactions")
+        .header("authorization", format!("Bearer {}", app.admin))
+        .header("content-type", "text/csv")
+        .body(Body::from(csv))
+        .unwrap();
+    app.send(request).await.expect(200);
+    let page = app
+        .get(&format!("/api/products?q={sku}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    page["items"][0]["id"].as_i64().unwrap()
+}
+
+/// Every fifth day (not a weekday pattern) sold at 700 instead of the list price 1000, and 20
+/// units instead of 5: the promotion effect is learnt from history and applied on a planned
+/// promotion day.
+async fn promotions_in_history_lift_the_planned_promotion_days(app: TestApp) {
+    // The last line imported (63 days ago) sets the list price: 1000.
+    let p = history_of(&app, "PROMO", 63, |d| if d % 5 == 2 { (20, 700) } else { (5, 1000) }).await;
+    let planned = Utc::now().date_naive() + TimeDelta::days(2);
+    let parts = app
+        .get(
+            &format!("/api/analytics/forecasting/demand/components?product_id={p}&horizon=7&promotion_days={planned}"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    let n = 63;
+    let promotion = parts["promotion"].as_array().unwrap();
+    assert_eq!(promotion.len(), n + 7, "{parts}");
+    // 2 days ago was a promotion day (index n - 2): about +15 units.
+    let past = promotion[n - 2].as_f64().unwrap();
+    assert!((past - 15.0).abs() < 2.0, "{past}");
+    let fitted: Vec<f64> = parts["fitted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        (fitted[n + 2] - 20.0).abs() < 3.0,
+        "planned promotion day: {}",
+        fitted[n + 2]
+    );
+    assert!((fitted[n + 1] - 5.0).abs() < 3.0, "ordinary day: {}", fitted[n + 1]);
+    let r = app
+        .get(
+            &format!("/api/analytics/forecasting/demand/components?product_id={p}&promotion_days=tomorrow"),
+            &app.admin,
+        )
+        .await;
+    assert_eq!(
+        (r.status.as_u16(), &r.body["error"]["field"]),
+        (422, &json!("promotion_days")),
+        "{}",
+        r.body
+    );
+}
+
+/// The shop's holidays (configuration) get one shared effect, learnt from the past ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holidays_from_the_configuration_lift_the_coming_holiday() {
+    let today = Utc::now().date_naive();
+    let mut config = crate::helpers::test_config();
+    config.holidays = vec![
+        today - TimeDelta::days(40),
+        today - TimeDelta::days(25),
+        today - TimeDelta::days(10),
+        today + TimeDelta::days(3),
+    ];
+    let app = crate::helpers::spawn_with(crate::helpers::Store::Sqlite, config)
+        .await
+        .expect("sqlite app");
+    let holidays = [40, 25, 10];
+    let p = history_of(&app, "FERIADO", 63, |d| {
+        (if holidays.contains(&d) { 25 } else { 5 }, 1000)
+    })
+    .await;
+    let parts = app
+        .get(
+            &format!("/api/analytics/forecasting/demand/components?product_id={p}&horizon=7"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    let n = 63;
+    let effect = parts["holidays"][n + 3].as_f64().unwrap();
+    assert!((effect - 20.0).abs() < 3.0, "holiday effect {effect}: {parts}");
+    assert!(parts["holidays"][n + 2].as_f64().unwrap().abs() < 0.5);
+    assert!(
+        parts["promotion"].as_array().unwrap().iter().all(|v| v == 0.0),
+        "no promotion in history"
+    );
 }
 
 async fn bad_forecast_input_is_refused(app: TestApp) {
