@@ -85,7 +85,10 @@ async fn parse(state: &AppState, q: &ReportQuery) -> ApiResult<Parsed> {
             from,
             to,
             today,
-            live_from: live_from.unwrap_or(NaiveDate::MIN).min(today),
+            // Never run: every day is live (from year 1, a date both stores accept).
+            live_from: live_from
+                .unwrap_or(NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default())
+                .min(today),
             warehouse_id: q.warehouse_id,
             category_id: q.category_id,
         },
