@@ -12,17 +12,9 @@ cd "$(dirname "$0")/.."
 DATA="${BODEGA_DATA_DIR:-../shared/data}"
 [ -d "$DATA/online_retail" ] || DATA=/work/shared/data
 TEST_FROM="${1:-2011-11-01}"
-TARGET="${CARGO_TARGET_DIR:-target}"
-VENV="${BODEGA_PEERS_VENV:-bench/.venv}"
-if ! "$VENV/bin/python" -c 'import implicit, rusket, threadpoolctl, scipy' 2>/dev/null; then
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q implicit rusket threadpoolctl scipy
-fi
-[ -n "${BODEGA_BENCH_NO_BUILD:-}" ] || nice -n 15 cargo build --release -q -p bodega
-BIN="$TARGET/release/bodega"
+. bench/recommend_setup.sh
 OUT=bench/out/recommend_split
 mkdir -p "$OUT"
-nproc; grep -m1 'model name' /proc/cpuinfo || true
 CSV="$(realpath "$DATA/online_retail/online_retail.csv")"
 
 echo "== export the split"

@@ -9,17 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA="${BODEGA_DATA_DIR:-../shared/data}"
 [ -d "$DATA/groceries" ] || DATA=/work/shared/data
-TARGET="${CARGO_TARGET_DIR:-target}"
-VENV="${BODEGA_PEERS_VENV:-bench/.venv}"
-if ! "$VENV/bin/python" -c 'import implicit, rusket, threadpoolctl, scipy' 2>/dev/null; then
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    "$VENV/bin/pip" install -q implicit rusket threadpoolctl scipy
-fi
-[ -n "${BODEGA_BENCH_NO_BUILD:-}" ] || nice -n 15 cargo build --release -q -p bodega
-BIN="$TARGET/release/bodega"
+. bench/recommend_setup.sh
 OUT=bench/out/groceries_split
 mkdir -p "$OUT"
-nproc; grep -m1 'model name' /proc/cpuinfo || true
 BASKETS="$(realpath "$DATA/groceries/groceries_baskets.txt")"
 
 echo "== export the queries"

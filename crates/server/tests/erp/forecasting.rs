@@ -24,12 +24,19 @@ async fn constant_history(app: &TestApp, sku: &str, units: i64, days: i64) -> i6
 
 /// Like `constant_history`, in a category given by its path.
 async fn history_in(app: &TestApp, sku: &str, category: &str, units: i64, days: i64) -> i64 {
+    history_rows(app, sku, category, days, |_| (units, 1000)).await
+}
+
+/// Imports `days` days of history (ending yesterday) from `rows(d)` = (units, unit price) for
+/// d days ago; the last line imported (the oldest day) sets the list price.
+async fn history_rows(app: &TestApp, sku: &str, category: &str, days: i64, rows: impl Fn(i64) -> (i64, i64)) -> i64 {
     let today = Utc::now().date_naive();
     let mut csv =
         String::from("order_id,customer_id,product_id,quantity,unit_price,timestamp,product_name,category,store\n");
     for d in 1..=days {
         let day = today - TimeDelta::days(d);
-        csv += &format!("{sku}-{d},K1,{sku},{units},1000,{day} 10:00:00,Producto {sku},{category},S01\n");
+        let (units, price) = rows(d);
+        csv += &format!("{sku}-{d},K1,{sku},{units},{price},{day} 10:00:00,Producto {sku},{category},S01\n");
     }
     let request = Request::builder()
         .method(Method::POST)
@@ -392,38 +399,19 @@ async fn category_and_store_forecasts_cover_their_products(app: TestApp) {
     assert_eq!(records[0]["metrics"]["bias"], -2.0, "{report}");
 }
 
-/// Imports `days` days of history from `rows(d)` = (units, unit price) for d days ago.
-async fn history_of(app: &TestApp, sku: &str, days: i64, rows: impl Fn(i64) -> (i64, i64)) -> i64 {
-    let today = Utc::now().date_naive();
-    let mut csv =
-        String::from("order_id,customer_id,product_id,quantity,unit_price,timestamp,product_name,category,store\n");
-    for d in 1..=days {
-        let day = today - TimeDelta::days(d);
-        let (units, price) = rows(d);
-        csv += &format!("{sku}-{d},K1,{sku},{units},{price},{day} 10:00:00,Producto {sku},Fijos,S01\n");
-    }
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri("/api/imports/transactions")
-        .header("authorization", format!("Bearer {}", app.admin))
-        .header("content-type", "text/csv")
-        .body(Body::from(csv))
-        .unwrap();
-    app.send(request).await.expect(200);
-    let page = app
-        .get(&format!("/api/products?q={sku}"), &app.admin)
-        .await
-        .expect(200)
-        .body;
-    page["items"][0]["id"].as_i64().unwrap()
-}
-
 /// Every fifth day (not a weekday pattern) sold at 700 instead of the list price 1000, and 20
 /// units instead of 5: the promotion effect is learnt from history and applied on a planned
 /// promotion day.
 async fn promotions_in_history_lift_the_planned_promotion_days(app: TestApp) {
     // The last line imported (63 days ago) sets the list price: 1000.
-    let p = history_of(&app, "PROMO", 63, |d| if d % 5 == 2 { (20, 700) } else { (5, 1000) }).await;
+    let p = history_rows(&app, "PROMO", "Fijos", 63, |d| {
+        if d % 5 == 2 {
+            (20, 700)
+        } else {
+            (5, 1000)
+        }
+    })
+    .await;
     let planned = Utc::now().date_naive() + TimeDelta::days(2);
     let parts = app
         .get(
@@ -480,7 +468,7 @@ async fn holidays_from_the_configuration_lift_the_coming_holiday() {
         .await
         .expect("sqlite app");
     let holidays = [40, 25, 10];
-    let p = history_of(&app, "FERIADO", 63, |d| {
+    let p = history_rows(&app, "FERIADO", "Fijos", 63, |d| {
         (if holidays.contains(&d) { 25 } else { 5 }, 1000)
     })
     .await;
