@@ -8,7 +8,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use bodega_recommend::als::Als;
+use bodega_recommend::ease::{Ease, EaseConfig};
 use bodega_recommend::eval::{self, Line, ModelResult, ModelSettings, Split};
+use bodega_recommend::hybrid::Hybrid;
+use bodega_recommend::itemitem::ItemItem;
+use bodega_recommend::{EngineConfig, Scorer};
 use chrono::{NaiveDate, NaiveDateTime};
 
 const DAY: i64 = 86_400;
@@ -67,7 +72,7 @@ pub struct EvalRecommendArgs {
     /// Half-life of the recency weighting of every customer's history, in days.
     #[arg(long, default_value_t = eval::DEFAULT_HISTORY_HALF_LIFE_DAYS)]
     history_half_life: f64,
-    /// ALS: latent factors (0 leaves ALS and the hybrid out).
+    /// ALS: latent factors (0 leaves ALS out).
     #[arg(long, default_value_t = 100)]
     als_factors: usize,
     /// ALS: sweeps over users and items.
@@ -82,12 +87,25 @@ pub struct EvalRecommendArgs {
     /// ALS: confidence of an observed pair = offset + alpha · count (1: the HKV paper; 0: implicit).
     #[arg(long, default_value_t = 0.0)]
     als_confidence_offset: f32,
-    /// Hybrid (item-item + ALS): weight of ALS next to item-item's 1.
-    #[arg(long, default_value_t = 0.3)]
+    /// Hybrid: weight of ALS next to item-item's 1.
+    #[arg(long, default_value_t = EngineConfig::default().hybrid_als_weight)]
     hybrid_als_weight: f32,
     /// ALS: seed of the random initial factors.
     #[arg(long, default_value_t = 42)]
     als_seed: u64,
+    /// EASE: L2 regularisation λ (0 leaves EASE out).
+    #[arg(long, default_value_t = EaseConfig::default().lambda)]
+    ease_lambda: f64,
+    /// EASE: dropout rate of the denoising variant (0: plain EASE).
+    #[arg(long, default_value_t = EaseConfig::default().dropout)]
+    ease_dropout: f64,
+    /// Hybrid: weight of EASE next to item-item's 1.
+    #[arg(long, default_value_t = EngineConfig::default().hybrid_ease_weight)]
+    hybrid_ease_weight: f32,
+    /// With --baskets: a validation run for choosing settings. The test queries' held-out
+    /// items are dropped, and other baskets (the third of every five) are the queries.
+    #[arg(long)]
+    validation: bool,
 }
 
 /// Interns strings to dense u32.
@@ -214,11 +232,13 @@ fn load(path: &Path, online_retail: bool) -> anyhow::Result<Data> {
 
 /// Every `QUERY_EVERY`-th basket is a query of the basket-completion evaluation.
 const QUERY_EVERY: usize = 5;
+/// The baskets (n mod QUERY_EVERY) that are the queries of a `--validation` run.
+const VALIDATION_RESIDUE: usize = 2;
 
 /// Loads baskets for leave-one-out completion: known lines at time 0, each query's held-out
 /// item at time 1 (so a split at 1 trains on everything else and scores the queries). Each
 /// basket is its own customer.
-fn load_baskets(path: &Path) -> anyhow::Result<Data> {
+fn load_baskets(path: &Path, validation: bool) -> anyhow::Result<Data> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut data = Data {
         lines: Vec::new(),
@@ -240,9 +260,19 @@ fn load_baskets(path: &Path) -> anyhow::Result<Data> {
         let name = format!("b{}", n + 1);
         let customer = data.customers.intern(&name);
         let order = data.orders.intern(&name);
-        let held = (n % QUERY_EVERY == QUERY_EVERY - 1 && items.len() >= 2)
-            .then(|| (n.wrapping_mul(2_654_435_761) >> 7) % items.len());
+        let held_out = |residue: usize| {
+            (n % QUERY_EVERY == residue && items.len() >= 2).then(|| (n.wrapping_mul(2_654_435_761) >> 7) % items.len())
+        };
+        let test_held = held_out(QUERY_EVERY - 1);
+        let (held, dropped) = if validation {
+            (held_out(VALIDATION_RESIDUE), test_held)
+        } else {
+            (test_held, None)
+        };
         for (k, item) in items.iter().enumerate() {
+            if dropped == Some(k) {
+                continue;
+            }
             let is_held = held == Some(k);
             data.lines.push(Line {
                 order: if is_held {
@@ -330,10 +360,13 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
             if args.tune || args.test_from.is_some() || args.until.is_some() {
                 bail!("--baskets has no time: --tune, --test-from and --until do not apply");
             }
-            load_baskets(p)?
+            load_baskets(p, args.validation)?
         }
         _ => bail!("give exactly one of --transactions, --online-retail and --baskets"),
     };
+    if args.validation && !completion {
+        bail!("--validation applies to --baskets; for a temporal split use --until and --test-from");
+    }
     if let Some(until) = &args.until {
         let until = parse_date(until).with_context(|| format!("bad --until {until}"))?;
         data.lines.retain(|l| l.at < until);
@@ -398,32 +431,49 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
         export(dir, &data, &split)?;
     }
     let mut models = eval::standard_models(&split, &settings);
-    if args.als_factors > 0 {
-        let config = bodega_recommend::als::AlsConfig {
-            factors: args.als_factors,
-            iterations: args.als_iterations,
-            alpha: args.als_alpha,
-            regularization: args.als_regularization,
-            seed: args.als_seed,
-            confidence_offset: args.als_confidence_offset,
-            ..Default::default()
-        };
-        let matrix = split.purchase_matrix();
-        models.push(eval::timed("als", || {
-            Box::new(bodega_recommend::als::Als::train(&matrix, config.clone()))
-        }));
+    let matrix = split.purchase_matrix();
+    let als_config = (args.als_factors > 0).then(|| bodega_recommend::als::AlsConfig {
+        factors: args.als_factors,
+        iterations: args.als_iterations,
+        alpha: args.als_alpha,
+        regularization: args.als_regularization,
+        seed: args.als_seed,
+        confidence_offset: args.als_confidence_offset,
+        ..Default::default()
+    });
+    let ease_config = (args.ease_lambda > 0.0).then(|| EaseConfig {
+        lambda: args.ease_lambda,
+        dropout: args.ease_dropout,
+        ..EaseConfig::default()
+    });
+    if let Some(config) = &als_config {
+        models.push(eval::timed("als", || Box::new(Als::train(&matrix, config.clone()))));
+    }
+    let start = std::time::Instant::now();
+    if let Some(ease) = ease_config.as_ref().and_then(|c| Ease::train(&matrix, c)) {
+        models.push(eval::NamedModel {
+            name: "ease".into(),
+            model: Box::new(ease),
+            train_seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    if als_config.is_some() || models.iter().any(|m| m.name == "ease") {
+        // The blend the server answers users with: item-item, ALS and EASE, each normalised.
         models.push(eval::timed("hybrid", || {
-            let item_item = bodega_recommend::itemitem::ItemItem::train(
+            let item_item = ItemItem::train(
                 split.items.len(),
                 &split.baskets,
                 settings.item_item.clone(),
                 split.test_from,
             );
-            let als = bodega_recommend::als::Als::train(&matrix, config.clone());
-            Box::new(bodega_recommend::hybrid::Hybrid::new(
-                "hybrid",
-                vec![(Box::new(item_item), 1.0), (Box::new(als), args.hybrid_als_weight)],
-            ))
+            let mut parts: Vec<(Box<dyn Scorer>, f32)> = vec![(Box::new(item_item), 1.0)];
+            if let Some(config) = &als_config {
+                parts.push((Box::new(Als::train(&matrix, config.clone())), args.hybrid_als_weight));
+            }
+            if let Some(ease) = ease_config.as_ref().and_then(|c| Ease::train(&matrix, c)) {
+                parts.push((Box::new(ease), args.hybrid_ease_weight));
+            }
+            Box::new(Hybrid::new("hybrid", parts))
         }));
     }
     let mut rows = eval::evaluate(&split, &models, 10);
@@ -484,7 +534,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         let file = write(&(text + "\n"));
-        let data = load_baskets(file.path()).expect("loaded");
+        let data = load_baskets(file.path(), false).expect("loaded");
         assert_eq!(data.customers.names.len(), 11);
         let held: Vec<&Line> = data.lines.iter().filter(|l| l.at == 1).collect();
         assert_eq!(held.len(), 2, "baskets 5 and 10 are queries");
@@ -505,6 +555,20 @@ mod tests {
         let lists = HashMap::from([(*u, vec![known[0], known[1], target])]);
         let m = eval::evaluate_lists(&split, &lists, 1);
         assert!(m.hit_rate > 0.0, "{m:?}");
+
+        // Validation: baskets 3 and 8 are the queries and the test's held-out items are gone.
+        let validation = load_baskets(file.path(), true).expect("loaded");
+        let held: Vec<&Line> = validation.lines.iter().filter(|l| l.at == 1).collect();
+        assert_eq!(held.len(), 2);
+        let customer = |name: &str| validation.customers.index[name];
+        assert!(held
+            .iter()
+            .all(|l| l.customer == Some(customer("b3")) || l.customer == Some(customer("b8"))));
+        assert_eq!(
+            validation.lines.len(),
+            data.lines.len() - 2,
+            "the test's two held-out lines"
+        );
     }
 
     #[test]

@@ -83,7 +83,7 @@ enum EvalCommand {
     Forecast(eval_forecast::EvalForecastArgs),
     /// Recommendation quality on a temporal split (transactions CSV or UCI Online Retail):
     /// precision, recall, NDCG, MAP, hit rate at 10 and catalogue coverage, with peers' lists.
-    Recommendations(eval_recommend::EvalRecommendArgs),
+    Recommendations(Box<eval_recommend::EvalRecommendArgs>),
 }
 
 #[derive(Subcommand)]

@@ -1,6 +1,6 @@
 //! Latency of the item-item model on a transactions file (default: the UCI Online Retail CSV):
 //! batch training time, `for_basket` and user scoring (whole catalogue + top 10) p50/p99, the
-//! hybrid user path the API serves (item-item + 0.3 × ALS, 100 factors) p50/p99, and
+//! hybrid user path the API serves (item-item + 0.3 × ALS (100 factors) + 0.3 × EASE) p50/p99, and
 //! `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
 //!
 //! `cargo bench -p bodega-recommend --bench latency -- [ONLINE_RETAIL_CSV] [TEST_FROM]`
@@ -9,10 +9,12 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bodega_recommend::als::{Als, AlsConfig};
+use bodega_recommend::ease::Ease;
 use bodega_recommend::eval::{Line, Split};
 use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::{ItemItem, ItemItemConfig};
 use bodega_recommend::scorer::{top_n, Scorer};
+use bodega_recommend::EngineConfig;
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -137,6 +139,7 @@ fn main() {
         als_seconds.iter().copied().fold(f64::MAX, f64::min),
         percentile(&mut als_seconds, 0.5)
     );
+    let served = EngineConfig::default();
     let hybrid = Hybrid::new(
         "hybrid",
         vec![
@@ -144,7 +147,11 @@ fn main() {
                 Box::new(ItemItem::train(n, &split.baskets, config.clone(), test_from)),
                 1.0,
             ),
-            (Box::new(als), 0.3),
+            (Box::new(als), served.hybrid_als_weight),
+            (
+                Box::new(Ease::train(&matrix, &served.ease).expect("catalogue within max_items")),
+                served.hybrid_ease_weight,
+            ),
         ],
     );
     let mut blended = Vec::new();
@@ -156,7 +163,7 @@ fn main() {
         std::hint::black_box(best);
     }
     println!(
-        "user, hybrid (item-item + 0.3 x ALS): score {n} products + top 10: {} customers, p50 {:.4} ms, p99 {:.4} ms",
+        "user, hybrid (item-item + 0.3 x ALS + 0.3 x EASE): score {n} products + top 10: {} customers, p50 {:.4} ms, p99 {:.4} ms",
         blended.len(),
         percentile(&mut blended, 0.5),
         percentile(&mut blended, 0.99)

@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::als::{Als, AlsConfig};
 use crate::content::{ContentModel, TfIdf};
+use crate::ease::{Ease, EaseConfig};
 use crate::ids::Ids;
-use crate::itemitem::{ItemItem, ItemItemConfig, TimedBasket};
+use crate::itemitem::{BasketSuggestion, ItemItem, ItemItemConfig, TimedBasket};
 use crate::matrix::Csr;
 use crate::popular::{Popular, PopularConfig};
 use crate::scorer::{top_n, Scored, Scorer};
@@ -233,15 +234,18 @@ impl Catalogue {
     }
 }
 
-/// `scores += weight · other`, each divided by its largest finite value first (the hybrid's
-/// normalisation, see `hybrid.rs`).
-fn blend(scores: &mut [f32], other: &[f32], weight: f32) {
-    let max = |v: &[f32]| v.iter().copied().filter(|x| x.is_finite()).fold(0.0f32, f32::max);
-    let (a, b) = (max(scores), max(other));
-    for (s, o) in scores.iter_mut().zip(other) {
-        let left = if a > 0.0 && s.is_finite() { *s / a } else { 0.0 };
-        let right = if b > 0.0 && o.is_finite() { weight * o / b } else { 0.0 };
-        *s = left + right;
+/// `total += weight · part / max(part)`: the hybrid's normalisation (see `hybrid.rs`); items a
+/// part has no opinion on (not finite) get nothing from it.
+fn add_normalised(total: &mut [f32], part: &[f32], weight: f32) {
+    let max = part.iter().copied().filter(|x| x.is_finite()).fold(0.0f32, f32::max);
+    if max <= 0.0 {
+        return;
+    }
+    let scale = weight / max;
+    for (t, p) in total.iter_mut().zip(part) {
+        if p.is_finite() {
+            *t += scale * p;
+        }
     }
 }
 
@@ -373,6 +377,13 @@ pub struct EngineConfig {
     pub hybrid_als_weight: f32,
     /// Half-life of a customer's past purchases when scoring what they buy next.
     pub history_half_life_days: f64,
+    /// The learned item-item model (EASE), trained on the customers' histories when the
+    /// catalogue is small enough.
+    pub ease: EaseConfig,
+    /// Weight of EASE's scores next to item-item's 1 in the hybrid and basket answers (chosen
+    /// on Online Retail's validation split: 0.3189 NDCG@10 against 0.3160 without EASE;
+    /// Groceries' validation queries would take 4: 0.2453 against 0.2434).
+    pub hybrid_ease_weight: f32,
 }
 
 impl Default for EngineConfig {
@@ -384,11 +395,16 @@ impl Default for EngineConfig {
             history_half_life_days: crate::eval::DEFAULT_HISTORY_HALF_LIFE_DAYS,
             als: AlsConfig::default(),
             hybrid_als_weight: 0.3,
+            ease: EaseConfig::default(),
+            hybrid_ease_weight: 0.3,
         }
     }
 }
 
 const DAY: f64 = 86_400.0;
+
+/// Item-item candidates re-ranked by EASE for a basket answer.
+const BASKET_POOL: usize = 50;
 
 /// The recommender: catalogue, histories and models.
 #[derive(Debug, Clone)]
@@ -404,6 +420,9 @@ pub struct Engine {
     content: TfIdf,
     /// Collaborative model over the customers with a history at training (None without any).
     als: Option<Als>,
+    /// Learned item-item weights over the same histories (None without any, or for a
+    /// catalogue above `config.ease.max_items`); retrained in batch only.
+    ease: Option<Ease>,
     /// Each trained user's ALS row and how many events it had then: with more events since,
     /// the user is folded in afresh instead.
     als_users: HashMap<String, (u32, usize)>,
@@ -470,6 +489,7 @@ impl Engine {
             popular,
             content: TfIdf::default(),
             als: None,
+            ease: None,
             als_users: HashMap::new(),
             now,
             version,
@@ -481,15 +501,15 @@ impl Engine {
         for i in &data.interactions {
             engine.remember_interaction(&i.user, i.product_id, i.kind, i.at);
         }
-        engine.train_als();
+        engine.train_collaborative();
         engine
     }
 
-    /// ALS on every history: a bought line counts 1, an interaction its weight relative to a
-    /// purchase.
-    fn train_als(&mut self) {
+    /// ALS and EASE on every history: a bought line counts 1, an interaction its weight
+    /// relative to a purchase.
+    fn train_collaborative(&mut self) {
         let mut rows: Vec<(&String, &History)> = self.users.iter().filter(|(_, h)| !h.events.is_empty()).collect();
-        if rows.is_empty() || self.config.als.factors == 0 {
+        if rows.is_empty() {
             return;
         }
         rows.sort_by(|a, b| a.0.cmp(b.0));
@@ -503,8 +523,11 @@ impl Engine {
             }
         }
         let matrix = Csr::from_triples(rows.len(), self.catalogue.len(), &triples);
-        self.als = Some(Als::train(&matrix, self.config.als.clone()));
-        self.als_users = users;
+        self.ease = Ease::train(&matrix, &self.config.ease);
+        if self.config.als.factors > 0 {
+            self.als = Some(Als::train(&matrix, self.config.als.clone()));
+            self.als_users = users;
+        }
     }
 
     /// ALS scores of every item for a user (None without the model).
@@ -639,15 +662,20 @@ impl Engine {
         let basket: Vec<u32> = product_ids.iter().filter_map(|&id| self.catalogue.index(id)).collect();
         // Evidence (exact shared-basket counts) is computed per suggestion, so ask for just
         // enough: n, plus as many again as inactive products took places.
-        let mut wanted = n;
-        let suggestions = loop {
+        // With EASE, a wider pool of co-bought candidates is re-ranked by the blend.
+        let pool = if self.ease.is_some() { n.max(BASKET_POOL) } else { n };
+        let mut wanted = pool;
+        let mut suggestions = loop {
             let suggestions = self.item_item.for_basket(&basket, wanted);
             let inactive = suggestions.iter().filter(|s| !self.catalogue.is_active(s.item)).count();
-            if suggestions.len() - inactive >= n || suggestions.len() < wanted {
+            if suggestions.len() - inactive >= pool || suggestions.len() < wanted {
                 break suggestions;
             }
-            wanted = n + 2 * inactive;
+            wanted = pool + 2 * inactive;
         };
+        if let Some(ease) = &self.ease {
+            self.rerank_with_ease(ease, &basket, &mut suggestions);
+        }
         let mut recommendations: Vec<Recommendation> = suggestions
             .iter()
             .filter(|s| self.catalogue.is_active(s.item))
@@ -676,6 +704,40 @@ impl Engine {
         }
     }
 
+    /// Orders item-item's basket candidates by `score / best + w · ease / best ease` and
+    /// restates ranks and relevance on the blended score; the evidence (anchor, shared
+    /// baskets, confidence) stays item-item's exact counts.
+    fn rerank_with_ease(&self, ease: &Ease, basket: &[u32], suggestions: &mut [BasketSuggestion]) {
+        if suggestions.is_empty() {
+            return;
+        }
+        let history: Vec<(u32, f32)> = basket.iter().map(|&i| (i, 1.0)).collect();
+        let mut learned = vec![0.0f32; self.catalogue.len()];
+        ease.score(None, &history, &mut learned);
+        let finite = |v: f32| if v.is_finite() { v.max(0.0) } else { 0.0 };
+        let best_ii = suggestions.iter().map(|s| s.score).fold(0.0f32, f32::max);
+        let best_ease = suggestions
+            .iter()
+            .map(|s| finite(learned[s.item as usize]))
+            .fold(0.0f32, f32::max);
+        let weight = self.config.hybrid_ease_weight;
+        for s in suggestions.iter_mut() {
+            let ii = if best_ii > 0.0 { s.score / best_ii } else { 0.0 };
+            let e = if best_ease > 0.0 {
+                finite(learned[s.item as usize]) / best_ease
+            } else {
+                0.0
+            };
+            s.score = ii + weight * e;
+        }
+        suggestions.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+        let best = suggestions[0].score.max(f32::MIN_POSITIVE);
+        for (rank, s) in suggestions.iter_mut().enumerate() {
+            s.rank = rank as u32 + 1;
+            s.relevance = (100.0 * s.score / best).clamp(0.0, 100.0);
+        }
+    }
+
     /// Products for a user (seed 000's `recommendations/get`): scored over the whole
     /// catalogue from the user's history; a user without history gets the best sellers.
     pub fn for_user(&self, user: &str, strategy: Strategy, n: usize) -> Answer {
@@ -695,11 +757,19 @@ impl Engine {
             // Until an image model exists, "looks alike" is alike in the products' text.
             (Strategy::Visual, _) => self.content.score(None, &history, &mut scores),
             (Strategy::Collaborative, Some(als)) => scores.copy_from_slice(als),
-            (Strategy::Hybrid, Some(als)) => {
-                self.item_item.score(None, &history, &mut scores);
-                blend(&mut scores, als, self.config.hybrid_als_weight);
+            (Strategy::Collaborative, None) => self.item_item.score(None, &history, &mut scores),
+            (Strategy::Hybrid, _) => {
+                let mut part = vec![0.0f32; scores.len()];
+                self.item_item.score(None, &history, &mut part);
+                add_normalised(&mut scores, &part, 1.0);
+                if let Some(als) = &collaborative {
+                    add_normalised(&mut scores, als, self.config.hybrid_als_weight);
+                }
+                if let Some(ease) = &self.ease {
+                    ease.score(None, &history, &mut part);
+                    add_normalised(&mut scores, &part, self.config.hybrid_ease_weight);
+                }
             }
-            (Strategy::Collaborative | Strategy::Hybrid, None) => self.item_item.score(None, &history, &mut scores),
         }
         let own: HashMap<u32, f32> = history.iter().copied().collect();
         // "Alike" answers leave out what the user already has; the others may repeat it
@@ -1021,6 +1091,37 @@ mod tests {
             ],
             interactions: vec![],
         }
+    }
+
+    #[test]
+    fn ease_reranks_basket_candidates_and_keeps_their_evidence() {
+        let with = Engine::train(&shop(), &EngineConfig::default(), 1);
+        assert!(with.ease.is_some(), "a 4-product shop is within max_items");
+        let mut config = EngineConfig::default();
+        config.ease.max_items = 0;
+        let without = Engine::train(&shop(), &config, 1);
+        assert!(without.ease.is_none());
+        let (a, b) = (with.for_basket(&[1], 3), without.for_basket(&[1], 3));
+        let ids = |answer: &Answer| {
+            let mut ids: Vec<i64> = answer.recommendations.iter().map(|r| r.product_id).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&a), ids(&b), "same candidates");
+        for r in &a.recommendations {
+            let same = b
+                .recommendations
+                .iter()
+                .find(|o| o.product_id == r.product_id)
+                .expect("listed");
+            assert_eq!((&r.reason, r.confidence), (&same.reason, same.confidence));
+        }
+        let ranks: Vec<u32> = a.recommendations.iter().map(|r| r.rank).collect();
+        assert_eq!(ranks, (1..=a.recommendations.len() as u32).collect::<Vec<_>>());
+        assert!(a.recommendations.windows(2).all(|w| w[0].score >= w[1].score));
+        assert_eq!(a.recommendations[0].relevance, 100.0);
+        // Butter (bought with bread by two customers) still leads jam (one).
+        assert_eq!(a.recommendations[0].product_id, 2);
     }
 
     #[test]

@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::als::Als;
+use crate::ease::Ease;
 use crate::engine::{EngineConfig, TrainingData};
-use crate::eval::{evaluate, standard_models, timed, Line, ModelSettings, Split};
+use crate::eval::{evaluate, standard_models, timed, Line, ModelSettings, NamedModel, Split};
 use crate::hybrid::Hybrid;
 use crate::ids::Ids;
 use crate::itemitem::ItemItem;
+use crate::scorer::Scorer;
 
 /// Days held out at the end of the history.
 pub const HOLDOUT_DAYS: i64 = 28;
@@ -59,6 +61,15 @@ pub fn holdout(data: &TrainingData, config: &EngineConfig) -> serde_json::Value 
     let mut models = standard_models(&split, &settings);
     let matrix = split.purchase_matrix();
     models.push(timed("als", || Box::new(Als::train(&matrix, config.als.clone()))));
+    let start = std::time::Instant::now();
+    if let Some(ease) = Ease::train(&matrix, &config.ease) {
+        models.push(NamedModel {
+            name: "ease".into(),
+            model: Box::new(ease),
+            train_seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    // The blend the engine serves: item-item, ALS and EASE (when the catalogue allows it).
     models.push(timed("hybrid", || {
         let item_item = ItemItem::train(
             split.items.len(),
@@ -66,11 +77,17 @@ pub fn holdout(data: &TrainingData, config: &EngineConfig) -> serde_json::Value 
             config.item_item.clone(),
             split.test_from,
         );
-        let als = Als::train(&matrix, config.als.clone());
-        Box::new(Hybrid::new(
-            "hybrid",
-            vec![(Box::new(item_item), 1.0), (Box::new(als), config.hybrid_als_weight)],
-        ))
+        let mut parts: Vec<(Box<dyn Scorer>, f32)> = vec![
+            (Box::new(item_item), 1.0),
+            (
+                Box::new(Als::train(&matrix, config.als.clone())),
+                config.hybrid_als_weight,
+            ),
+        ];
+        if let Some(ease) = Ease::train(&matrix, &config.ease) {
+            parts.push((Box::new(ease), config.hybrid_ease_weight));
+        }
+        Box::new(Hybrid::new("hybrid", parts))
     }));
     let results: BTreeMap<String, serde_json::Value> = evaluate(&split, &models, 10)
         .into_iter()

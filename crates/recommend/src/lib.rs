@@ -7,6 +7,7 @@
 
 pub mod als;
 pub mod content;
+pub mod ease;
 pub mod engine;
 pub mod eval;
 pub mod evaluate;
