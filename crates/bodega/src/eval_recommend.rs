@@ -99,6 +99,9 @@ pub struct EvalRecommendArgs {
     /// EASE: dropout rate of the denoising variant (0: plain EASE).
     #[arg(long, default_value_t = EaseConfig::default().dropout)]
     ease_dropout: f64,
+    /// EASE: weights kept per product, the largest in magnitude (0: all).
+    #[arg(long, default_value_t = EaseConfig::default().keep)]
+    ease_keep: usize,
     /// Hybrid: weight of EASE next to item-item's 1.
     #[arg(long, default_value_t = EngineConfig::default().hybrid_ease_weight)]
     hybrid_ease_weight: f32,
@@ -444,6 +447,7 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
     let ease_config = (args.ease_lambda > 0.0).then(|| EaseConfig {
         lambda: args.ease_lambda,
         dropout: args.ease_dropout,
+        keep: args.ease_keep,
         ..EaseConfig::default()
     });
     if let Some(config) = &als_config {

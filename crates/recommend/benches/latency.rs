@@ -1,7 +1,8 @@
 //! Latency of the item-item model on a transactions file (default: the UCI Online Retail CSV):
 //! batch training time, `for_basket` and user scoring (whole catalogue + top 10) p50/p99, the
-//! hybrid user path the API serves (item-item + 0.3 × ALS (100 factors) + 0.3 × EASE) p50/p99, and
-//! `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
+//! hybrid blend (item-item + 0.3 × ALS (100 factors) + 0.3 × EASE) and each of its parts p50/p99,
+//! the served path (`Engine::for_user` hybrid and `Engine::for_basket`, reasons included)
+//! p50/p99, and `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
 //!
 //! `cargo bench -p bodega-recommend --bench latency -- [ONLINE_RETAIL_CSV] [TEST_FROM]`
 
@@ -14,7 +15,7 @@ use bodega_recommend::eval::{Line, Split};
 use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::{ItemItem, ItemItemConfig};
 use bodega_recommend::scorer::{top_n, Scorer};
-use bodega_recommend::EngineConfig;
+use bodega_recommend::{Basket, Engine, EngineConfig, Product, Strategy, TrainingData};
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -140,6 +141,22 @@ fn main() {
         percentile(&mut als_seconds, 0.5)
     );
     let served = EngineConfig::default();
+    let ease = Ease::train(&matrix, &served.ease).expect("catalogue within max_items");
+    // Each part of the hybrid alone (score the catalogue, no top-N).
+    for (name, part) in [("ALS", &als as &dyn Scorer), ("EASE", &ease as &dyn Scorer)] {
+        let mut times = Vec::new();
+        for (u, _, _) in &split.scored {
+            let start = Instant::now();
+            part.score(Some(*u), &split.histories[*u as usize], &mut scores);
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            std::hint::black_box(&scores);
+        }
+        println!(
+            "user, {name} alone: score {n} products: p50 {:.4} ms, p99 {:.4} ms",
+            percentile(&mut times, 0.5),
+            percentile(&mut times, 0.99)
+        );
+    }
     let hybrid = Hybrid::new(
         "hybrid",
         vec![
@@ -148,10 +165,7 @@ fn main() {
                 1.0,
             ),
             (Box::new(als), served.hybrid_als_weight),
-            (
-                Box::new(Ease::train(&matrix, &served.ease).expect("catalogue within max_items")),
-                served.hybrid_ease_weight,
-            ),
+            (Box::new(ease), served.hybrid_ease_weight),
         ],
     );
     let mut blended = Vec::new();
@@ -167,6 +181,60 @@ fn main() {
         blended.len(),
         percentile(&mut blended, 0.5),
         percentile(&mut blended, 0.99)
+    );
+
+    // The served path: Engine::for_user (hybrid, with reasons) and Engine::for_basket (item-item
+    // candidates re-ranked by EASE), as the API calls them, on an engine trained on the split.
+    let mut orders: HashMap<u32, Basket> = HashMap::new();
+    for l in lines.iter().filter(|l| l.at < test_from) {
+        let b = orders.entry(l.order).or_insert_with(|| Basket {
+            sale_id: i64::from(l.order),
+            customer: l.customer.map(i64::from),
+            at: l.at,
+            lines: Vec::new(),
+        });
+        b.lines.push((i64::from(l.product), 1));
+    }
+    let mut baskets: Vec<Basket> = orders.into_values().collect();
+    baskets.sort_by_key(|b| (b.at, b.sale_id));
+    let products = (0..ids[2].len() as i64)
+        .map(|id| Product {
+            id,
+            name: format!("product {id}"),
+            text: String::new(),
+            category_id: None,
+            category: None,
+            active: true,
+        })
+        .collect();
+    let data = TrainingData {
+        products,
+        baskets,
+        interactions: Vec::new(),
+    };
+    let engine = Engine::train(&data, &served, 1);
+    let mut served_user = Vec::new();
+    for (u, _, _) in &split.scored {
+        let customer = split.users.id(*u).to_string();
+        let start = Instant::now();
+        let answer = engine.for_user(&customer, Strategy::Hybrid, 10);
+        served_user.push(start.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(answer);
+    }
+    let mut served_basket = Vec::new();
+    for (_, items) in &test {
+        let basket_ids: Vec<i64> = items.iter().take(5).map(|&i| split.items.id(i)).collect();
+        let start = Instant::now();
+        let answer = engine.for_basket(&basket_ids, 10);
+        served_basket.push(start.elapsed().as_secs_f64() * 1e3);
+        std::hint::black_box(answer);
+    }
+    println!(
+        "served: Engine::for_user(hybrid, 10) p50 {:.4} ms, p99 {:.4} ms; Engine::for_basket(first 5 lines, 10) p50 {:.4} ms, p99 {:.4} ms",
+        percentile(&mut served_user, 0.5),
+        percentile(&mut served_user, 0.99),
+        percentile(&mut served_basket, 0.5),
+        percentile(&mut served_basket, 0.99)
     );
 
     let mut observe = Vec::new();

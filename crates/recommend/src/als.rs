@@ -9,16 +9,19 @@
 //! per sweep suffice. Items are solved the same way against the user factors.
 //!
 //! Written here rather than taken from a crate: no maintained Rust crate offers implicit ALS
-//! with CG and fold-in; the loops below are plain slices of `f32` in fixed-width chunks that
-//! the compiler vectorises, and rows are solved in parallel with rayon.
+//! with CG and fold-in. Rows are solved in parallel with rayon, each with the CPU's widest
+//! vector instructions (AVX2 + FMA where present, dispatched at run time by [`crate::simd`]).
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use pulp::{Simd, WithSimd};
+
 use crate::matrix::Csr;
 use crate::scorer::Scorer;
+use crate::simd::{self, axpy, dot};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -65,39 +68,14 @@ pub struct Als {
     gram: Vec<f32>,
 }
 
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent accumulators: the compiler turns this into SIMD lanes.
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    let mut sum: f32 = acc.iter().sum();
-    for (x, y) in ra.iter().zip(rb) {
-        sum += x * y;
-    }
-    sum
-}
-
-#[inline]
-fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
-    }
-}
-
 /// `out = G v` for a symmetric f×f matrix `G`, as a sum of G's rows scaled by `v`: long
 /// `axpy` runs vectorise without the horizontal sums a dot product per row needs.
-#[inline]
-fn gemv(g: &[f32], v: &[f32], out: &mut [f32]) {
+#[inline(always)]
+fn gemv<S: Simd>(simd: S, g: &[f32], v: &[f32], out: &mut [f32]) {
     let f = v.len();
     out.iter_mut().for_each(|o| *o = 0.0);
     for (k, &vk) in v.iter().enumerate() {
-        axpy(vk, &g[k * f..(k + 1) * f], out);
+        axpy(simd, vk, &g[k * f..(k + 1) * f], out);
     }
 }
 
@@ -110,9 +88,11 @@ fn gram(factors: &[f32], f: usize, lambda: f32) -> Vec<f32> {
             || vec![0f32; f * f],
             |mut g, r| {
                 let row = &factors[r * f..(r + 1) * f];
-                for (a, &ra) in row.iter().enumerate() {
-                    axpy(ra, row, &mut g[a * f..(a + 1) * f]);
-                }
+                simd::dispatch(|| {
+                    for (a, &ra) in row.iter().enumerate() {
+                        plain_axpy(ra, row, &mut g[a * f..(a + 1) * f]);
+                    }
+                });
                 g
             },
         )
@@ -132,52 +112,79 @@ fn gram(factors: &[f32], f: usize, lambda: f32) -> Vec<f32> {
     g
 }
 
-/// A few CG steps on `(G + Σ (c−1) y yᵀ) x = Σ c y`, warm-started at `x`.
-#[allow(clippy::too_many_arguments)]
-fn cg_solve(
-    gram: &[f32],
-    others: &[f32],
+/// `y += alpha · x` written plainly, for closures run under [`simd::dispatch`], where the
+/// compiler vectorises it with the dispatched instruction set.
+#[inline(always)]
+fn plain_axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
+    for (yi, xi) in y.iter_mut().zip(x) {
+        *yi += alpha * xi;
+    }
+}
+
+/// One row's normal equations `(G + Σ (c−1) y yᵀ) x = Σ c y`, solved by a few CG steps
+/// warm-started at `x`.
+struct RowSolve<'a> {
+    gram: &'a [f32],
+    others: &'a [f32],
     f: usize,
-    cols: &[u32],
-    vals: &[f32],
-    (offset, alpha): (f32, f32),
+    cols: &'a [u32],
+    vals: &'a [f32],
+    /// Confidence offset and alpha: `c = offset + alpha · r`.
+    confidence: (f32, f32),
     steps: usize,
-    x: &mut [f32],
-) {
-    let mut r = vec![0f32; f];
-    let mut ap = vec![0f32; f];
-    // r = b − A x
-    gemv(gram, x, &mut r);
-    for v in r.iter_mut() {
-        *v = -*v;
-    }
-    for (&j, &val) in cols.iter().zip(vals) {
-        let y = &others[j as usize * f..(j as usize + 1) * f];
-        let c = offset + alpha * val;
-        let w = c - (c - 1.0) * dot(y, x);
-        axpy(w, y, &mut r);
-    }
-    let mut p = r.clone();
-    let mut rs_old = dot(&r, &r);
-    for _ in 0..steps {
-        if rs_old < 1e-20 {
-            break;
+    x: &'a mut [f32],
+}
+
+impl WithSimd for RowSolve<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let Self {
+            gram,
+            others,
+            f,
+            cols,
+            vals,
+            confidence: (offset, alpha),
+            steps,
+            x,
+        } = self;
+        let mut r = vec![0f32; f];
+        let mut ap = vec![0f32; f];
+        // r = b − A x
+        gemv(simd, gram, x, &mut r);
+        for v in r.iter_mut() {
+            *v = -*v;
         }
-        gemv(gram, &p, &mut ap);
         for (&j, &val) in cols.iter().zip(vals) {
             let y = &others[j as usize * f..(j as usize + 1) * f];
-            let w = (offset + alpha * val - 1.0) * dot(y, &p);
-            axpy(w, y, &mut ap);
+            let c = offset + alpha * val;
+            let w = c - (c - 1.0) * dot(simd, y, x);
+            axpy(simd, w, y, &mut r);
         }
-        let step = rs_old / dot(&p, &ap);
-        axpy(step, &p, x);
-        axpy(-step, &ap, &mut r);
-        let rs_new = dot(&r, &r);
-        let beta = rs_new / rs_old;
-        for (pi, ri) in p.iter_mut().zip(&r) {
-            *pi = ri + beta * *pi;
+        let mut p = r.clone();
+        let mut rs_old = dot(simd, &r, &r);
+        for _ in 0..steps {
+            if rs_old < 1e-20 {
+                break;
+            }
+            gemv(simd, gram, &p, &mut ap);
+            for (&j, &val) in cols.iter().zip(vals) {
+                let y = &others[j as usize * f..(j as usize + 1) * f];
+                let w = (offset + alpha * val - 1.0) * dot(simd, y, &p);
+                axpy(simd, w, y, &mut ap);
+            }
+            let step = rs_old / dot(simd, &p, &ap);
+            axpy(simd, step, &p, x);
+            axpy(simd, -step, &ap, &mut r);
+            let rs_new = dot(simd, &r, &r);
+            let beta = rs_new / rs_old;
+            for (pi, ri) in p.iter_mut().zip(&r) {
+                *pi = ri + beta * *pi;
+            }
+            rs_old = rs_new;
         }
-        rs_old = rs_new;
     }
 }
 
@@ -187,17 +194,36 @@ fn sweep(matrix: &Csr, solve: &mut [f32], fixed: &[f32], config: &AlsConfig) {
     let g = gram(fixed, f, config.regularization);
     solve.par_chunks_mut(f).enumerate().for_each(|(row, x)| {
         let (cols, vals) = matrix.row(row);
-        cg_solve(
-            &g,
-            fixed,
+        simd::dispatch(RowSolve {
+            gram: &g,
+            others: fixed,
             f,
             cols,
             vals,
-            (config.confidence_offset, config.alpha),
-            config.cg_steps,
+            confidence: (config.confidence_offset, config.alpha),
+            steps: config.cg_steps,
             x,
-        );
+        });
     });
+}
+
+/// Every item's score for one user factor: a dot product per item row.
+struct ScoreAll<'a> {
+    x: &'a [f32],
+    item_factors: &'a [f32],
+    scores: &'a mut [f32],
+}
+
+impl WithSimd for ScoreAll<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let f = self.x.len();
+        for (s, y) in self.scores.iter_mut().zip(self.item_factors.chunks_exact(f)) {
+            *s = dot(simd, self.x, y);
+        }
+    }
 }
 
 impl Als {
@@ -263,26 +289,27 @@ impl Als {
         });
         let (cols, vals): (Vec<u32>, Vec<f32>) = merged.into_iter().unzip();
         let mut x = vec![0f32; f];
-        let confidence = (self.config.confidence_offset, self.config.alpha);
-        cg_solve(
-            &self.gram,
-            &self.item_factors,
+        simd::dispatch(RowSolve {
+            gram: &self.gram,
+            others: &self.item_factors,
             f,
-            &cols,
-            &vals,
-            confidence,
-            2 * f,
-            &mut x,
-        );
+            cols: &cols,
+            vals: &vals,
+            confidence: (self.config.confidence_offset, self.config.alpha),
+            steps: 2 * f,
+            x: &mut x,
+        });
         x
     }
 
     /// Scores every item for a factor.
     pub fn score_factor(&self, x: &[f32], scores: &mut [f32]) {
-        let f = self.config.factors;
-        for (j, s) in scores.iter_mut().enumerate().take(self.items) {
-            *s = dot(x, &self.item_factors[j * f..(j + 1) * f]);
-        }
+        let known = self.items.min(scores.len());
+        simd::dispatch(ScoreAll {
+            x,
+            item_factors: &self.item_factors,
+            scores: &mut scores[..known],
+        });
         for s in scores.iter_mut().skip(self.items) {
             *s = f32::NEG_INFINITY;
         }
@@ -296,7 +323,8 @@ impl Als {
             let (cols, vals) = matrix.row(u);
             let x = &self.user_factors[u * f..(u + 1) * f];
             for i in 0..self.items {
-                let pred = dot(x, &self.item_factors[i * f..(i + 1) * f]) as f64;
+                let y = &self.item_factors[i * f..(i + 1) * f];
+                let pred = x.iter().zip(y).map(|(a, b)| a * b).sum::<f32>() as f64;
                 match cols.binary_search(&(i as u32)) {
                     Ok(k) => {
                         let c = (self.config.confidence_offset + self.config.alpha * vals[k]) as f64;

@@ -26,9 +26,12 @@ pub struct EaseConfig {
     /// Dropout rate `p` of the denoising variant (DLAE, Steck 2020): each product's diagonal
     /// also gets `p / (1 − p) · G_ii`, regularising popular products more. 0: plain EASE.
     pub dropout: f64,
-    /// Larger catalogues are not trained (memory 4·items² bytes, time ∝ items³): 6,000 items
-    /// take ≈ 144 MB and a few seconds on two cores.
+    /// Larger catalogues are not trained (the Gram matrix and its inverse take 16·items² bytes
+    /// while training, time ∝ items³): 6,000 items take ≈ 580 MB and a few seconds on two cores.
     pub max_items: usize,
+    /// Weights kept per product, the largest in magnitude (0 keeps all). The rest are tiny
+    /// and cost memory (4·items² bytes dense) and time at every answer; see `KEEP` below.
+    pub keep: usize,
 }
 
 impl Default for EaseConfig {
@@ -37,15 +40,22 @@ impl Default for EaseConfig {
             lambda: 350.0,
             dropout: 0.0,
             max_items: 6_000,
+            keep: KEEP,
         }
     }
 }
+
+/// Default of [`EaseConfig::keep`].
+pub const KEEP: usize = 256;
 
 /// The trained weights; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Ease {
     items: usize,
-    /// `B` row-major: row `h` holds how much having `h` speaks for every product.
+    /// `B` by rows, sparse: row `h` (entries `offsets[h]..offsets[h + 1]`) holds how much
+    /// having `h` speaks for each product it keeps, by product.
+    offsets: Vec<usize>,
+    products: Vec<u32>,
     weights: Vec<f32>,
     /// Products present in the training matrix (the others get no score).
     seen: Vec<bool>,
@@ -80,30 +90,51 @@ impl Ease {
         }
         // G is symmetric positive definite (a Gram matrix plus λI), so Cholesky applies.
         let inverse = gram.llt(Side::Lower).ok()?.inverse();
-        let mut weights = vec![0f32; n * n];
+        let keep = if config.keep == 0 { n } else { config.keep.min(n) };
+        let mut offsets = Vec::with_capacity(n + 1);
+        let mut products = Vec::with_capacity(n * keep);
+        let mut weights = Vec::with_capacity(n * keep);
+        let mut row: Vec<(u32, f32)> = Vec::with_capacity(n);
+        offsets.push(0);
         for h in 0..n {
-            let row = &mut weights[h * n..(h + 1) * n];
-            for (j, w) in row.iter_mut().enumerate() {
-                if j != h {
-                    *w = (-inverse[(h, j)] / inverse[(j, j)]) as f32;
-                }
+            row.clear();
+            row.extend(
+                (0..n)
+                    .filter(|&j| j != h)
+                    .map(|j| (j as u32, (-inverse[(h, j)] / inverse[(j, j)]) as f32))
+                    .filter(|&(_, w)| w != 0.0),
+            );
+            if row.len() > keep {
+                row.select_nth_unstable_by(keep - 1, |a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
+                row.truncate(keep);
             }
+            row.sort_unstable_by_key(|&(j, _)| j);
+            products.extend(row.iter().map(|&(j, _)| j));
+            weights.extend(row.iter().map(|&(_, w)| w));
+            offsets.push(products.len());
         }
         Some(Self {
             items: n,
+            offsets,
+            products,
             weights,
             seen,
         })
     }
 
+    /// Row `h` of `B`: the products it speaks for, ascending, and their weights.
+    fn row(&self, h: usize) -> (&[u32], &[f32]) {
+        let range = self.offsets[h]..self.offsets[h + 1];
+        (&self.products[range.clone()], &self.weights[range])
+    }
+
     /// The learned weight of `from` towards `to` (0 for unknown items).
     pub fn weight(&self, from: u32, to: u32) -> f32 {
-        let (from, to) = (from as usize, to as usize);
-        if from < self.items && to < self.items {
-            self.weights[from * self.items + to]
-        } else {
-            0.0
+        if from as usize >= self.items {
+            return 0.0;
         }
+        let (products, weights) = self.row(from as usize);
+        products.binary_search(&to).map_or(0.0, |k| weights[k])
     }
 }
 
@@ -114,15 +145,14 @@ impl Scorer for Ease {
 
     fn score(&self, _user: Option<u32>, history: &[(u32, f32)], scores: &mut [f32]) {
         scores.fill(0.0);
-        let n = self.items.min(scores.len());
         for &(item, strength) in history {
-            let item = item as usize;
-            if item >= self.items {
-                continue;
-            }
-            let row = &self.weights[item * self.items..item * self.items + n];
-            for (s, w) in scores[..n].iter_mut().zip(row) {
-                *s += strength * w;
+            if (item as usize) < self.items {
+                let (products, weights) = self.row(item as usize);
+                for (&j, &w) in products.iter().zip(weights) {
+                    if let Some(s) = scores.get_mut(j as usize) {
+                        *s += strength * w;
+                    }
+                }
             }
         }
         for (s, seen) in scores.iter_mut().zip(self.seen.iter().chain(std::iter::repeat(&false))) {
@@ -208,5 +238,47 @@ mod tests {
         };
         assert!(Ease::train(&x, &small).is_none());
         assert!(Ease::train(&Csr::from_triples(1, 2, &[]), &EaseConfig::default()).is_none());
+    }
+
+    #[test]
+    fn pruning_keeps_the_largest_weights_of_each_row() {
+        let x = matrix(
+            &[
+                &[0, 1, 2],
+                &[0, 1, 2],
+                &[0, 1, 2],
+                &[0, 3, 4],
+                &[0, 3, 4],
+                &[0, 3],
+                &[0, 4],
+            ],
+            5,
+        );
+        let config = |keep| EaseConfig {
+            lambda: 0.5,
+            keep,
+            ..Default::default()
+        };
+        let all = Ease::train(&x, &config(0)).expect("trained");
+        let two = Ease::train(&x, &config(2)).expect("trained");
+        for from in 0..5u32 {
+            let mut row: Vec<(u32, f32)> = (0..5)
+                .filter(|&to| to != from)
+                .map(|to| (to, all.weight(from, to)))
+                .collect();
+            row.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            for (rank, &(to, w)) in row.iter().enumerate() {
+                let expected = if rank < 2 { w } else { 0.0 };
+                assert_eq!(two.weight(from, to), expected, "{from} → {to}");
+            }
+            assert_eq!(two.row(from as usize).0.len(), 2);
+        }
+        // Scores sum the kept weights only.
+        let mut scores = vec![0.0; 5];
+        two.score(None, &[(1, 2.0), (3, 1.0)], &mut scores);
+        for (j, s) in scores.iter().enumerate() {
+            let expected = 2.0 * two.weight(1, j as u32) + two.weight(3, j as u32);
+            assert!((s - expected).abs() < 1e-6, "{j}: {s} vs {expected}");
+        }
     }
 }

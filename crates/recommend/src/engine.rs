@@ -11,7 +11,7 @@ use crate::als::{Als, AlsConfig};
 use crate::content::{ContentModel, TfIdf};
 use crate::ease::{Ease, EaseConfig};
 use crate::ids::Ids;
-use crate::itemitem::{BasketSuggestion, ItemItem, ItemItemConfig, TimedBasket};
+use crate::itemitem::{ItemItem, ItemItemConfig, TimedBasket};
 use crate::matrix::Csr;
 use crate::popular::{Popular, PopularConfig};
 use crate::scorer::{top_n, Scored, Scorer};
@@ -656,34 +656,36 @@ impl Engine {
     }
 
     /// Products to suggest with a basket (the till, seed 003): the top `n` not in it, from
-    /// the item-item model; same-category matching and best sellers fill in (and flag the
-    /// answer as a fallback) when the model knows too little of the basket.
+    /// the item-item model (a wider pool of its candidates re-ranked with EASE when trained);
+    /// same-category matching and best sellers fill in (and flag the answer as a fallback)
+    /// when the model knows too little of the basket.
     pub fn for_basket(&self, product_ids: &[i64], n: usize) -> Answer {
         let basket: Vec<u32> = product_ids.iter().filter_map(|&id| self.catalogue.index(id)).collect();
-        // Evidence (exact shared-basket counts) is computed per suggestion, so ask for just
-        // enough: n, plus as many again as inactive products took places.
-        // With EASE, a wider pool of co-bought candidates is re-ranked by the blend.
         let pool = if self.ease.is_some() { n.max(BASKET_POOL) } else { n };
+        // Ask for as many more as inactive products took places.
         let mut wanted = pool;
-        let mut suggestions = loop {
-            let suggestions = self.item_item.for_basket(&basket, wanted);
-            let inactive = suggestions.iter().filter(|s| !self.catalogue.is_active(s.item)).count();
-            if suggestions.len() - inactive >= pool || suggestions.len() < wanted {
-                break suggestions;
+        let mut candidates = loop {
+            let mut candidates = self.item_item.basket_candidates(&basket, wanted);
+            let got = candidates.len();
+            candidates.retain(|c| self.catalogue.is_active(c.0));
+            if candidates.len() >= pool || got < wanted {
+                break candidates;
             }
-            wanted = pool + 2 * inactive;
+            wanted = pool + 2 * (got - candidates.len());
         };
         if let Some(ease) = &self.ease {
-            self.rerank_with_ease(ease, &basket, &mut suggestions);
+            self.rerank_with_ease(ease, &basket, &mut candidates);
         }
-        let mut recommendations: Vec<Recommendation> = suggestions
+        candidates.truncate(n);
+        // Evidence (exact shared-basket counts) only for what is answered.
+        let mut recommendations: Vec<Recommendation> = self
+            .item_item
+            .suggestions(candidates)
             .iter()
-            .filter(|s| self.catalogue.is_active(s.item))
-            .take(n)
             .map(|s| {
                 let p = self.catalogue.product(s.item);
                 Recommendation {
-                    rank: 0,
+                    rank: s.rank,
                     product_id: p.id,
                     product_name: p.name.clone(),
                     category: p.category.clone(),
@@ -704,38 +706,22 @@ impl Engine {
         }
     }
 
-    /// Orders item-item's basket candidates by `score / best + w · ease / best ease` and
-    /// restates ranks and relevance on the blended score; the evidence (anchor, shared
-    /// baskets, confidence) stays item-item's exact counts.
-    fn rerank_with_ease(&self, ease: &Ease, basket: &[u32], suggestions: &mut [BasketSuggestion]) {
-        if suggestions.is_empty() {
-            return;
-        }
-        let history: Vec<(u32, f32)> = basket.iter().map(|&i| (i, 1.0)).collect();
-        let mut learned = vec![0.0f32; self.catalogue.len()];
-        ease.score(None, &history, &mut learned);
-        let finite = |v: f32| if v.is_finite() { v.max(0.0) } else { 0.0 };
-        let best_ii = suggestions.iter().map(|s| s.score).fold(0.0f32, f32::max);
-        let best_ease = suggestions
+    /// Orders item-item's basket candidates (product, score, anchor) by
+    /// `score / best + w · ease / best ease`; the anchor, and so the evidence, stays item-item's.
+    fn rerank_with_ease(&self, ease: &Ease, basket: &[u32], candidates: &mut [(u32, f32, u32)]) {
+        let learned: Vec<f32> = candidates
             .iter()
-            .map(|s| finite(learned[s.item as usize]))
-            .fold(0.0f32, f32::max);
+            .map(|c| basket.iter().map(|&b| ease.weight(b, c.0)).sum::<f32>().max(0.0))
+            .collect();
+        let best_ii = candidates.iter().map(|c| c.1).fold(0.0f32, f32::max);
+        let best_ease = learned.iter().copied().fold(0.0f32, f32::max);
         let weight = self.config.hybrid_ease_weight;
-        for s in suggestions.iter_mut() {
-            let ii = if best_ii > 0.0 { s.score / best_ii } else { 0.0 };
-            let e = if best_ease > 0.0 {
-                finite(learned[s.item as usize]) / best_ease
-            } else {
-                0.0
-            };
-            s.score = ii + weight * e;
+        for (c, e) in candidates.iter_mut().zip(learned) {
+            let ii = if best_ii > 0.0 { c.1 / best_ii } else { 0.0 };
+            let e = if best_ease > 0.0 { e / best_ease } else { 0.0 };
+            c.1 = ii + weight * e;
         }
-        suggestions.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-        let best = suggestions[0].score.max(f32::MIN_POSITIVE);
-        for (rank, s) in suggestions.iter_mut().enumerate() {
-            s.rank = rank as u32 + 1;
-            s.relevance = (100.0 * s.score / best).clamp(0.0, 100.0);
-        }
+        candidates.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     }
 
     /// Products for a user (seed 000's `recommendations/get`): scored over the whole
@@ -778,8 +764,14 @@ impl Engine {
         let chosen = top_n(&scores, n, |i| {
             !self.catalogue.is_active(i) || (skip_own && own.contains_key(&i))
         });
+        let events = self.users.get(user).map(|h| h.events.as_slice()).unwrap_or(&[]);
+        let baskets = events
+            .iter()
+            .map(|e| e.2)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
         let mut recommendations = ranked(&self.catalogue, &chosen, |item| {
-            self.explain_for_user(user, &own, item, collaborative.as_deref())
+            self.explain_for_user(events, baskets, &own, item, collaborative.as_deref())
         });
         let fallback = recommendations.iter().all(|r| r.source == "popular");
         let exclude: Vec<u32> = recommendations
@@ -881,31 +873,21 @@ impl Engine {
         list.into_iter().map(|(i, w, _)| (i, w)).collect()
     }
 
-    /// Reason, confidence and source of a product recommended to a user.
+    /// Reason, confidence and source of a product recommended to a user; `baskets` is how
+    /// many distinct purchase times the user's history holds.
     fn explain_for_user(
         &self,
-        user: &str,
+        events: &[(u32, f32, i64)],
+        baskets: usize,
         own: &HashMap<u32, f32>,
         item: u32,
         collaborative: Option<&[f32]>,
     ) -> (String, f32, String) {
-        let events = self.users.get(user).map(|h| h.events.as_slice()).unwrap_or(&[]);
-        // The history product that ties to it best.
-        let anchor = own
+        let (times, last) = events
             .iter()
-            .filter(|(&i, _)| i != item)
-            .map(|(&i, &s)| (i, s * self.item_item.similarity(i, item) as f32))
-            .filter(|&(_, v)| v > 0.0)
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-        let times = events.iter().filter(|e| e.0 == item).count();
+            .filter(|e| e.0 == item)
+            .fold((0usize, 0i64), |(n, last), e| (n + 1, last.max(e.2)));
         if times > 0 {
-            let last = events.iter().filter(|e| e.0 == item).map(|e| e.2).max().unwrap_or(0);
-            let baskets = events
-                .iter()
-                .map(|e| e.2)
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-                .max(1);
             let date = chrono::DateTime::from_timestamp(last, 0)
                 .map(|d| d.format("%Y-%m-%d").to_string())
                 .unwrap_or_default();
@@ -914,10 +896,17 @@ impl Engine {
                     "bought before: {times} time{}, last on {date}",
                     if times == 1 { "" } else { "s" }
                 ),
-                (times as f32 / baskets as f32).min(1.0),
+                (times as f32 / baskets.max(1) as f32).min(1.0),
                 "repeat".into(),
             );
         }
+        // The history product that ties to it best.
+        let anchor = own
+            .iter()
+            .filter(|(&i, _)| i != item)
+            .map(|(&i, &s)| (i, s * self.item_item.similarity(i, item) as f32))
+            .filter(|&(_, v)| v > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
         if let Some((i, _)) = anchor {
             let shared = self.item_item.shared_baskets(i, item);
             let confidence = {

@@ -57,9 +57,10 @@ impl Scorer for Hybrid {
             if max <= 0.0 {
                 continue;
             }
+            let scale = weight / max;
             for ((t, a), s) in total.iter_mut().zip(any.iter_mut()).zip(&buffer) {
                 if s.is_finite() {
-                    *t += weight * s / max;
+                    *t += scale * s;
                     *a = true;
                 }
             }

@@ -408,9 +408,16 @@ impl ItemItem {
 
     /// The top `n` products to suggest with a basket, not in it, with their evidence.
     pub fn for_basket(&self, items: &[u32], n: usize) -> Vec<BasketSuggestion> {
+        self.suggestions(self.basket_candidates(items, n))
+    }
+
+    /// The top `n` products for a basket, not in it, best first, as (product, score, anchor):
+    /// the score sums the similarities from every basket product; the anchor is the basket
+    /// product most similar to it. No evidence yet: see [`Self::suggestions`].
+    pub fn basket_candidates(&self, items: &[u32], n: usize) -> Vec<(u32, f32, u32)> {
         let basket = dedup(items);
         // (candidate, score, best single similarity, anchor)
-        let mut acc: HashMap<u32, (f32, f32, u32)> = HashMap::with_capacity(basket.len() * self.config.k);
+        let mut acc: HashMap<u32, (f32, f32, u32)> = HashMap::with_capacity(basket.len() * self.config.basket_k);
         for &i in &basket {
             for (j, s) in self.neighbour_sims(i).take(self.config.basket_k) {
                 if basket.binary_search(&j).is_ok() {
@@ -425,8 +432,18 @@ impl ItemItem {
             }
         }
         let mut ranked: Vec<(u32, f32, u32)> = acc.into_iter().map(|(j, (s, _, a))| (j, s, a)).collect();
-        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let by_best = |a: &(u32, f32, u32), b: &(u32, f32, u32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if ranked.len() > n && n > 0 {
+            ranked.select_nth_unstable_by(n - 1, by_best);
+        }
         ranked.truncate(n);
+        ranked.sort_unstable_by(by_best);
+        ranked
+    }
+
+    /// Ranked (product, score, anchor) candidates with their evidence: rank, relevance against
+    /// the first, P(product | anchor) and the baskets they shared in the window.
+    pub fn suggestions(&self, ranked: Vec<(u32, f32, u32)>) -> Vec<BasketSuggestion> {
         let best = ranked.first().map_or(1.0, |r| r.1).max(f32::MIN_POSITIVE);
         ranked
             .into_iter()
