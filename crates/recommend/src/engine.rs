@@ -162,7 +162,9 @@ pub struct History {
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
     pub items: Ids,
-    pub products: Vec<Product>,
+    products: Vec<Product>,
+    /// `products[i].active`, packed: every answer tests it for each product it ranks.
+    active: Vec<bool>,
     by_category: HashMap<i64, Vec<u32>>,
 }
 
@@ -182,6 +184,7 @@ impl Catalogue {
             if let Some(c) = product.category_id {
                 self.by_category.entry(c).or_default().push(index);
             }
+            self.active.push(product.active);
             self.products.push(product);
         } else {
             let old = &self.products[index as usize];
@@ -195,9 +198,23 @@ impl Catalogue {
                     self.by_category.entry(c).or_default().push(index);
                 }
             }
+            self.active[index as usize] = product.active;
             self.products[index as usize] = product;
         }
         index
+    }
+
+    /// Every product, by index.
+    pub fn products(&self) -> &[Product] {
+        &self.products
+    }
+
+    /// Marks a product as never to be recommended.
+    pub fn deactivate(&mut self, index: u32) {
+        if let Some(p) = self.products.get_mut(index as usize) {
+            p.active = false;
+            self.active[index as usize] = false;
+        }
     }
 
     pub fn product(&self, index: u32) -> &Product {
@@ -230,22 +247,21 @@ impl Catalogue {
     }
 
     pub fn is_active(&self, index: u32) -> bool {
-        self.products.get(index as usize).is_some_and(|p| p.active)
+        self.active.get(index as usize).copied().unwrap_or(false)
     }
 }
 
 /// `total += weight · part / max(part)`: the hybrid's normalisation (see `hybrid.rs`); items a
 /// part has no opinion on (not finite) get nothing from it.
 fn add_normalised(total: &mut [f32], part: &[f32], weight: f32) {
-    let max = part.iter().copied().filter(|x| x.is_finite()).fold(0.0f32, f32::max);
+    let max = crate::simd::max_finite(part);
     if max <= 0.0 {
         return;
     }
     let scale = weight / max;
+    // Branch-free so that it vectorises.
     for (t, p) in total.iter_mut().zip(part) {
-        if p.is_finite() {
-            *t += scale * p;
-        }
+        *t += if p.is_finite() { scale * p } else { 0.0 };
     }
 }
 
@@ -283,7 +299,7 @@ pub fn ranked(
 pub fn same_category(catalogue: &Catalogue, basket: &[u32], n: usize) -> Vec<Recommendation> {
     let mut categories: Vec<(i64, usize, u32)> = Vec::new();
     for &item in basket {
-        if let Some(c) = catalogue.products.get(item as usize).and_then(|p| p.category_id) {
+        if let Some(c) = catalogue.products().get(item as usize).and_then(|p| p.category_id) {
             match categories.iter_mut().find(|(id, _, _)| *id == c) {
                 Some(entry) => entry.1 += 1,
                 None => categories.push((c, 1, item)),
@@ -592,14 +608,14 @@ impl Engine {
     }
 
     fn rebuild_content(&mut self) {
-        let texts: Vec<String> = self.catalogue.products.iter().map(|p| p.text.clone()).collect();
+        let texts: Vec<String> = self.catalogue.products().iter().map(|p| p.text.clone()).collect();
         self.content = TfIdf::build(&texts);
     }
 
     /// A product removed from the catalogue: never recommended again, history kept.
     pub fn deactivate_product(&mut self, product_id: i64) {
         if let Some(index) = self.catalogue.index(product_id) {
-            self.catalogue.products[index as usize].active = false;
+            self.catalogue.deactivate(index);
         }
     }
 

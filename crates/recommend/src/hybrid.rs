@@ -4,6 +4,7 @@
 //! units. Items a model has no opinion on (`NEG_INFINITY`) get 0 from it.
 
 use crate::scorer::Scorer;
+use crate::simd::max_finite;
 
 pub struct Hybrid {
     parts: Vec<(Box<dyn Scorer>, f32)>,
@@ -36,10 +37,6 @@ impl Hybrid {
             })
             .collect()
     }
-}
-
-fn max_finite(scores: &[f32]) -> f32 {
-    scores.iter().copied().filter(|s| s.is_finite()).fold(0.0, f32::max)
 }
 
 impl Scorer for Hybrid {

@@ -574,8 +574,9 @@ impl Scorer for ItemItem {
     /// popularity, so every catalogue item is ranked.
     fn score(&self, _user: Option<u32>, history: &[(u32, f32)], scores: &mut [f32]) {
         let max_count = self.count.iter().copied().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
-        for (j, s) in scores.iter_mut().enumerate() {
-            *s = 1e-6 * (self.count.get(j).copied().unwrap_or(0.0) / max_count) as f32;
+        let counts = self.count.iter().chain(std::iter::repeat(&0.0));
+        for (s, &c) in scores.iter_mut().zip(counts) {
+            *s = 1e-6 * (c / max_count) as f32;
         }
         let strongest = history.iter().map(|h| h.1).fold(0.0f32, f32::max);
         if strongest <= 0.0 {

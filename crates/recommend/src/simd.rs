@@ -56,6 +56,23 @@ pub fn axpy<S: Simd>(simd: S, alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// The largest finite value, or 0 when there is none above it (the hybrid's normaliser).
+/// Eight running maxima instead of one: a single `fold` is a chain of dependent `max`es that
+/// the compiler cannot vectorise.
+pub fn max_finite(values: &[f32]) -> f32 {
+    let finite = |x: f32| if x.is_finite() { x } else { 0.0 };
+    let mut lanes = [0f32; 8];
+    let chunks = values.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (m, &x) in lanes.iter_mut().zip(chunk) {
+            *m = m.max(finite(x));
+        }
+    }
+    let tail = rest.iter().fold(0f32, |m, &x| m.max(finite(x)));
+    lanes.iter().fold(tail, |m, &x| m.max(x))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,6 +95,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_largest_finite_value_ignores_infinities_and_nan() {
+        let mut values = vec![-1.0f32; 21];
+        assert_eq!(max_finite(&values), 0.0);
+        values[3] = f32::INFINITY;
+        values[7] = f32::NAN;
+        values[20] = 2.5;
+        values[11] = 1.5;
+        assert_eq!(max_finite(&values), 2.5);
+        values[20] = f32::NEG_INFINITY;
+        assert_eq!(max_finite(&values), 1.5);
+        assert_eq!(max_finite(&[]), 0.0);
     }
 
     #[test]
