@@ -194,10 +194,9 @@ mod tests {
         assert_eq!(ease.weight(0, 0), 0.0);
     }
 
-    #[test]
-    fn a_product_that_meets_everything_stops_dominating() {
-        // Product 0 is in every basket; 1 and 2 go together, 3 and 4 go together.
-        let x = matrix(
+    /// Product 0 is in every basket; 1 and 2 go together, 3 and 4 go together.
+    fn everywhere_and_two_pairs() -> Csr {
+        matrix(
             &[
                 &[0, 1, 2],
                 &[0, 1, 2],
@@ -208,7 +207,12 @@ mod tests {
                 &[0, 4],
             ],
             5,
-        );
+        )
+    }
+
+    #[test]
+    fn a_product_that_meets_everything_stops_dominating() {
+        let x = everywhere_and_two_pairs();
         let ease = Ease::train(
             &x,
             &EaseConfig {
@@ -242,18 +246,7 @@ mod tests {
 
     #[test]
     fn pruning_keeps_the_largest_weights_of_each_row() {
-        let x = matrix(
-            &[
-                &[0, 1, 2],
-                &[0, 1, 2],
-                &[0, 1, 2],
-                &[0, 3, 4],
-                &[0, 3, 4],
-                &[0, 3],
-                &[0, 4],
-            ],
-            5,
-        );
+        let x = everywhere_and_two_pairs();
         let config = |keep| EaseConfig {
             lambda: 0.5,
             keep,
