@@ -4,7 +4,7 @@
 //! after handing an event out but before marking it re-delivers it, and subscribers deduplicate
 //! on `event_id`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +16,7 @@ use bodega_store::outbox::OutboxEvent;
 use bodega_store::{outbox, Backend, Db};
 
 /// A published domain event.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Event {
     /// Position in the outbox (commit order).
     pub seq: i64,
@@ -24,15 +24,40 @@ pub struct Event {
     pub topic: String,
     pub event_type: String,
     pub key: Option<String>,
-    /// The envelope: schema_version, event_id, event_type, occurred_at, data.
-    pub payload: Value,
+    /// The envelope as stored: schema_version, event_id, event_type, occurred_at, data.
+    pub envelope: String,
+    /// The envelope decoded on first use: most subscribers skip most topics, so the relay
+    /// does not decode what nobody reads.
+    decoded: OnceLock<Value>,
     pub created_at: DateTime<Utc>,
 }
 
 impl Event {
+    /// The envelope as JSON (`Null` if it is not JSON).
+    pub fn payload(&self) -> &Value {
+        self.decoded
+            .get_or_init(|| serde_json::from_str(&self.envelope).unwrap_or(Value::Null))
+    }
+
     /// The `data` part of the envelope.
     pub fn data(&self) -> &Value {
-        &self.payload["data"]
+        &self.payload()["data"]
+    }
+}
+
+/// Serialised as before the envelope was decoded lazily: the envelope under `payload`.
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("Event", 7)?;
+        out.serialize_field("seq", &self.seq)?;
+        out.serialize_field("event_id", &self.event_id)?;
+        out.serialize_field("topic", &self.topic)?;
+        out.serialize_field("event_type", &self.event_type)?;
+        out.serialize_field("key", &self.key)?;
+        out.serialize_field("payload", self.payload())?;
+        out.serialize_field("created_at", &self.created_at)?;
+        out.end()
     }
 }
 
@@ -40,7 +65,8 @@ impl From<OutboxEvent> for Event {
     fn from(row: OutboxEvent) -> Self {
         Self {
             seq: row.id,
-            payload: row.payload_json(),
+            envelope: row.payload,
+            decoded: OnceLock::new(),
             event_id: row.event_id,
             topic: row.topic,
             event_type: row.event_type,

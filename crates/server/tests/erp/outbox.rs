@@ -113,7 +113,7 @@ async fn sale_events_are_written_and_relayed(app: TestApp) {
         assert_eq!(event.seq, expected.id);
         assert!(event.seq > last_seq);
         last_seq = event.seq;
-        assert_eq!(event.payload["schema_version"], 1);
+        assert_eq!(event.payload()["schema_version"], 1);
         assert_eq!(event.data(), &expected.payload_json()["data"]);
     }
     assert!(rx.try_recv().is_err(), "no more events");
