@@ -8,7 +8,6 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{broadcast, Mutex, Notify};
 
@@ -42,22 +41,6 @@ impl Event {
     /// The `data` part of the envelope.
     pub fn data(&self) -> &Value {
         &self.payload()["data"]
-    }
-}
-
-/// Serialised as before the envelope was decoded lazily: the envelope under `payload`.
-impl Serialize for Event {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("Event", 7)?;
-        out.serialize_field("seq", &self.seq)?;
-        out.serialize_field("event_id", &self.event_id)?;
-        out.serialize_field("topic", &self.topic)?;
-        out.serialize_field("event_type", &self.event_type)?;
-        out.serialize_field("key", &self.key)?;
-        out.serialize_field("payload", self.payload())?;
-        out.serialize_field("created_at", &self.created_at)?;
-        out.end()
     }
 }
 

@@ -22,6 +22,13 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples[((samples.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Milliseconds `work` takes (its result kept from the optimiser).
+fn millis<T>(work: impl FnOnce() -> T) -> f64 {
+    let start = Instant::now();
+    std::hint::black_box(work());
+    start.elapsed().as_secs_f64() * 1e3
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let path = args
@@ -98,10 +105,7 @@ fn main() {
     for (_, items) in &test {
         // A till basket: the first five lines of the sale.
         let b: Vec<u32> = items.iter().take(5).copied().collect();
-        let start = Instant::now();
-        let s = model.for_basket(&b, 10);
-        basket.push(start.elapsed().as_secs_f64() * 1e3);
-        std::hint::black_box(s);
+        basket.push(millis(|| model.for_basket(&b, 10)));
     }
     println!(
         "for_basket(first 5 lines, 10): {} baskets, p50 {:.4} ms, p99 {:.4} ms",
@@ -113,11 +117,10 @@ fn main() {
     let mut user = Vec::new();
     let mut scores = vec![0f32; n];
     for (u, _, _) in &split.scored {
-        let start = Instant::now();
-        model.score(Some(*u), &split.histories[*u as usize], &mut scores);
-        let best = top_n(&scores, 10, |_| false);
-        user.push(start.elapsed().as_secs_f64() * 1e3);
-        std::hint::black_box(best);
+        user.push(millis(|| {
+            model.score(Some(*u), &split.histories[*u as usize], &mut scores);
+            top_n(&scores, 10, |_| false)
+        }));
     }
     println!(
         "user: score {n} products + top 10: {} customers, p50 {:.4} ms, p99 {:.4} ms",
@@ -146,10 +149,9 @@ fn main() {
     for (name, part) in [("ALS", &als as &dyn Scorer), ("EASE", &ease as &dyn Scorer)] {
         let mut times = Vec::new();
         for (u, _, _) in &split.scored {
-            let start = Instant::now();
-            part.score(Some(*u), &split.histories[*u as usize], &mut scores);
-            times.push(start.elapsed().as_secs_f64() * 1e3);
-            std::hint::black_box(&scores);
+            times.push(millis(|| {
+                part.score(Some(*u), &split.histories[*u as usize], &mut scores)
+            }));
         }
         println!(
             "user, {name} alone: score {n} products: p50 {:.4} ms, p99 {:.4} ms",
@@ -170,11 +172,10 @@ fn main() {
     );
     let mut blended = Vec::new();
     for (u, _, _) in &split.scored {
-        let start = Instant::now();
-        hybrid.score(Some(*u), &split.histories[*u as usize], &mut scores);
-        let best = top_n(&scores, 10, |_| false);
-        blended.push(start.elapsed().as_secs_f64() * 1e3);
-        std::hint::black_box(best);
+        blended.push(millis(|| {
+            hybrid.score(Some(*u), &split.histories[*u as usize], &mut scores);
+            top_n(&scores, 10, |_| false)
+        }));
     }
     println!(
         "user, hybrid (item-item + 0.3 x ALS + 0.3 x EASE): score {n} products + top 10: {} customers, p50 {:.4} ms, p99 {:.4} ms",
@@ -216,18 +217,12 @@ fn main() {
     let mut served_user = Vec::new();
     for (u, _, _) in &split.scored {
         let customer = split.users.id(*u).to_string();
-        let start = Instant::now();
-        let answer = engine.for_user(&customer, Strategy::Hybrid, 10);
-        served_user.push(start.elapsed().as_secs_f64() * 1e3);
-        std::hint::black_box(answer);
+        served_user.push(millis(|| engine.for_user(&customer, Strategy::Hybrid, 10)));
     }
     let mut served_basket = Vec::new();
     for (_, items) in &test {
         let basket_ids: Vec<i64> = items.iter().take(5).map(|&i| split.items.id(i)).collect();
-        let start = Instant::now();
-        let answer = engine.for_basket(&basket_ids, 10);
-        served_basket.push(start.elapsed().as_secs_f64() * 1e3);
-        std::hint::black_box(answer);
+        served_basket.push(millis(|| engine.for_basket(&basket_ids, 10)));
     }
     println!(
         "served: Engine::for_user(hybrid, 10) p50 {:.4} ms, p99 {:.4} ms; Engine::for_basket(first 5 lines, 10) p50 {:.4} ms, p99 {:.4} ms",
@@ -240,9 +235,7 @@ fn main() {
     let mut observe = Vec::new();
     let mut sizes = Vec::new();
     for (at, items) in &test {
-        let start = Instant::now();
-        model.observe_basket(items, *at);
-        observe.push(start.elapsed().as_secs_f64() * 1e3);
+        observe.push(millis(|| model.observe_basket(items, *at)));
         sizes.push(items.len() as f64);
     }
     println!(

@@ -87,11 +87,9 @@ fn gram(factors: &[f32], f: usize, lambda: f32) -> Vec<f32> {
         .fold(
             || vec![0f32; f * f],
             |mut g, r| {
-                let row = &factors[r * f..(r + 1) * f];
-                simd::dispatch(|| {
-                    for (a, &ra) in row.iter().enumerate() {
-                        plain_axpy(ra, row, &mut g[a * f..(a + 1) * f]);
-                    }
+                simd::dispatch(AddOuter {
+                    row: &factors[r * f..(r + 1) * f],
+                    gram: &mut g,
                 });
                 g
             },
@@ -112,12 +110,21 @@ fn gram(factors: &[f32], f: usize, lambda: f32) -> Vec<f32> {
     g
 }
 
-/// `y += alpha · x` written plainly, for closures run under [`simd::dispatch`], where the
-/// compiler vectorises it with the dispatched instruction set.
-#[inline(always)]
-fn plain_axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
+/// `gram += row rowᵀ`, one scaled copy of the row per gram row.
+struct AddOuter<'a> {
+    row: &'a [f32],
+    gram: &'a mut [f32],
+}
+
+impl WithSimd for AddOuter<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        let f = self.row.len();
+        for (&ra, g) in self.row.iter().zip(self.gram.chunks_exact_mut(f)) {
+            axpy(simd, ra, self.row, g);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::als::{Als, AlsConfig};
 use crate::content::{ContentModel, TfIdf};
 use crate::ease::{Ease, EaseConfig};
+use crate::hybrid::add_normalised;
 use crate::ids::Ids;
 use crate::itemitem::{ItemItem, ItemItemConfig, TimedBasket};
 use crate::matrix::Csr;
@@ -248,20 +249,6 @@ impl Catalogue {
 
     pub fn is_active(&self, index: u32) -> bool {
         self.active.get(index as usize).copied().unwrap_or(false)
-    }
-}
-
-/// `total += weight · part / max(part)`: the hybrid's normalisation (see `hybrid.rs`); items a
-/// part has no opinion on (not finite) get nothing from it.
-fn add_normalised(total: &mut [f32], part: &[f32], weight: f32) {
-    let max = crate::simd::max_finite(part);
-    if max <= 0.0 {
-        return;
-    }
-    let scale = weight / max;
-    // Branch-free so that it vectorises.
-    for (t, p) in total.iter_mut().zip(part) {
-        *t += if p.is_finite() { scale * p } else { 0.0 };
     }
 }
 

@@ -39,6 +39,21 @@ impl Hybrid {
     }
 }
 
+/// `total += weight · part / max(part)`; items the part has no opinion on (not finite) get
+/// nothing from it. False, and nothing added, when the part has no positive score.
+pub(crate) fn add_normalised(total: &mut [f32], part: &[f32], weight: f32) -> bool {
+    let max = max_finite(part);
+    if max <= 0.0 {
+        return false;
+    }
+    let scale = weight / max;
+    // Branch-free so that it vectorises.
+    for (t, p) in total.iter_mut().zip(part) {
+        *t += if p.is_finite() { scale * p } else { 0.0 };
+    }
+    true
+}
+
 impl Scorer for Hybrid {
     fn name(&self) -> &str {
         &self.name
@@ -50,15 +65,9 @@ impl Scorer for Hybrid {
         let mut buffer = vec![0f32; scores.len()];
         for (model, weight) in &self.parts {
             model.score(user, history, &mut buffer);
-            let max = max_finite(&buffer);
-            if max <= 0.0 {
-                continue;
-            }
-            let scale = weight / max;
-            for ((t, a), s) in total.iter_mut().zip(any.iter_mut()).zip(&buffer) {
-                if s.is_finite() {
-                    *t += scale * s;
-                    *a = true;
+            if add_normalised(&mut total, &buffer, *weight) {
+                for (a, s) in any.iter_mut().zip(&buffer) {
+                    *a |= s.is_finite();
                 }
             }
         }
