@@ -9,6 +9,10 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+// The allocator the `bodega` binary serves with: answers allocate their score buffers.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bodega_recommend::als::{Als, AlsConfig};
 use bodega_recommend::ease::Ease;
 use bodega_recommend::eval::{Line, Split};

@@ -310,6 +310,34 @@ impl Als {
     }
 
     /// Scores every item for a factor.
+    /// The score of one product for user factor `x`: bit for bit what [`Als::score_factor`]
+    /// writes for it (the same kernel), `NEG_INFINITY` for a product trained after the model.
+    pub fn score_item(&self, x: &[f32], item: u32) -> f32 {
+        let f = self.config.factors;
+        let Some(y) = self.item_factors.get(item as usize * f..(item as usize + 1) * f) else {
+            return f32::NEG_INFINITY;
+        };
+        struct Dot<'a>(&'a [f32], &'a [f32]);
+        impl WithSimd for Dot<'_> {
+            type Output = f32;
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, simd: S) -> f32 {
+                dot(simd, self.0, self.1)
+            }
+        }
+        simd::dispatch(Dot(x, y))
+    }
+
+    /// Users the model was trained with.
+    pub fn users(&self) -> usize {
+        self.users
+    }
+
+    /// Products the model was trained with.
+    pub fn items(&self) -> usize {
+        self.items
+    }
+
     pub fn score_factor(&self, x: &[f32], scores: &mut [f32]) {
         let known = self.items.min(scores.len());
         simd::dispatch(ScoreAll {

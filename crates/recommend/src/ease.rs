@@ -155,11 +155,12 @@ impl Scorer for Ease {
                 }
             }
         }
-        for (s, seen) in scores.iter_mut().zip(self.seen.iter().chain(std::iter::repeat(&false))) {
-            if !seen {
-                *s = f32::NEG_INFINITY;
-            }
+        // Branch-free over slices, so that it vectorises.
+        let known = self.seen.len().min(scores.len());
+        for (s, &seen) in scores[..known].iter_mut().zip(&self.seen) {
+            *s = if seen { *s } else { f32::NEG_INFINITY };
         }
+        scores[known..].fill(f32::NEG_INFINITY);
     }
 }
 

@@ -3,6 +3,7 @@
 //! result. The server keeps one `Engine` in memory, feeds it every sale and interaction as
 //! they happen, and replaces it after each training run.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
@@ -10,12 +11,13 @@ use serde::{Deserialize, Serialize};
 use crate::als::{Als, AlsConfig};
 use crate::content::{ContentModel, TfIdf};
 use crate::ease::{Ease, EaseConfig};
-use crate::hybrid::add_normalised;
+use crate::hybrid::{add_normalised, top_with_bounded_part};
 use crate::ids::Ids;
 use crate::itemitem::{ItemItem, ItemItemConfig, TimedBasket};
 use crate::matrix::Csr;
 use crate::popular::{Popular, PopularConfig};
 use crate::scorer::{top_n, Scored, Scorer};
+use crate::shortlist::{AlsShortlist, Shortlist};
 
 /// A product as the engine knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -387,6 +389,10 @@ pub struct EngineConfig {
     /// on Online Retail's validation split: 0.3189 NDCG@10 against 0.3160 without EASE;
     /// Groceries' validation queries would take 4: 0.2453 against 0.2434).
     pub hybrid_ease_weight: f32,
+    /// How many of each trained user's best products by ALS are kept from training, so that
+    /// a hybrid answer evaluates ALS only where it can still change the top (0: score every
+    /// product).
+    pub als_shortlist: usize,
 }
 
 impl Default for EngineConfig {
@@ -400,6 +406,7 @@ impl Default for EngineConfig {
             hybrid_als_weight: 0.3,
             ease: EaseConfig::default(),
             hybrid_ease_weight: 0.3,
+            als_shortlist: 32,
         }
     }
 }
@@ -408,6 +415,12 @@ const DAY: f64 = 86_400.0;
 
 /// Item-item candidates re-ranked by EASE for a basket answer.
 const BASKET_POOL: usize = 50;
+
+/// A user's ALS factor for one answer, with the trained user's shortlist.
+struct UserFactor<'a> {
+    x: Cow<'a, [f32]>,
+    shortlist: Option<Shortlist<'a>>,
+}
 
 /// The recommender: catalogue, histories and models.
 #[derive(Debug, Clone)]
@@ -429,6 +442,8 @@ pub struct Engine {
     /// Each trained user's ALS row and how many events it had then: with more events since,
     /// the user is folded in afresh instead.
     als_users: HashMap<String, (u32, usize)>,
+    /// Each trained user's best products by ALS, so hybrid answers need not score them all.
+    als_shortlist: AlsShortlist,
     /// The newest sale or interaction seen (unix seconds): the clock of decays and windows.
     now: i64,
     version: i64,
@@ -494,6 +509,7 @@ impl Engine {
             als: None,
             ease: None,
             als_users: HashMap::new(),
+            als_shortlist: AlsShortlist::default(),
             now,
             version,
         };
@@ -528,22 +544,33 @@ impl Engine {
         let matrix = Csr::from_triples(rows.len(), self.catalogue.len(), &triples);
         self.ease = Ease::train(&matrix, &self.config.ease);
         if self.config.als.factors > 0 {
-            self.als = Some(Als::train(&matrix, self.config.als.clone()));
+            let als = Als::train(&matrix, self.config.als.clone());
+            self.als_shortlist = AlsShortlist::build(&als, self.config.als_shortlist);
+            self.als = Some(als);
             self.als_users = users;
         }
     }
 
-    /// ALS scores of every item for a user (None without the model).
-    fn collaborative_scores(&self, user: &str, history: &[(u32, f32)]) -> Option<Vec<f32>> {
+    /// The user's ALS factor: the trained one while their history is what it was trained on
+    /// (with its shortlist), else folded in from `history`. None without the model.
+    fn user_factor(&self, user: &str, history: &[(u32, f32)]) -> Option<UserFactor<'_>> {
         let als = self.als.as_ref()?;
         let trained = self
             .als_users
             .get(user)
             .filter(|(_, events)| self.users.get(user).is_some_and(|h| h.events.len() == *events))
-            .map(|(row, _)| *row);
-        let mut scores = vec![f32::NEG_INFINITY; self.catalogue.len()];
-        als.score(trained, history, &mut scores);
-        Some(scores)
+            .and_then(|&(row, _)| als.user_factor(row).map(|x| (row, x)));
+        Some(match trained {
+            Some((row, x)) => UserFactor {
+                x: Cow::Borrowed(x),
+                shortlist: self.als_shortlist.of(row),
+            },
+            None if history.is_empty() => return None,
+            None => UserFactor {
+                x: Cow::Owned(als.fold_in(history)),
+                shortlist: None,
+            },
+        })
     }
 
     /// Labels the answers with the version stored for this engine.
@@ -740,41 +767,38 @@ impl Engine {
                 model_version: self.version,
             };
         }
-        let mut scores = vec![0.0f32; self.catalogue.len()];
-        let collaborative = self.collaborative_scores(user, &history);
-        match (strategy, &collaborative) {
-            // Until an image model exists, "looks alike" is alike in the products' text.
-            (Strategy::Visual, _) => self.content.score(None, &history, &mut scores),
-            (Strategy::Collaborative, Some(als)) => scores.copy_from_slice(als),
-            (Strategy::Collaborative, None) => self.item_item.score(None, &history, &mut scores),
-            (Strategy::Hybrid, _) => {
-                let mut part = vec![0.0f32; scores.len()];
-                self.item_item.score(None, &history, &mut part);
-                add_normalised(&mut scores, &part, 1.0);
-                if let Some(als) = &collaborative {
-                    add_normalised(&mut scores, als, self.config.hybrid_als_weight);
-                }
-                if let Some(ease) = &self.ease {
-                    ease.score(None, &history, &mut part);
-                    add_normalised(&mut scores, &part, self.config.hybrid_ease_weight);
-                }
-            }
-        }
-        let own: HashMap<u32, f32> = history.iter().copied().collect();
+        let factor = self.user_factor(user, &history);
+        let mut owned: Vec<u32> = history.iter().map(|h| h.0).collect();
+        owned.sort_unstable();
         // "Alike" answers leave out what the user already has; the others may repeat it
         // (shops sell repeat purchases).
         let skip_own = strategy == Strategy::Visual;
-        let chosen = top_n(&scores, n, |i| {
-            !self.catalogue.is_active(i) || (skip_own && own.contains_key(&i))
-        });
+        let exclude = |i: u32| !self.catalogue.is_active(i) || (skip_own && owned.binary_search(&i).is_ok());
+        let mut scores = vec![0.0f32; self.catalogue.len()];
+        let chosen = match (strategy, &factor, &self.als) {
+            // Until an image model exists, "looks alike" is alike in the products' text.
+            (Strategy::Visual, _, _) => {
+                self.content.score(None, &history, &mut scores);
+                top_n(&scores, n, exclude)
+            }
+            (Strategy::Collaborative, Some(factor), Some(als)) => {
+                als.score_factor(&factor.x, &mut scores);
+                top_n(&scores, n, exclude)
+            }
+            (Strategy::Collaborative, _, _) => {
+                self.item_item.score(None, &history, &mut scores);
+                top_n(&scores, n, exclude)
+            }
+            (Strategy::Hybrid, _, _) => self.hybrid_top(&history, factor.as_ref(), n, exclude),
+        };
+        let als_score = |item: u32| Some(self.als.as_ref()?.score_item(&factor.as_ref()?.x, item));
         let events = self.users.get(user).map(|h| h.events.as_slice()).unwrap_or(&[]);
-        let baskets = events
-            .iter()
-            .map(|e| e.2)
-            .collect::<std::collections::HashSet<_>>()
-            .len();
+        let mut times: Vec<i64> = events.iter().map(|e| e.2).collect();
+        times.sort_unstable();
+        times.dedup();
+        let baskets = times.len();
         let mut recommendations = ranked(&self.catalogue, &chosen, |item| {
-            self.explain_for_user(events, baskets, &own, item, collaborative.as_deref())
+            self.explain_for_user(events, baskets, &history, item, als_score(item))
         });
         let fallback = recommendations.iter().all(|r| r.source == "popular");
         let exclude: Vec<u32> = recommendations
@@ -787,6 +811,54 @@ impl Engine {
             fallback,
             model_version: self.version,
         }
+    }
+
+    /// The hybrid's best `n` for a history: item-item (weight 1), ALS and EASE, each divided
+    /// by its largest score. ALS is evaluated only where it can change the top `n` when the
+    /// user's shortlist bounds it, everywhere otherwise; the answer is the same either way.
+    fn hybrid_top(
+        &self,
+        history: &[(u32, f32)],
+        factor: Option<&UserFactor<'_>>,
+        n: usize,
+        exclude: impl Fn(u32) -> bool,
+    ) -> Vec<Scored> {
+        let items = self.catalogue.len();
+        let mut fixed = vec![0f32; items];
+        let mut part = vec![0f32; items];
+        self.item_item.score(None, history, &mut part);
+        add_normalised(&mut fixed, &part, 1.0);
+        // EASE is added after ALS, as in every blend, so that the sums round alike.
+        let mut after = vec![0f32; items];
+        if let Some(ease) = &self.ease {
+            ease.score(None, history, &mut part);
+            add_normalised(&mut after, &part, self.config.hybrid_ease_weight);
+        }
+        let weight = self.config.hybrid_als_weight;
+        if let (Some(als), Some(factor)) = (&self.als, factor) {
+            match factor.shortlist.filter(|list| list.best() > 0.0 && weight >= 0.0) {
+                Some(list) => {
+                    return top_with_bounded_part(
+                        &fixed,
+                        &after,
+                        weight / list.best(),
+                        list,
+                        als.items(),
+                        n,
+                        exclude,
+                        |item| als.score_item(&factor.x, item),
+                    )
+                }
+                None => {
+                    als.score_factor(&factor.x, &mut part);
+                    add_normalised(&mut fixed, &part, weight);
+                }
+            }
+        }
+        for (total, e) in fixed.iter_mut().zip(&after) {
+            *total += e;
+        }
+        top_n(&fixed, n, exclude)
     }
 
     /// Products similar to one product (bought in the same baskets); same-category matching
@@ -864,16 +936,26 @@ impl Engine {
             return Vec::new();
         };
         let half_life = self.config.history_half_life_days.max(1e-6) * DAY;
-        let mut per_item: HashMap<u32, (f32, i64)> = HashMap::new();
-        for &(item, weight, at) in &history.events {
-            let decay = (-((self.now - at).max(0) as f64) / half_life).exp2() as f32;
-            let e = per_item.entry(item).or_insert((0.0, at));
-            e.0 += weight * decay;
-            e.1 = e.1.max(at);
-        }
-        let mut list: Vec<(u32, f32, i64)> = per_item.into_iter().map(|(i, (w, t))| (i, w, t)).collect();
-        list.sort_by_key(|&(i, _, t)| (t, i));
-        list.into_iter().map(|(i, w, _)| (i, w)).collect()
+        // (item, decayed weight, newest time) per event, merged per item in item order.
+        let mut per_item: Vec<(u32, f32, i64)> = history
+            .events
+            .iter()
+            .map(|&(item, weight, at)| {
+                let decay = (-((self.now - at).max(0) as f64) / half_life).exp2() as f32;
+                (item, weight * decay, at)
+            })
+            .collect();
+        per_item.sort_by_key(|&(item, _, _)| item);
+        per_item.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1 += next.1;
+                kept.2 = kept.2.max(next.2);
+            }
+            same
+        });
+        per_item.sort_unstable_by_key(|&(i, _, t)| (t, i));
+        per_item.into_iter().map(|(i, w, _)| (i, w)).collect()
     }
 
     /// Reason, confidence and source of a product recommended to a user; `baskets` is how
@@ -882,17 +964,18 @@ impl Engine {
         &self,
         events: &[(u32, f32, i64)],
         baskets: usize,
-        own: &HashMap<u32, f32>,
+        own: &[(u32, f32)],
         item: u32,
-        collaborative: Option<&[f32]>,
+        als_score: Option<f32>,
     ) -> (String, f32, String) {
         let (times, last) = events
             .iter()
             .filter(|e| e.0 == item)
             .fold((0usize, 0i64), |(n, last), e| (n + 1, last.max(e.2)));
         if times > 0 {
+            // A date's Display is YYYY-MM-DD, without parsing a format string per answer.
             let date = chrono::DateTime::from_timestamp(last, 0)
-                .map(|d| d.format("%Y-%m-%d").to_string())
+                .map(|d| d.date_naive().to_string())
                 .unwrap_or_default();
             return (
                 format!(
@@ -906,8 +989,8 @@ impl Engine {
         // The history product that ties to it best.
         let anchor = own
             .iter()
-            .filter(|(&i, _)| i != item)
-            .map(|(&i, &s)| (i, s * self.item_item.similarity(i, item) as f32))
+            .filter(|&&(i, _)| i != item)
+            .map(|&(i, s)| (i, s * self.item_item.similarity(i, item) as f32))
             .filter(|&(_, v)| v > 0.0)
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
         if let Some((i, _)) = anchor {
@@ -932,13 +1015,11 @@ impl Engine {
             );
         }
         let alike = own
-            .keys()
-            .map(|&i| (i, self.content.similarity(i, item)))
+            .iter()
+            .map(|&(i, _)| (i, self.content.similarity(i, item)))
             .filter(|&(i, s)| i != item && s > 0.0)
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-        if let Some((i, similarity)) = alike
-            .filter(|_| collaborative.is_none_or(|c| c.get(item as usize).is_none_or(|s| !s.is_finite() || *s <= 0.0)))
-        {
+        if let Some((i, similarity)) = alike.filter(|_| als_score.is_none_or(|s| !s.is_finite() || s <= 0.0)) {
             return (
                 format!(
                     "alike in name and description to {} (in your history)",
@@ -948,10 +1029,7 @@ impl Engine {
                 "content".into(),
             );
         }
-        if let Some(score) = collaborative
-            .and_then(|c| c.get(item as usize))
-            .filter(|s| s.is_finite() && **s > 0.0)
-        {
+        if let Some(score) = als_score.filter(|s| s.is_finite() && *s > 0.0) {
             return (
                 "customers who buy what you buy also bought it".into(),
                 score.clamp(0.0, 1.0),
@@ -1205,6 +1283,87 @@ mod tests {
         let answer = engine.for_basket(&[4], 1);
         assert!(!answer.fallback);
         assert_eq!(answer.recommendations[0].product_id, 3);
+    }
+
+    /// A shop of 80 products in 4 categories and 60 customers with tastes, 600 baskets over a
+    /// year, from a fixed-seed generator.
+    fn busy_shop() -> TrainingData {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        let products = (0..80)
+            .map(|i| product(i + 1, &format!("product {i}"), Some(i % 4)))
+            .collect();
+        let baskets = (0..600)
+            .map(|sale| {
+                let customer: i64 = rng.gen_range(0..60);
+                let taste = customer % 4;
+                let lines = (0..rng.gen_range(1..6))
+                    .map(|_| {
+                        let product = if rng.gen_bool(0.7) {
+                            4 * rng.gen_range(0..20) + taste
+                        } else {
+                            rng.gen_range(0..80)
+                        };
+                        (product + 1, 1)
+                    })
+                    .collect();
+                Basket {
+                    sale_id: sale + 1,
+                    customer: Some(customer),
+                    at: 1_700_000_000 + sale * 50_000,
+                    lines,
+                }
+            })
+            .collect();
+        TrainingData {
+            products,
+            baskets,
+            interactions: vec![],
+        }
+    }
+
+    #[test]
+    fn shortlisted_hybrid_answers_equal_the_fully_scored_ones() {
+        // One training (ALS's parallel sums may round differently run to run), its shortlist
+        // rebuilt at several lengths.
+        let mut full = Engine::train(&busy_shop(), &EngineConfig::default(), 1);
+        let als = full.als.clone().expect("ALS trained");
+        let mut engines: Vec<Engine> = [1, 3, 10]
+            .map(|m| {
+                let mut engine = full.clone();
+                engine.config.als_shortlist = m;
+                engine.als_shortlist = AlsShortlist::build(&als, m);
+                engine
+            })
+            .into();
+        full.config.als_shortlist = 0;
+        full.als_shortlist = AlsShortlist::build(&als, 0);
+        // A product unseen by ALS, one withdrawn, and a customer with a sale since training
+        // (folded in, no shortlist).
+        for engine in engines.iter_mut().chain([&mut full]) {
+            engine.upsert_product(product(81, "new product", Some(1)));
+            engine.deactivate_product(5);
+            engine.observe_sale(Some(3), &[(81, 1), (2, 1)], 1_700_000_000 + 601 * 50_000);
+        }
+        let shortlisted = (0..60)
+            .filter(|c| {
+                engines[0]
+                    .user_factor(&c.to_string(), &[(0, 1.0)])
+                    .is_some_and(|f| f.shortlist.is_some())
+            })
+            .count();
+        assert_eq!(shortlisted, 59, "every customer but the one with a new sale");
+        for customer in 0..60 {
+            let expected = full.for_user(&customer.to_string(), Strategy::Hybrid, 10);
+            for engine in &engines {
+                assert_eq!(
+                    engine.for_user(&customer.to_string(), Strategy::Hybrid, 10),
+                    expected,
+                    "customer {customer}, shortlist of {}",
+                    engine.config.als_shortlist
+                );
+            }
+        }
     }
 
     #[test]

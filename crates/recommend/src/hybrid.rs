@@ -3,7 +3,8 @@
 //! repeat term, ALS dot products, text similarities) mix by rank strength rather than by
 //! units. Items a model has no opinion on (`NEG_INFINITY`) get 0 from it.
 
-use crate::scorer::Scorer;
+use crate::scorer::{Scored, Scorer, TopN};
+use crate::shortlist::Shortlist;
 use crate::simd::max_finite;
 
 pub struct Hybrid {
@@ -52,6 +53,62 @@ pub(crate) fn add_normalised(total: &mut [f32], part: &[f32], weight: f32) -> bo
         *t += if p.is_finite() { scale * p } else { 0.0 };
     }
     true
+}
+
+/// The best `n` items of `(fixed + scale·part) + after` (the blend's order of additions, so
+/// every score is bit for bit the dense blend's) without evaluating `part` everywhere: `part`
+/// is known for the `shortlist` items, is at most `shortlist.bound_of_the_rest()` for every
+/// other item below `known`, and counts 0 from `known` on (products the part's model never
+/// saw). Every other item's upper bound is compared with the current n-th best score, and
+/// `part_of` computes `part` only for the items whose bound can still enter, best bound
+/// first: an exact top-n that evaluates a few dozen items instead of the whole catalogue.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn top_with_bounded_part(
+    fixed: &[f32],
+    after: &[f32],
+    scale: f32,
+    shortlist: Shortlist<'_>,
+    known: usize,
+    n: usize,
+    exclude: impl Fn(u32) -> bool,
+    part_of: impl Fn(u32) -> f32,
+) -> Vec<Scored> {
+    let blended = |j: usize, part: f32| {
+        let contribution = if part.is_finite() { scale * part } else { 0.0 };
+        (fixed[j] + contribution) + after[j]
+    };
+    let mut best = TopN::new(n);
+    let mut settled = vec![false; fixed.len()];
+    for (&j, &part) in shortlist.items.iter().zip(shortlist.scores) {
+        if let Some(done) = settled.get_mut(j as usize) {
+            *done = true;
+            if !exclude(j) {
+                best.push(j, blended(j as usize, part));
+            }
+        }
+    }
+    let bound = shortlist.bound_of_the_rest();
+    let mut open: Vec<(u32, f32)> = Vec::new();
+    // Most items fail the first test (their bound is below the shortlist's n-th best): the
+    // loop stays cheap and branch-predictable; the rest are checked in full.
+    for (j, upper) in (0..fixed.len()).map(|j| (j, blended(j, bound))) {
+        if !best.admits(upper) || settled[j] || exclude(j as u32) {
+            continue;
+        }
+        if j >= known {
+            best.push(j as u32, blended(j, 0.0));
+        } else {
+            open.push((j as u32, upper));
+        }
+    }
+    open.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    for (j, upper) in open {
+        if !best.admits(upper) {
+            break;
+        }
+        best.push(j, blended(j as usize, part_of(j)));
+    }
+    best.into_sorted()
 }
 
 impl Scorer for Hybrid {

@@ -574,34 +574,47 @@ impl Scorer for ItemItem {
     /// popularity, so every catalogue item is ranked.
     fn score(&self, _user: Option<u32>, history: &[(u32, f32)], scores: &mut [f32]) {
         let max_count = self.count.iter().copied().fold(0.0f64, f64::max).max(f64::MIN_POSITIVE);
-        let counts = self.count.iter().chain(std::iter::repeat(&0.0));
-        for (s, &c) in scores.iter_mut().zip(counts) {
-            *s = 1e-6 * (c / max_count) as f32;
+        let prior = 1e-6 / max_count;
+        // Over slices (no `chain`), so that the loop vectorises.
+        let known = self.count.len().min(scores.len());
+        for (s, &c) in scores[..known].iter_mut().zip(&self.count) {
+            *s = (c * prior) as f32;
         }
-        let strongest = history.iter().map(|h| h.1).fold(0.0f32, f32::max);
+        scores[known..].fill(0.0);
+        // Merged per product in product order: the sums below then round the same way on
+        // every call (a hash map's order would change with its seed).
+        let mut strength: Vec<(u32, f32)> = history.to_vec();
+        strength.sort_unstable_by_key(|&(i, _)| i);
+        strength.dedup_by(|next, kept| {
+            let same = next.0 == kept.0;
+            if same {
+                kept.1 += next.1;
+            }
+            same
+        });
+        let strongest = strength.iter().map(|s| s.1).fold(0.0f32, f32::max);
         if strongest <= 0.0 {
             return;
         }
-        let mut strength: HashMap<u32, f32> = HashMap::with_capacity(history.len());
-        for &(i, h) in history {
-            *strength.entry(i).or_insert(0.0) += h;
-        }
-        let strongest = strength.values().copied().fold(0.0f32, f32::max);
-        let inv_norm = &self.inv_norm[..self.inv_norm.len().min(scores.len())];
-        for (&i, &h) in &strength {
+        // Σ_i s_i · sim(i, j) = n_j · Σ_i C_ij · (s_i · n_i) (`sim = C_ij · n_i · n_j`, see
+        // `neighbour_sims`): the neighbour loop, most of a user answer's time, only gathers
+        // `C_ij · s_i · n_i` per product, and `n_j` is applied once per product afterwards.
+        let mut gathered = vec![0f32; scores.len()];
+        for &(i, h) in &strength {
             let s = (h / strongest).powf(self.config.history_power);
             if let Some(own) = scores.get_mut(i as usize) {
                 *own += self.config.repeat * s;
             }
-            // `s · sim(i, j)` with `sim = C_ij · n_i · n_j` (see `neighbour_sims`), the factors
-            // of `i` taken out of the loop: this loop is most of a user answer's time.
-            let scale = f64::from(s) * self.inv_norm.get(i as usize).copied().unwrap_or(0.0);
+            let scale = (f64::from(s) * self.inv_norm.get(i as usize).copied().unwrap_or(0.0)) as f32;
             let list = self.neighbours.get(i as usize).map(Vec::as_slice).unwrap_or(&[]);
             for &(j, c) in list {
-                if let (Some(score), Some(&nj)) = (scores.get_mut(j as usize), inv_norm.get(j as usize)) {
-                    *score += (f64::from(c) * scale * nj) as f32;
+                if let Some(g) = gathered.get_mut(j as usize) {
+                    *g += c * scale;
                 }
             }
+        }
+        for ((score, g), &nj) in scores.iter_mut().zip(&gathered).zip(&self.inv_norm) {
+            *score += (f64::from(*g) * nj) as f32;
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod popular;
 pub mod scorer;
+pub mod shortlist;
 pub mod simd;
 
 pub use engine::{

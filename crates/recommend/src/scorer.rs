@@ -1,5 +1,8 @@
 //! The one interface every model offers to the evaluation and to the hybrid blend.
 
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
 /// An item with its score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scored {
@@ -25,51 +28,84 @@ pub trait Scorer: Send + Sync {
 /// the items for which `exclude` returns true. Ties are broken by the lower index so results
 /// are deterministic.
 pub fn top_n(scores: &[f32], n: usize, exclude: impl Fn(u32) -> bool) -> Vec<Scored> {
-    use std::cmp::Ordering;
-    use std::collections::BinaryHeap;
-
-    // A min-heap of the best n so far: O(items · log n).
-    #[derive(PartialEq)]
-    struct Worst(Scored);
-    impl Eq for Worst {}
-    impl Ord for Worst {
-        fn cmp(&self, other: &Self) -> Ordering {
-            other
-                .0
-                .score
-                .total_cmp(&self.0.score)
-                .then(self.0.item.cmp(&other.0.item))
-        }
-    }
-    impl PartialOrd for Worst {
-        fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-            Some(self.cmp(other))
-        }
-    }
-
-    if n == 0 {
-        return Vec::new();
-    }
-    let mut heap = BinaryHeap::with_capacity(n + 1);
+    let mut best = TopN::new(n);
     for (item, &score) in scores.iter().enumerate() {
-        if score.is_nan() || score == f32::NEG_INFINITY {
-            continue;
-        }
         let item = item as u32;
-        if exclude(item) {
-            continue;
+        if best.admits(score) && !exclude(item) {
+            best.push(item, score);
+        }
+    }
+    best.into_sorted()
+}
+
+/// The best `n` of the items pushed so far (a min-heap: O(log n) a push), ordered as
+/// [`top_n`] orders them. Callers that score items one at a time use it to stop scoring what
+/// can no longer enter.
+pub struct TopN {
+    n: usize,
+    heap: BinaryHeap<Worst>,
+}
+
+/// Heap order: the worst entry (lowest score, then highest index) on top.
+#[derive(PartialEq)]
+struct Worst(Scored);
+
+impl Eq for Worst {}
+
+impl Ord for Worst {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .0
+            .score
+            .total_cmp(&self.0.score)
+            .then(self.0.item.cmp(&other.0.item))
+    }
+}
+
+impl PartialOrd for Worst {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl TopN {
+    pub fn new(n: usize) -> Self {
+        Self {
+            n,
+            heap: BinaryHeap::with_capacity(n + 1),
+        }
+    }
+
+    /// Whether an item scored `score` (or an item whose score is at most `score`) could still
+    /// enter: false for unscored (`NEG_INFINITY`, NaN) and for anything below the current
+    /// n-th best. A tie may enter (the lower index wins it).
+    pub fn admits(&self, score: f32) -> bool {
+        if score.is_nan() || score == f32::NEG_INFINITY || self.n == 0 {
+            return false;
+        }
+        self.heap.len() < self.n || self.heap.peek().is_some_and(|worst| score >= worst.0.score)
+    }
+
+    /// Offers an item; it stays if it is among the best `n` so far.
+    pub fn push(&mut self, item: u32, score: f32) {
+        if !self.admits(score) {
+            return;
         }
         let candidate = Worst(Scored { item, score });
-        if heap.len() < n {
-            heap.push(candidate);
-        } else if heap.peek().is_some_and(|worst| candidate < *worst) {
-            heap.pop();
-            heap.push(candidate);
+        if self.heap.len() < self.n {
+            self.heap.push(candidate);
+        } else if self.heap.peek().is_some_and(|worst| candidate < *worst) {
+            self.heap.pop();
+            self.heap.push(candidate);
         }
     }
-    let mut best: Vec<Scored> = heap.into_iter().map(|w| w.0).collect();
-    best.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
-    best
+
+    /// The kept items, best first, ties by the lower index.
+    pub fn into_sorted(self) -> Vec<Scored> {
+        let mut best: Vec<Scored> = self.heap.into_iter().map(|w| w.0).collect();
+        best.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.item.cmp(&b.item)));
+        best
+    }
 }
 
 #[cfg(test)]
@@ -84,5 +120,22 @@ mod tests {
         assert_eq!(items, vec![2, 0, 3]);
         assert!(top_n(&scores, 0, |_| false).is_empty());
         assert_eq!(top_n(&scores, 10, |_| false).len(), 4);
+    }
+
+    #[test]
+    fn top_n_admits_ties_and_refuses_what_cannot_enter() {
+        let mut best = TopN::new(2);
+        assert!(best.admits(0.1) && !best.admits(f32::NEG_INFINITY) && !best.admits(f32::NAN));
+        best.push(7, 0.5);
+        best.push(3, 0.9);
+        assert!(!best.admits(0.4));
+        assert!(best.admits(0.5), "a tie may win on the lower index");
+        best.push(2, 0.5);
+        best.push(9, 0.5);
+        assert_eq!(
+            best.into_sorted(),
+            vec![Scored { item: 3, score: 0.9 }, Scored { item: 2, score: 0.5 }]
+        );
+        assert!(!TopN::new(0).admits(1.0));
     }
 }
