@@ -945,7 +945,7 @@ impl Engine {
                 (item, weight * decay, at)
             })
             .collect();
-        per_item.sort_by_key(|&(item, _, _)| item);
+        per_item.sort_unstable_by_key(|&(item, _, at)| (item, at));
         per_item.dedup_by(|next, kept| {
             let same = next.0 == kept.0;
             if same {

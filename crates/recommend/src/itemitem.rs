@@ -601,7 +601,10 @@ impl Scorer for ItemItem {
         // `C_ij · s_i · n_i` per product, and `n_j` is applied once per product afterwards.
         let mut gathered = vec![0f32; scores.len()];
         for &(i, h) in &strength {
-            let s = (h / strongest).powf(self.config.history_power);
+            let s = match self.config.history_power {
+                1.0 => h / strongest,
+                power => (h / strongest).powf(power),
+            };
             if let Some(own) = scores.get_mut(i as usize) {
                 *own += self.config.repeat * s;
             }
