@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
-use crate::error::Shortage;
 use crate::outbox::{self, topics};
 use crate::reservations::{self, NewReservation};
 use crate::sales::{self, Line, LineRequest, NewSale};
@@ -336,7 +335,8 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
     Ok(after)
 }
 
-/// Reserves every line or none: all shortages are reported together.
+/// Reserves every line or none (one reservation per product): all shortages are reported
+/// together.
 async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> StoreResult<()> {
     let mut wanted: Vec<(i64, i64)> = Vec::new();
     for item in items {
@@ -347,27 +347,19 @@ async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> 
     }
     wanted.sort();
     let reference = format!("order:{}", order.id);
-    let mut shortages: Vec<Shortage> = Vec::new();
-    for (product_id, quantity) in wanted {
-        let r = NewReservation {
+    let reservations: Vec<NewReservation> = wanted
+        .into_iter()
+        .map(|(product_id, quantity)| NewReservation {
             product_id,
             warehouse_id: order.warehouse_id,
             quantity,
             order_id: Some(order.id),
             reference: Some(&reference),
             expires_at: None,
-        };
-        match reservations::reserve(c, &r).await {
-            Ok(_) => {}
-            Err(StoreError::Insufficient(mut short)) => shortages.append(&mut short),
-            Err(other) => return Err(other),
-        }
-    }
-    if shortages.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Insufficient(shortages))
-    }
+        })
+        .collect();
+    reservations::reserve_all(c, &reservations).await?;
+    Ok(())
 }
 
 /// Records the sale of a shipped order and turns its reservations into sale exits; the sale id.
@@ -404,6 +396,7 @@ async fn ship(
             created_by: &actor.label,
         },
         &lines,
+        events,
     )
     .await?;
     let sale_ref = sale.sale.id.to_string();
