@@ -160,17 +160,7 @@ pub async fn book_into(
     .bind(at)
     .fetch_one(c)
     .await?;
-    events.push(outbox::event(
-        topics::STOCK,
-        "stock.moved",
-        format!("{}:{}", m.product_id, m.warehouse_id),
-        &StockMoved {
-            movement: &movement,
-            on_hand,
-            reserved,
-            available: on_hand - reserved,
-        },
-    ));
+    events.push(moved_event(&movement, on_hand, reserved));
     // Available stock moved by quantity + consume_reserved (a committed reservation was not
     // available before either).
     let check = after.alert_check(m.quantity + consume_reserved);
@@ -181,7 +171,22 @@ pub async fn book_into(
     Ok(movement)
 }
 
-/// The `erp.stock` event of a movement.
+/// The `erp.stock` event of a movement that left its level at `on_hand` and `reserved`.
+fn moved_event(movement: &Movement, on_hand: i64, reserved: i64) -> outbox::NewEvent {
+    outbox::event(
+        topics::STOCK,
+        "stock.moved",
+        format!("{}:{}", movement.product_id, movement.warehouse_id),
+        &StockMoved {
+            movement,
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
+        },
+    )
+}
+
+/// The payload of [`moved_event`].
 #[derive(Serialize)]
 struct StockMoved<'a> {
     movement: &'a Movement,
@@ -414,11 +419,11 @@ pub async fn book_exits(
     if exits.is_empty() {
         return Ok(Vec::new());
     }
+    // Entries may need a new level row and move the average cost: they go through `book`.
     if let Some(entry) = exits.iter().find(|e| e.movement.quantity >= 0) {
-        return Err(StoreError::State(format!(
-            "an exit takes stock out; {} units of product {} do not",
-            entry.movement.quantity, entry.movement.product_id
-        )));
+        return Err(StoreError::Database(
+            format!("book_exits given an entry of product {}", entry.movement.product_id).into(),
+        ));
     }
     let changes = per_level(exits.iter().map(Exit::level_change));
     let levels = change_levels(c, &changes, at).await?;
@@ -429,18 +434,8 @@ pub async fn book_exits(
         .zip(&changes)
         .map(|(level, change)| Some(level.alert_check(change.available_delta())))
         .collect();
-    for (i, (movement, (on_hand, reserved))) in movements.iter().zip(&after_each).enumerate() {
-        events.push(outbox::event(
-            topics::STOCK,
-            "stock.moved",
-            format!("{}:{}", movement.product_id, movement.warehouse_id),
-            &StockMoved {
-                movement,
-                on_hand: *on_hand,
-                reserved: *reserved,
-                available: on_hand - reserved,
-            },
-        ));
+    for (i, (movement, &(on_hand, reserved))) in movements.iter().zip(&after_each).enumerate() {
+        events.push(moved_event(movement, on_hand, reserved));
         // A level's alert follows its last movement's event, as if booked one by one.
         let key = exits[i].level_change().key();
         if exits[i + 1..].iter().all(|e| e.level_change().key() != key) {
