@@ -482,7 +482,7 @@ impl Run<'_> {
                 actor,
                 &orders::NewOrder {
                     customer_id: Some(sim.customers[k].id),
-                    warehouse_id: sim.locations[0].id,
+                    warehouse_id: Some(sim.locations[0].id),
                     items: &items,
                     discount: 0,
                     notes: Some("pedido web, despacho a domicilio"),

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
-use crate::error::Shortage;
 use crate::outbox::{self, topics};
 use crate::reservations::{self, NewReservation};
 use crate::sales::{self, Line, LineRequest, NewSale};
@@ -66,7 +65,8 @@ pub struct OrderWithItems {
 
 pub struct NewOrder<'a> {
     pub customer_id: Option<i64>,
-    pub warehouse_id: i64,
+    /// The active warehouse that serves the order; `None`: the first active one.
+    pub warehouse_id: Option<i64>,
     pub items: &'a [LineRequest],
     pub discount: i64,
     pub notes: Option<&'a str>,
@@ -82,26 +82,60 @@ pub enum Created {
     Replayed(OrderWithItems),
 }
 
+/// An order with its items and, once shipped, its sale: one read.
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
-    let order: Order = sql::query_as("SELECT * FROM orders WHERE id = $1")
-        .bind(id)
-        .fetch_one(c)
-        .await?;
-    let items: Vec<OrderItem> = sql::query_as("SELECT * FROM order_items WHERE order_id = $1 ORDER BY id")
-        .bind(id)
-        .fetch_all(c)
-        .await?;
-    // Only a shipped order has a sale.
-    let sale_id: Option<i64> = match order.shipped_at {
-        Some(_) => {
-            sql::query_scalar("SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1")
-                .bind(id)
-                .fetch_optional(c)
-                .await?
-        }
-        None => None,
-    };
-    Ok(OrderWithItems { order, items, sale_id })
+    let rows: Vec<OrderRow> = sql::query_as(
+        "SELECT o.*, i.id AS item_id, i.product_id AS item_product_id, i.sku AS item_sku,
+                i.product_name AS item_product_name, i.unit_price AS item_unit_price,
+                i.quantity AS item_quantity, i.line_total AS item_line_total,
+                CASE WHEN o.shipped_at IS NOT NULL
+                     THEN (SELECT s.id FROM sales s WHERE s.order_id = o.id ORDER BY s.id LIMIT 1) END AS sale_id
+         FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+         WHERE o.id = $1 ORDER BY i.id",
+    )
+    .bind(id)
+    .fetch_all(c)
+    .await?;
+    let mut rows = rows.into_iter();
+    let first = rows.next().ok_or(StoreError::NotFound)?;
+    let items = first.item.into_iter().chain(rows.filter_map(|r| r.item)).collect();
+    Ok(OrderWithItems {
+        order: first.order,
+        items,
+        sale_id: first.sale_id,
+    })
+}
+
+/// A row of [`get`]: the order, one of its items (columns named `item_…`; none when the order
+/// has no items) and the order's sale.
+struct OrderRow {
+    order: Order,
+    item: Option<OrderItem>,
+    sale_id: Option<i64>,
+}
+
+impl sql::FromRow for OrderRow {
+    fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
+        let order = Order::from_row(row)?;
+        let item = match row.get::<Option<i64>, _>("item_id")? {
+            None => None,
+            Some(id) => Some(OrderItem {
+                id,
+                order_id: order.id,
+                product_id: row.get("item_product_id")?,
+                sku: row.get("item_sku")?,
+                product_name: row.get("item_product_name")?,
+                unit_price: row.get("item_unit_price")?,
+                quantity: row.get("item_quantity")?,
+                line_total: row.get("item_line_total")?,
+            }),
+        };
+        Ok(Self {
+            order,
+            item,
+            sale_id: row.get("sale_id")?,
+        })
+    }
 }
 
 /// Looks up the order of an idempotency key; a key reused with a different body is refused.
@@ -130,16 +164,6 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         if let Some(existing) = find_by_key(c, key, new.request_hash).await? {
             return Ok(Created::Replayed(existing));
         }
-    }
-    let warehouse_ok: Option<bool> = sql::query_scalar("SELECT is_active FROM warehouses WHERE id = $1")
-        .bind(new.warehouse_id)
-        .fetch_optional(c)
-        .await?;
-    if warehouse_ok != Some(true) {
-        return Err(StoreError::Rule {
-            field: Some("warehouse_id".into()),
-            message: format!("no active warehouse {}", new.warehouse_id),
-        });
     }
     let (customer_name, customer_email) = match new.customer_id {
         Some(id) => {
@@ -172,10 +196,13 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         });
     }
     let at = now();
-    let inserted: Order = sql::query_as(
+    // The warehouse is checked (and the default picked) by the insert itself.
+    let inserted: Option<Order> = sql::query_as(
         "INSERT INTO orders (customer_id, warehouse_id, status, payment_status, idempotency_key, request_hash, customer_name,
              customer_email, subtotal, discount, total, notes, created_by, created_at, updated_at)
-         VALUES ($1, $2, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING *"
+         SELECT $1, w.id, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12
+         FROM warehouses w WHERE w.is_active AND ($2 IS NULL OR w.id = $2) ORDER BY w.id LIMIT 1
+         RETURNING *"
     )
     .bind(new.customer_id)
     .bind(new.warehouse_id)
@@ -189,8 +216,15 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
     .bind(new.notes)
     .bind(&actor.label)
     .bind(at)
-    .fetch_one(c)
+    .fetch_optional(c)
     .await?;
+    let inserted = inserted.ok_or_else(|| StoreError::Rule {
+        field: Some("warehouse_id".into()),
+        message: match new.warehouse_id {
+            Some(id) => format!("no active warehouse {id}"),
+            None => "no active warehouse; create one first".into(),
+        },
+    })?;
     let rows: Vec<String> = (0..lines.len())
         .map(|i| {
             let n = i * 6;
@@ -228,8 +262,9 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         items,
         sale_id: None,
     };
-    audit::record(c, actor, "create", "order", id, None::<&()>, Some(&order)).await?;
-    outbox::emit(c, topics::ORDERS, "order.created", id, &order).await?;
+    let entry = audit::entry(actor, "create", "order", id, None::<&()>, Some(&order));
+    let created = outbox::event(topics::ORDERS, "order.created", id, &order);
+    audit::record_with_events(c, entry, vec![created]).await?;
     Ok(Created::New(order))
 }
 
@@ -309,16 +344,14 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
             sale_id,
         },
     };
-    audit::record(
-        c,
+    let entry = audit::entry(
         actor,
         action.name(),
         "order",
         id,
         Some(&before.order),
         Some(&after.order),
-    )
-    .await?;
+    );
     events.push(outbox::event(
         topics::ORDERS,
         &format!("order.{}", to.as_str()),
@@ -332,11 +365,12 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
             sale_id: after.sale_id,
         },
     ));
-    outbox::emit_all(c, events).await?;
+    audit::record_with_events(c, entry, events).await?;
     Ok(after)
 }
 
-/// Reserves every line or none: all shortages are reported together.
+/// Reserves every line or none (one reservation per product): all shortages are reported
+/// together.
 async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> StoreResult<()> {
     let mut wanted: Vec<(i64, i64)> = Vec::new();
     for item in items {
@@ -347,27 +381,19 @@ async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> 
     }
     wanted.sort();
     let reference = format!("order:{}", order.id);
-    let mut shortages: Vec<Shortage> = Vec::new();
-    for (product_id, quantity) in wanted {
-        let r = NewReservation {
+    let reservations: Vec<NewReservation> = wanted
+        .into_iter()
+        .map(|(product_id, quantity)| NewReservation {
             product_id,
             warehouse_id: order.warehouse_id,
             quantity,
             order_id: Some(order.id),
             reference: Some(&reference),
             expires_at: None,
-        };
-        match reservations::reserve(c, &r).await {
-            Ok(_) => {}
-            Err(StoreError::Insufficient(mut short)) => shortages.append(&mut short),
-            Err(other) => return Err(other),
-        }
-    }
-    if shortages.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::Insufficient(shortages))
-    }
+        })
+        .collect();
+    reservations::reserve_all(c, &reservations).await?;
+    Ok(())
 }
 
 /// Records the sale of a shipped order and turns its reservations into sale exits; the sale id.
@@ -404,6 +430,7 @@ async fn ship(
             created_by: &actor.label,
         },
         &lines,
+        events,
     )
     .await?;
     let sale_ref = sale.sale.id.to_string();

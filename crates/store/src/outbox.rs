@@ -102,24 +102,22 @@ pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()
     if events.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = (0..events.len())
-        .map(|i| {
-            let n = i * 6;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6
-            )
-        })
-        .collect();
-    let mut q = sql::query(format!(
+    let insert = sql::query(insert_sql(events.len(), 1));
+    bind_all(insert, events).execute(c).await?;
+    Ok(())
+}
+
+/// The insert of `count` events whose parameters are numbered from `first` on (see
+/// [`bind_all`]); for statements that write events together with other rows.
+pub(crate) fn insert_sql(count: usize, first: usize) -> String {
+    format!(
         "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES {}",
-        rows.join(", ")
-    ));
+        sql::value_rows(count, 6, first)
+    )
+}
+
+/// Binds the parameters of [`insert_sql`], in order.
+pub(crate) fn bind_all(mut q: sql::Query<'_>, events: Vec<NewEvent>) -> sql::Query<'_> {
     for e in events {
         q = q
             .bind(e.event_id)
@@ -129,8 +127,7 @@ pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()
             .bind(e.envelope)
             .bind(e.at);
     }
-    q.execute(c).await?;
-    Ok(())
+    q
 }
 
 /// Claims the oldest unpublished events, in commit order, for the relay. On PostgreSQL the rows

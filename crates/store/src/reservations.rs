@@ -4,9 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::error::Shortage;
 use crate::outbox;
-use crate::stock::{self, NewMovement};
+use crate::stock::{self, Exit, LevelChange, NewMovement};
 use crate::{alerts, now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::MovementKind;
 
@@ -36,54 +35,67 @@ pub struct NewReservation<'a> {
 
 /// Holds `quantity` units, or fails with the shortage when fewer are available.
 pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Reservation> {
-    let mut held = hold(c, r).await?;
-    if held.is_none() && stock::ensure_level(c, r.product_id, r.warehouse_id).await? {
-        held = hold(c, r).await?;
-    }
-    let Some(after) = held else {
-        let level = stock::level(c, r.product_id, r.warehouse_id).await?;
-        return Err(StoreError::Insufficient(vec![Shortage {
-            product_id: r.product_id,
-            warehouse_id: r.warehouse_id,
-            requested: r.quantity,
-            available: level.available,
-        }]));
-    };
-    let at = now();
-    let reservation: Reservation = sql::query_as(
-        "INSERT INTO reservations (product_id, warehouse_id, quantity, status, order_id, reference, expires_at, created_at, updated_at)
-         VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7) RETURNING *"
-    )
-    .bind(r.product_id)
-    .bind(r.warehouse_id)
-    .bind(r.quantity)
-    .bind(r.order_id)
-    .bind(r.reference)
-    .bind(r.expires_at)
-    .bind(at)
-    .fetch_one(c)
-    .await?;
-    after
-        .alert_check(-r.quantity)
-        .run(c, r.product_id, r.warehouse_id, at)
-        .await?;
-    Ok(reservation)
+    let mut held = reserve_all(c, std::slice::from_ref(r)).await?;
+    held.pop()
+        .ok_or_else(|| StoreError::Database("a reservation was not written".into()))
 }
 
-/// Adds `quantity` to the reserved stock when that much is available.
-async fn hold(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Option<stock::LevelAfter>> {
-    sql::query_as(format!(
-        "UPDATE stock_levels SET reserved = reserved + $3, updated_at = $4
-         WHERE product_id = $1 AND warehouse_id = $2 AND on_hand - reserved >= $3
-         {}",
-        stock::LEVEL_AFTER
+/// Holds stock for several reservations at once (the lines of an order): one update of their
+/// stock levels and one insert of the reservations instead of two statements a line. All or
+/// nothing: fails with every short line listed. The reservations come back in `rs`'s order.
+pub async fn reserve_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResult<Vec<Reservation>> {
+    if rs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = now();
+    let changes = stock::per_level(rs.iter().map(|r| LevelChange {
+        product_id: r.product_id,
+        warehouse_id: r.warehouse_id,
+        on_hand: 0,
+        reserved: r.quantity,
+    }));
+    let levels = stock::change_levels(c, &changes, at).await?;
+    let reservations = insert(c, rs, at).await?;
+    // Reservations write no event: nothing to order before an alert's.
+    stock::check_alerts(c, &levels, &changes, at, &mut Vec::new()).await?;
+    Ok(reservations)
+}
+
+/// Writes active reservations in one statement; in order.
+async fn insert(c: &mut Conn<'_>, rs: &[NewReservation<'_>], at: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
+    let rows: Vec<String> = (0..rs.len())
+        .map(|i| {
+            let n = 2 + i * 6;
+            format!(
+                "(${}, ${}, ${}, 'active', ${}, ${}, ${}, $1, $1)",
+                n,
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            )
+        })
+        .collect();
+    let mut insert = sql::query_as(format!(
+        "INSERT INTO reservations (product_id, warehouse_id, quantity, status, order_id, reference, expires_at, created_at, updated_at)
+         VALUES {} RETURNING *",
+        rows.join(", ")
     ))
-    .bind(r.product_id)
-    .bind(r.warehouse_id)
-    .bind(r.quantity)
-    .bind(now())
-    .fetch_optional(c)
-    .await
+    .bind(at);
+    for r in rs {
+        insert = insert
+            .bind(r.product_id)
+            .bind(r.warehouse_id)
+            .bind(r.quantity)
+            .bind(r.order_id)
+            .bind(r.reference)
+            .bind(r.expires_at);
+    }
+    let mut reservations: Vec<Reservation> = insert.fetch_all(c).await?;
+    // Ids follow the VALUES order; RETURNING's row order is not promised.
+    reservations.sort_by_key(|r| r.id);
+    Ok(reservations)
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<Reservation> {
@@ -164,8 +176,8 @@ pub async fn commit(
     Ok(r)
 }
 
-/// Commits every active reservation of an order (shipping it), in product order so that
-/// concurrent shipments lock stock rows in the same order.
+/// Commits every active reservation of an order (shipping it) into exits of `kind`, booked
+/// together in product order (so concurrent shipments lock stock rows in the same order).
 pub async fn commit_for_order(
     c: &mut Conn<'_>,
     order_id: i64,
@@ -175,29 +187,34 @@ pub async fn commit_for_order(
     created_by: &str,
     events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<Vec<Reservation>> {
+    let at = now();
     let mut committed: Vec<Reservation> = sql::query_as(
         "UPDATE reservations SET status = 'committed', updated_at = $2
          WHERE order_id = $1 AND status = 'active' RETURNING *",
     )
     .bind(order_id)
-    .bind(now())
+    .bind(at)
     .fetch_all(c)
     .await?;
     committed.sort_by_key(|r| (r.product_id, r.warehouse_id, r.id));
-    for r in &committed {
-        let movement = NewMovement {
-            product_id: r.product_id,
-            warehouse_id: r.warehouse_id,
-            kind,
-            quantity: -r.quantity,
-            unit_cost: None,
-            reference_type: Some(reference_type),
-            reference_id: Some(reference_id.to_string()),
-            note: None,
-            created_by,
-        };
-        stock::book_into(c, &movement, r.quantity, now(), events).await?;
-    }
+    let exits: Vec<Exit<'_>> = committed
+        .iter()
+        .map(|r| Exit {
+            movement: NewMovement {
+                product_id: r.product_id,
+                warehouse_id: r.warehouse_id,
+                kind,
+                quantity: -r.quantity,
+                unit_cost: None,
+                reference_type: Some(reference_type),
+                reference_id: Some(reference_id.to_string()),
+                note: None,
+                created_by,
+            },
+            consume_reserved: r.quantity,
+        })
+        .collect();
+    stock::book_exits(c, &exits, at, events).await?;
     Ok(committed)
 }
 

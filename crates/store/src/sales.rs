@@ -5,9 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
-use crate::error::Shortage;
 use crate::outbox::{self, topics};
-use crate::stock::{self, NewMovement};
+use crate::stock::{self, Exit, NewMovement};
 use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, Page, PageRequest};
 
@@ -147,9 +146,15 @@ pub struct NewSale<'a> {
     pub created_by: &'a str,
 }
 
-/// Writes the sale and its items (unit cost = the warehouse's average cost now) and the
-/// `erp.sales` / `erp.sales_items` events. Stock is the caller's business.
-pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreResult<SaleWithItems> {
+/// Writes the sale and its items (unit cost = the warehouse's average cost now) and leaves the
+/// `erp.sales` / `erp.sales_items` events in `events`, for the caller to write with its own in
+/// one statement. Stock is the caller's business.
+pub async fn record(
+    c: &mut Conn<'_>,
+    s: &NewSale<'_>,
+    lines: &[Line],
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<SaleWithItems> {
     let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum::<i64>() - s.discount;
     let count: i64 = lines.iter().map(|l| l.quantity).sum();
     let sale: Sale = sql::query_as(
@@ -171,78 +176,20 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
     .fetch_one(c)
     .await?;
     if lines.is_empty() {
-        outbox::emit(
-            c,
+        events.push(outbox::event(
             topics::SALES,
             "sale.recorded",
             sale.id,
             &serde_json::json!({"sale_id": sale.id, "items": []}),
-        )
-        .await?;
+        ));
         return Ok(SaleWithItems {
             sale,
             items: Vec::new(),
         });
     }
-    // Unit cost: the warehouse's average cost now, or the product's standard cost when the
-    // warehouse has none (no entry with a cost yet).
-    let mut ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let costs: Vec<(i64, i64, Option<i64>)> = sql::query_as(format!(
-        "SELECT p.id, p.cost, s.avg_cost FROM products p
-         LEFT JOIN stock_levels s ON s.product_id = p.id AND s.warehouse_id = $1
-         WHERE p.id IN ({})",
-        placeholders(2, ids.len())
-    ))
-    .bind(s.warehouse_id)
-    .bind_all(ids)
-    .fetch_all(c)
-    .await?;
-    let unit_cost = |product_id: i64| {
-        costs
-            .iter()
-            .find(|(id, _, _)| *id == product_id)
-            .map(|(_, standard, average)| average.filter(|a| *a > 0).unwrap_or(*standard))
-            .unwrap_or(0)
-    };
-    let rows: Vec<String> = (0..lines.len())
-        .map(|i| {
-            let n = i * 8;
-            format!(
-                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7,
-                n + 8
-            )
-        })
-        .collect();
-    let mut insert = sql::query_as(format!(
-        "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
-         VALUES {} RETURNING *",
-        rows.join(", ")
-    ));
-    for l in lines {
-        insert = insert
-            .bind(sale.id)
-            .bind(l.product_id)
-            .bind(&l.sku)
-            .bind(&l.product_name)
-            .bind(l.unit_price)
-            .bind(unit_cost(l.product_id))
-            .bind(l.quantity)
-            .bind(l.unit_price * l.quantity);
-    }
-    let mut items: Vec<SaleItem> = insert.fetch_all(c).await?;
-    // Ids follow the VALUES order; RETURNING's row order is not promised.
-    items.sort_by_key(|i| i.id);
+    let items = insert_items(c, &sale, lines).await?;
     // Seed 003's records: erp.sales carries the header, erp.sales_items one event per line.
-    let mut events = vec![outbox::event(
+    events.push(outbox::event(
         topics::SALES,
         "sale.recorded",
         sale.id,
@@ -252,7 +199,7 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
             "total": sale.total, "timestamp": sale.sold_at,
             "items": lines.iter().map(|l| serde_json::json!({"product_id": l.product_id, "quantity": l.quantity, "unit_price": l.unit_price})).collect::<Vec<_>>(),
         }),
-    )];
+    ));
     for (item, line) in items.iter().zip(lines) {
         events.push(outbox::event(
             topics::SALES_ITEMS,
@@ -265,8 +212,53 @@ pub async fn record(c: &mut Conn<'_>, s: &NewSale<'_>, lines: &[Line]) -> StoreR
             }),
         ));
     }
-    outbox::emit_all(c, events).await?;
     Ok(SaleWithItems { sale, items })
+}
+
+/// Unit cost of the line whose product id is parameter `$product`: the average cost of the
+/// sale's warehouse (`$2`) now, or the product's standard cost when the warehouse has none (no
+/// entry with a cost yet). Looked up inside the insert: no separate read of the costs.
+fn unit_cost_sql(product: usize) -> String {
+    format!(
+        "COALESCE((SELECT avg_cost FROM stock_levels WHERE product_id = ${product} AND warehouse_id = $2 AND avg_cost > 0),
+                  (SELECT cost FROM products WHERE id = ${product}), 0)"
+    )
+}
+
+/// Writes the items of a sale in one statement; in line order.
+async fn insert_items(c: &mut Conn<'_>, sale: &Sale, lines: &[Line]) -> StoreResult<Vec<SaleItem>> {
+    const WIDTH: usize = 6;
+    let rows: Vec<String> = (0..lines.len())
+        .map(|i| {
+            let first = 3 + i * WIDTH;
+            format!(
+                "($1, ${first}, {}, {}, {})",
+                placeholders(first + 1, 3),
+                unit_cost_sql(first),
+                placeholders(first + 4, 2)
+            )
+        })
+        .collect();
+    let mut insert = sql::query_as(format!(
+        "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
+         VALUES {} RETURNING *",
+        rows.join(", ")
+    ))
+    .bind(sale.id)
+    .bind(sale.warehouse_id);
+    for l in lines {
+        insert = insert
+            .bind(l.product_id)
+            .bind(&l.sku)
+            .bind(&l.product_name)
+            .bind(l.unit_price)
+            .bind(l.quantity)
+            .bind(l.unit_price * l.quantity);
+    }
+    let mut items: Vec<SaleItem> = insert.fetch_all(c).await?;
+    // Ids follow the VALUES order; RETURNING's row order is not promised.
+    items.sort_by_key(|i| i.id);
+    Ok(items)
 }
 
 /// A till sale: takes the items out of `warehouse_id` and records the sale, all or nothing.
@@ -279,6 +271,7 @@ pub async fn quick_sale(
     requested: &[LineRequest],
 ) -> StoreResult<SaleWithItems> {
     let lines = snapshot_lines(c, requested).await?;
+    let mut events = Vec::new();
     let sale = record(
         c,
         &NewSale {
@@ -293,33 +286,28 @@ pub async fn quick_sale(
             created_by: &actor.label,
         },
         &lines,
+        &mut events,
     )
     .await?;
     let reference = sale.sale.id.to_string();
-    let mut shortages: Vec<Shortage> = Vec::new();
-    let mut events = Vec::new();
-    let at = now();
-    for l in &lines {
-        let movement = NewMovement {
-            product_id: l.product_id,
-            warehouse_id,
-            kind: MovementKind::Sale,
-            quantity: -l.quantity,
-            unit_cost: None,
-            reference_type: Some("sale"),
-            reference_id: Some(reference.clone()),
-            note: None,
-            created_by: &actor.label,
-        };
-        match stock::book_into(c, &movement, 0, at, &mut events).await {
-            Ok(_) => {}
-            Err(StoreError::Insufficient(mut short)) => shortages.append(&mut short),
-            Err(other) => return Err(other),
-        }
-    }
-    if !shortages.is_empty() {
-        return Err(StoreError::Insufficient(shortages));
-    }
+    let exits: Vec<Exit<'_>> = lines
+        .iter()
+        .map(|l| Exit {
+            movement: NewMovement {
+                product_id: l.product_id,
+                warehouse_id,
+                kind: MovementKind::Sale,
+                quantity: -l.quantity,
+                unit_cost: None,
+                reference_type: Some("sale"),
+                reference_id: Some(reference.clone()),
+                note: None,
+                created_by: &actor.label,
+            },
+            consume_reserved: 0,
+        })
+        .collect();
+    stock::book_exits(c, &exits, now(), &mut events).await?;
     outbox::emit_all(c, events).await?;
     audit::record(c, actor, "create", "sale", sale.sale.id, None::<&()>, Some(&sale)).await?;
     Ok(sale)

@@ -418,6 +418,19 @@ fn prepare<'c>(
     Ok(stmt)
 }
 
+/// `($first, …), (…), …`: the placeholders of a multi-row `VALUES` list of `rows` rows with
+/// `width` parameters each, numbered from `first` on.
+pub fn value_rows(rows: usize, width: usize, first: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let start = first + row * width;
+            let params: Vec<String> = (start..start + width).map(|n| format!("${n}")).collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Statements longer than this (bytes) bind by number; see [`prepare`].
 const LONG_STATEMENT: usize = 1024;
 
@@ -565,6 +578,12 @@ mod tests {
         }
     }
     use super::{prepare, sqlite_placeholders, Value};
+
+    #[test]
+    fn numbers_multi_row_values() {
+        assert_eq!(super::value_rows(2, 3, 2), "($2, $3, $4), ($5, $6, $7)");
+        assert_eq!(super::value_rows(1, 1, 1), "($1)");
+    }
 
     #[test]
     fn rewrites_placeholders_outside_literals() {

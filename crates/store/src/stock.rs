@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::Shortage;
 use crate::outbox::{self, topics};
-use crate::{alerts, now, sql, Conn, FromRow, StoreError, StoreResult};
+use crate::{alerts, now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, Page, PageRequest};
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -160,17 +160,7 @@ pub async fn book_into(
     .bind(at)
     .fetch_one(c)
     .await?;
-    events.push(outbox::event(
-        topics::STOCK,
-        "stock.moved",
-        format!("{}:{}", m.product_id, m.warehouse_id),
-        &StockMoved {
-            movement: &movement,
-            on_hand,
-            reserved,
-            available: on_hand - reserved,
-        },
-    ));
+    events.push(moved_event(&movement, on_hand, reserved));
     // Available stock moved by quantity + consume_reserved (a committed reservation was not
     // available before either).
     let check = after.alert_check(m.quantity + consume_reserved);
@@ -181,7 +171,22 @@ pub async fn book_into(
     Ok(movement)
 }
 
-/// The `erp.stock` event of a movement.
+/// The `erp.stock` event of a movement that left its level at `on_hand` and `reserved`.
+fn moved_event(movement: &Movement, on_hand: i64, reserved: i64) -> outbox::NewEvent {
+    outbox::event(
+        topics::STOCK,
+        "stock.moved",
+        format!("{}:{}", movement.product_id, movement.warehouse_id),
+        &StockMoved {
+            movement,
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
+        },
+    )
+}
+
+/// The payload of [`moved_event`].
 #[derive(Serialize)]
 struct StockMoved<'a> {
     movement: &'a Movement,
@@ -197,12 +202,15 @@ pub(crate) struct LevelAfter {
     pub reserved: i64,
     pub threshold: Option<i64>,
     pub product_status: Option<String>,
+    pub product_id: i64,
+    pub warehouse_id: i64,
 }
 
 /// `RETURNING` list of a stock level update: the level and its product's alert settings.
 pub(crate) const LEVEL_AFTER: &str = "RETURNING on_hand, reserved,
     (SELECT low_stock_threshold FROM products WHERE id = stock_levels.product_id) AS threshold,
-    (SELECT status FROM products WHERE id = stock_levels.product_id) AS product_status";
+    (SELECT status FROM products WHERE id = stock_levels.product_id) AS product_status,
+    stock_levels.product_id, stock_levels.warehouse_id";
 
 impl LevelAfter {
     /// Whether the change (of `available_delta` units of available stock) can open or resolve
@@ -248,6 +256,275 @@ async fn apply_movement(
     .bind(at)
     .fetch_optional(c)
     .await
+}
+
+/// A change of one stock level in a batch (see [`change_levels`]): signed deltas of the on-hand
+/// and reserved units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LevelChange {
+    pub product_id: i64,
+    pub warehouse_id: i64,
+    pub on_hand: i64,
+    pub reserved: i64,
+}
+
+impl LevelChange {
+    fn key(&self) -> (i64, i64) {
+        (self.product_id, self.warehouse_id)
+    }
+
+    /// The change of available stock (on hand − reserved).
+    pub(crate) fn available_delta(&self) -> i64 {
+        self.on_hand - self.reserved
+    }
+
+    /// What to report when the change does not fit: the units it takes (out of stock or into
+    /// the reserve), against what is available to it (reserved units it consumes count).
+    fn shortage(&self, level: &StockLevel) -> Shortage {
+        Shortage {
+            product_id: self.product_id,
+            warehouse_id: self.warehouse_id,
+            requested: (-self.on_hand).max(self.reserved),
+            available: level.available - self.reserved.min(0),
+        }
+    }
+}
+
+/// Sums changes per level, in (product, warehouse) order: the order every writer locks stock
+/// levels in.
+pub(crate) fn per_level(changes: impl IntoIterator<Item = LevelChange>) -> Vec<LevelChange> {
+    let mut summed: Vec<LevelChange> = Vec::new();
+    for change in changes {
+        match summed.iter_mut().find(|s| s.key() == change.key()) {
+            Some(s) => {
+                s.on_hand += change.on_hand;
+                s.reserved += change.reserved;
+            }
+            None => summed.push(change),
+        }
+    }
+    summed.sort_by_key(LevelChange::key);
+    summed
+}
+
+/// Applies [`per_level`] changes to their stock levels in one conditional update and returns
+/// each level after its change, in the same order. Fails with every short level when a level
+/// is missing or a change would leave reserved or available stock below zero; the levels that
+/// did fit are changed then, so the caller's transaction must be given up (as any error does).
+pub(crate) async fn change_levels(
+    c: &mut Conn<'_>,
+    changes: &[LevelChange],
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<LevelAfter>> {
+    lock_levels(c, changes).await?;
+    let mut changed: Vec<LevelAfter> = sql::query_as(format!(
+        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS (VALUES {})
+         UPDATE stock_levels SET on_hand = on_hand + change.on_hand_delta,
+             reserved = reserved + change.reserved_delta, updated_at = $1
+         FROM change
+         WHERE stock_levels.product_id = change.product_id AND stock_levels.warehouse_id = change.warehouse_id
+           AND reserved + change.reserved_delta >= 0
+           AND on_hand + change.on_hand_delta - (reserved + change.reserved_delta) >= 0
+         {LEVEL_AFTER}",
+        sql::value_rows(changes.len(), 4, 2)
+    ))
+    .bind(at)
+    .bind_all(
+        changes
+            .iter()
+            .flat_map(|ch| [ch.product_id, ch.warehouse_id, ch.on_hand, ch.reserved]),
+    )
+    .fetch_all(c)
+    .await?;
+    if changed.len() < changes.len() {
+        return Err(StoreError::Insufficient(shortages(c, changes, &changed).await?));
+    }
+    // RETURNING's row order is not promised.
+    changed.sort_by_key(|l| (l.product_id, l.warehouse_id));
+    Ok(changed)
+}
+
+/// On PostgreSQL, locks the levels of a multi-row update in key order first: the update locks
+/// rows in whatever order its plan reads them, and two transactions locking the same levels in
+/// different orders could deadlock. SQLite has a single writer.
+async fn lock_levels(c: &mut Conn<'_>, changes: &[LevelChange]) -> StoreResult<()> {
+    if c.backend() != Backend::Postgres || changes.len() < 2 {
+        return Ok(());
+    }
+    sql::query(format!(
+        "SELECT 1 FROM stock_levels WHERE (product_id, warehouse_id) IN ({})
+         ORDER BY product_id, warehouse_id FOR UPDATE",
+        sql::value_rows(changes.len(), 2, 1)
+    ))
+    .bind_all(changes.iter().flat_map(|ch| [ch.product_id, ch.warehouse_id]))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// The changes that [`change_levels`] could not apply, with the stock available to each.
+async fn shortages(c: &mut Conn<'_>, changes: &[LevelChange], changed: &[LevelAfter]) -> StoreResult<Vec<Shortage>> {
+    let mut short = Vec::new();
+    for change in changes {
+        if !changed.iter().any(|l| (l.product_id, l.warehouse_id) == change.key()) {
+            let current = level(c, change.product_id, change.warehouse_id).await?;
+            short.push(change.shortage(&current));
+        }
+    }
+    Ok(short)
+}
+
+/// Opens or resolves the alerts of levels after [`change_levels`], level by level (see
+/// [`run_alert_check`]).
+pub(crate) async fn check_alerts(
+    c: &mut Conn<'_>,
+    levels: &[LevelAfter],
+    changes: &[LevelChange],
+    at: DateTime<Utc>,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<()> {
+    for (level, change) in levels.iter().zip(changes) {
+        run_alert_check(c, level.alert_check(change.available_delta()), change.key(), at, events).await?;
+    }
+    Ok(())
+}
+
+/// An exit of stock booked by [`book_exits`]: a movement with a negative quantity, and the
+/// reserved units it consumes (a committed reservation becomes a sale exit).
+pub struct Exit<'a> {
+    pub movement: NewMovement<'a>,
+    pub consume_reserved: i64,
+}
+
+impl Exit<'_> {
+    fn level_change(&self) -> LevelChange {
+        LevelChange {
+            product_id: self.movement.product_id,
+            warehouse_id: self.movement.warehouse_id,
+            on_hand: self.movement.quantity,
+            reserved: -self.consume_reserved,
+        }
+    }
+}
+
+/// Books several exits at once (the lines of a sale): one update of their stock levels and one
+/// insert of their movements instead of two statements a line, leaving their `erp.stock`
+/// events in `events`. All or nothing: fails with every short line listed.
+pub async fn book_exits(
+    c: &mut Conn<'_>,
+    exits: &[Exit<'_>],
+    at: DateTime<Utc>,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<Vec<Movement>> {
+    if exits.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Entries may need a new level row and move the average cost: they go through `book`.
+    if let Some(entry) = exits.iter().find(|e| e.movement.quantity >= 0) {
+        return Err(StoreError::Database(
+            format!("book_exits given an entry of product {}", entry.movement.product_id).into(),
+        ));
+    }
+    let changes = per_level(exits.iter().map(Exit::level_change));
+    let levels = change_levels(c, &changes, at).await?;
+    let after_each = replay_exits(exits, &levels, &changes);
+    let movements = insert_movements(c, exits, &after_each, at).await?;
+    let mut checks: Vec<Option<alerts::Check>> = levels
+        .iter()
+        .zip(&changes)
+        .map(|(level, change)| Some(level.alert_check(change.available_delta())))
+        .collect();
+    for (i, (movement, &(on_hand, reserved))) in movements.iter().zip(&after_each).enumerate() {
+        events.push(moved_event(movement, on_hand, reserved));
+        // A level's alert follows its last movement's event, as if booked one by one.
+        let key = exits[i].level_change().key();
+        if exits[i + 1..].iter().all(|e| e.level_change().key() != key) {
+            let level = changes.iter().position(|ch| ch.key() == key);
+            if let Some(check) = level.and_then(|l| checks[l].take()) {
+                run_alert_check(c, check, key, at, events).await?;
+            }
+        }
+    }
+    Ok(movements)
+}
+
+/// Runs one level's alert check; events already in `events` are written first when an alert
+/// event follows them, so the outbox keeps the order things happened in.
+async fn run_alert_check(
+    c: &mut Conn<'_>,
+    check: alerts::Check,
+    (product_id, warehouse_id): (i64, i64),
+    at: DateTime<Utc>,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<()> {
+    if matches!(check, alerts::Check::Evaluate(_)) {
+        outbox::emit_all(c, std::mem::take(events)).await?;
+    }
+    check.run(c, product_id, warehouse_id, at).await
+}
+
+/// `(on_hand, reserved)` of its level right after each exit, as if they had been booked one
+/// after the other: from each level's state before the batch, the exits in order.
+fn replay_exits(exits: &[Exit<'_>], levels: &[LevelAfter], changes: &[LevelChange]) -> Vec<(i64, i64)> {
+    let mut state: Vec<((i64, i64), i64, i64)> = levels
+        .iter()
+        .zip(changes)
+        .map(|(level, change)| {
+            (
+                change.key(),
+                level.on_hand - change.on_hand,
+                level.reserved - change.reserved,
+            )
+        })
+        .collect();
+    exits
+        .iter()
+        .map(|exit| {
+            let change = exit.level_change();
+            match state.iter_mut().find(|(key, _, _)| *key == change.key()) {
+                Some((_, on_hand, reserved)) => {
+                    *on_hand += change.on_hand;
+                    *reserved += change.reserved;
+                    (*on_hand, *reserved)
+                }
+                None => unreachable!("every exit's level was changed"),
+            }
+        })
+        .collect()
+}
+
+/// Writes the movements of exits in one statement, with each one's balance after it; in order.
+async fn insert_movements(
+    c: &mut Conn<'_>,
+    exits: &[Exit<'_>],
+    after_each: &[(i64, i64)],
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<Movement>> {
+    let mut insert = sql::query_as(format!(
+        "INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
+             reference_type, reference_id, note, created_by, created_at)
+         VALUES {} RETURNING *",
+        sql::value_rows(exits.len(), 11, 1)
+    ));
+    for (exit, (on_hand, _)) in exits.iter().zip(after_each) {
+        let m = &exit.movement;
+        insert = insert
+            .bind(m.product_id)
+            .bind(m.warehouse_id)
+            .bind(m.kind.as_str())
+            .bind(m.quantity)
+            .bind(m.unit_cost)
+            .bind(*on_hand)
+            .bind(m.reference_type)
+            .bind(&m.reference_id)
+            .bind(m.note)
+            .bind(m.created_by)
+            .bind(at);
+    }
+    let mut movements: Vec<Movement> = insert.fetch_all(c).await?;
+    // Ids follow the VALUES order; RETURNING's row order is not promised.
+    movements.sort_by_key(|m| m.id);
+    Ok(movements)
 }
 
 /// Moves stock between warehouses: a transfer_out and a transfer_in with one reference, at the

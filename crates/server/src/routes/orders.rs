@@ -20,7 +20,7 @@ use crate::auth::tokens::sha256_hex;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, OrNotFound};
 use crate::extract::{ApiJson, ApiQuery, PathId};
-use crate::routes::catalog::{check_amount, check_quantity, resolve_warehouse};
+use crate::routes::catalog::{check_amount, check_quantity};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -116,10 +116,9 @@ async fn create_order(
     let notes = optional_text("notes", req.notes.as_deref().unwrap_or(""), 2000)?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
-    let warehouse_id = resolve_warehouse(&mut c, req.warehouse_id).await?;
     let new = NewOrder {
         customer_id: req.customer_id,
-        warehouse_id,
+        warehouse_id: req.warehouse_id,
         items: &items,
         discount,
         notes: notes.as_deref(),
