@@ -95,6 +95,19 @@ pub async fn level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> Stor
     }))
 }
 
+/// The active warehouse with the most units of `product_id` available (the lowest id on a
+/// tie); None when no active warehouse has any.
+pub async fn best_stocked_warehouse(c: &mut Conn<'_>, product_id: i64) -> StoreResult<Option<i64>> {
+    sql::query_scalar(
+        "SELECT l.warehouse_id FROM stock_levels l JOIN warehouses w ON w.id = l.warehouse_id
+         WHERE l.product_id = $1 AND w.is_active AND l.on_hand - l.reserved > 0
+         ORDER BY l.on_hand - l.reserved DESC, l.warehouse_id LIMIT 1",
+    )
+    .bind(product_id)
+    .fetch_optional(c)
+    .await
+}
+
 /// Books a movement, consuming `consume_reserved` units of reservation at the same time (a
 /// committed reservation becomes a sale exit). Fails with [`StoreError::Insufficient`] when it
 /// would leave available stock below zero; nothing is written then.

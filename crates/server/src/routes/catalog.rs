@@ -570,7 +570,8 @@ async fn delete_product(State(state): State<AppState>, caller: Caller, PathId(id
 #[serde(deny_unknown_fields)]
 pub struct SellRequest {
     pub quantity: i64,
-    /// Default: the first active warehouse.
+    /// Default: the active warehouse with the most units of the product available (the
+    /// first active warehouse when none has any).
     pub warehouse_id: Option<i64>,
     pub customer_id: Option<i64>,
 }
@@ -599,7 +600,13 @@ async fn sell_product(
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     catalog::product(&mut c, id).await.or_not_found("product")?;
-    let warehouse_id = resolve_warehouse(&mut c, req.warehouse_id).await?;
+    let warehouse_id = match req.warehouse_id {
+        None => match stock::best_stocked_warehouse(&mut c, id).await? {
+            Some(stocked) => stocked,
+            None => resolve_warehouse(&mut c, None).await?,
+        },
+        given => resolve_warehouse(&mut c, given).await?,
+    };
     crate::routes::sales::check_customer(&mut c, req.customer_id).await?;
     let line = LineRequest {
         product_id: id,

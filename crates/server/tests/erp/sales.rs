@@ -314,6 +314,47 @@ async fn sell_raises_one_alert(app: TestApp) {
         .expect_error(404, "not_found", None);
     assert_eq!(level(&app, lid, main).await, (10, 2, 8, 0));
     assert_eq!(app.get("/api/sales", &app.admin).await.expect(200).body["total"], 4);
+
+    // Without a warehouse, a sale comes from where the product is in stock, not from the
+    // first warehouse (which has none of it here).
+    let shop = id(&app
+        .post(
+            "/api/warehouses",
+            &app.admin,
+            json!({"code": "TIENDA-2", "name": "Tienda 2", "kind": "store"}),
+        )
+        .await
+        .expect(201)
+        .body);
+    let elsewhere = simple_product(&app, "SOLO-TIENDA", 900, 300, 0).await;
+    book(
+        &app,
+        json!({"product_id": elsewhere, "warehouse_id": shop, "kind": "entry", "quantity": 4}),
+    )
+    .await
+    .expect(201);
+    let sold = app
+        .post(
+            &format!("/api/products/{elsewhere}/sell"),
+            &app.admin,
+            json!({"quantity": 1}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(
+        (sold["sale"]["warehouse_id"].as_i64(), sold["updated_stock"].as_i64()),
+        (Some(shop), Some(3))
+    );
+    // Stocked nowhere: the first warehouse, which refuses it.
+    let nowhere = simple_product(&app, "SIN-STOCK", 900, 300, 0).await;
+    app.post(
+        &format!("/api/products/{nowhere}/sell"),
+        &app.admin,
+        json!({"quantity": 1}),
+    )
+    .await
+    .expect_error(409, "insufficient_stock", None);
     assert_no_drift(&app).await;
 }
 
