@@ -2,7 +2,7 @@
 //! batch training time, `for_basket` and user scoring (whole catalogue + top 10) p50/p99, the
 //! hybrid blend (item-item + 0.3 × ALS (100 factors) + 0.3 × EASE) and each of its parts p50/p99,
 //! the served path (`Engine::for_user` hybrid and `Engine::for_basket`, reasons included)
-//! p50/p99, and `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
+//! p50/p99, the user answer again after one new event per customer (folded in), and `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
 //!
 //! `cargo bench -p bodega-recommend --bench latency -- [ONLINE_RETAIL_CSV] [TEST_FROM]`
 
@@ -19,7 +19,7 @@ use bodega_recommend::eval::{Line, Split};
 use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::{ItemItem, ItemItemConfig};
 use bodega_recommend::scorer::{top_n, Scorer};
-use bodega_recommend::{Basket, Engine, EngineConfig, Product, Strategy, TrainingData};
+use bodega_recommend::{Basket, Engine, EngineConfig, InteractionKind, Product, Strategy, TrainingData};
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
@@ -234,6 +234,27 @@ fn main() {
         percentile(&mut served_user, 0.99),
         percentile(&mut served_basket, 0.5),
         percentile(&mut served_basket, 0.99)
+    );
+
+    // The same customers after one new event each (a view of a product they bought): their
+    // trained factor no longer matches their history, so ALS folds them in.
+    let mut live = engine.clone();
+    let viewed_at = test.first().map_or(test_from, |t| t.0);
+    for (u, _, _) in &split.scored {
+        if let Some(&(item, _)) = split.histories[*u as usize].last() {
+            let customer = split.users.id(*u).to_string();
+            live.observe_interaction(&customer, split.items.id(item), InteractionKind::View, viewed_at);
+        }
+    }
+    let mut folded = Vec::new();
+    for (u, _, _) in &split.scored {
+        let customer = split.users.id(*u).to_string();
+        folded.push(millis(|| live.for_user(&customer, Strategy::Hybrid, 10)));
+    }
+    println!(
+        "served after a new event (folded in): Engine::for_user(hybrid, 10) p50 {:.4} ms, p99 {:.4} ms",
+        percentile(&mut folded, 0.5),
+        percentile(&mut folded, 0.99)
     );
 
     let mut observe = Vec::new();

@@ -555,19 +555,18 @@ impl Engine {
     /// (with its shortlist), else folded in from `history`. None without the model.
     fn user_factor(&self, user: &str, history: &[(u32, f32)]) -> Option<UserFactor<'_>> {
         let als = self.als.as_ref()?;
-        let trained = self
-            .als_users
-            .get(user)
-            .filter(|(_, events)| self.users.get(user).is_some_and(|h| h.events.len() == *events))
-            .and_then(|&(row, _)| als.user_factor(row).map(|x| (row, x)));
-        Some(match trained {
-            Some((row, x)) => UserFactor {
+        let (row, events_then) = self.als_users.get(user).copied().unzip();
+        let trained = row.and_then(|row| als.user_factor(row));
+        let unchanged = events_then.is_some() && self.users.get(user).map(|h| h.events.len()) == events_then;
+        Some(match (trained, row) {
+            (Some(x), Some(row)) if unchanged => UserFactor {
                 x: Cow::Borrowed(x),
                 shortlist: self.als_shortlist.of(row),
             },
-            None if history.is_empty() => return None,
-            None => UserFactor {
-                x: Cow::Owned(als.fold_in(history)),
+            _ if history.is_empty() => return None,
+            // Events since training: folded in afresh, from the trained factor when there is one.
+            _ => UserFactor {
+                x: Cow::Owned(als.fold_in_from(history, trained)),
                 shortlist: None,
             },
         })
