@@ -3,8 +3,8 @@
 //! result. The server keeps one `Engine` in memory, feeds it every sale and interaction as
 //! they happen, and replaces it after each training run.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ use crate::itemitem::{ItemItem, ItemItemConfig, TimedBasket};
 use crate::matrix::Csr;
 use crate::popular::{Popular, PopularConfig};
 use crate::scorer::{top_n, Scored, Scorer};
-use crate::shortlist::{AlsShortlist, Shortlist};
+use crate::shortlist::{AlsShortlist, Folded, FoldedUsers, Shortlist};
 
 /// A product as the engine knows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -416,10 +416,30 @@ const DAY: f64 = 86_400.0;
 /// Item-item candidates re-ranked by EASE for a basket answer.
 const BASKET_POOL: usize = 50;
 
-/// A user's ALS factor for one answer, with the trained user's shortlist.
-struct UserFactor<'a> {
-    x: Cow<'a, [f32]>,
-    shortlist: Option<Shortlist<'a>>,
+/// A user's ALS factor for one answer, with their shortlist.
+enum UserFactor<'a> {
+    Trained {
+        x: &'a [f32],
+        shortlist: Option<Shortlist<'a>>,
+    },
+    /// Folded in since training (kept until the user's next event).
+    Folded(Arc<Folded>),
+}
+
+impl UserFactor<'_> {
+    fn x(&self) -> &[f32] {
+        match self {
+            UserFactor::Trained { x, .. } => x,
+            UserFactor::Folded(folded) => &folded.x,
+        }
+    }
+
+    fn shortlist(&self) -> Option<Shortlist<'_>> {
+        match self {
+            UserFactor::Trained { shortlist, .. } => *shortlist,
+            UserFactor::Folded(folded) => folded.shortlist(),
+        }
+    }
 }
 
 /// The recommender: catalogue, histories and models.
@@ -444,6 +464,8 @@ pub struct Engine {
     als_users: HashMap<String, (u32, usize)>,
     /// Each trained user's best products by ALS, so hybrid answers need not score them all.
     als_shortlist: AlsShortlist,
+    /// Customers folded in since training, until their next event.
+    folded: FoldedUsers,
     /// The newest sale or interaction seen (unix seconds): the clock of decays and windows.
     now: i64,
     version: i64,
@@ -510,6 +532,7 @@ impl Engine {
             ease: None,
             als_users: HashMap::new(),
             als_shortlist: AlsShortlist::default(),
+            folded: FoldedUsers::default(),
             now,
             version,
         };
@@ -555,21 +578,47 @@ impl Engine {
     /// (with its shortlist), else folded in from `history`. None without the model.
     fn user_factor(&self, user: &str, history: &[(u32, f32)]) -> Option<UserFactor<'_>> {
         let als = self.als.as_ref()?;
+        let events = self.users.get(user).map_or(0, |h| h.events.len());
         let (row, events_then) = self.als_users.get(user).copied().unzip();
         let trained = row.and_then(|row| als.user_factor(row));
-        let unchanged = events_then.is_some() && self.users.get(user).map(|h| h.events.len()) == events_then;
-        Some(match (trained, row) {
-            (Some(x), Some(row)) if unchanged => UserFactor {
-                x: Cow::Borrowed(x),
-                shortlist: self.als_shortlist.of(row),
-            },
-            _ if history.is_empty() => return None,
-            // Events since training: folded in afresh, from the trained factor when there is one.
-            _ => UserFactor {
-                x: Cow::Owned(als.fold_in_from(history, trained)),
-                shortlist: None,
-            },
-        })
+        if let (Some(x), Some(row)) = (trained, row) {
+            if events_then == Some(events) {
+                let shortlist = self.als_shortlist.of(row);
+                return Some(UserFactor::Trained { x, shortlist });
+            }
+        }
+        if history.is_empty() {
+            return None;
+        }
+        Some(UserFactor::Folded(self.folded_in(als, user, events, trained)))
+    }
+
+    /// A user with events since training, folded in on the same undecayed strengths training
+    /// uses (from their trained factor when there is one) and kept until their next event.
+    #[inline(never)]
+    fn folded_in(&self, als: &Als, user: &str, events: usize, trained: Option<&[f32]>) -> Arc<Folded> {
+        if let Some(folded) = self.folded.get(user, events) {
+            return folded;
+        }
+        let x = als.fold_in_from(&self.collaborative_history(user), trained);
+        let folded = Arc::new(Folded::new(als, x, events, self.config.als_shortlist));
+        self.folded.put(user, Arc::clone(&folded));
+        folded
+    }
+
+    /// A user's events as ALS trains on them: a bought line counts 1, an interaction its
+    /// weight relative to a purchase, without decay.
+    fn collaborative_history(&self, user: &str) -> Vec<(u32, f32)> {
+        let purchase = self.config.weights.purchase.max(f32::MIN_POSITIVE);
+        self.users
+            .get(user)
+            .map(|h| {
+                h.events
+                    .iter()
+                    .map(|&(item, weight, _)| (item, weight / purchase))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Labels the answers with the version stored for this engine.
@@ -781,7 +830,7 @@ impl Engine {
                 top_n(&scores, n, exclude)
             }
             (Strategy::Collaborative, Some(factor), Some(als)) => {
-                als.score_factor(&factor.x, &mut scores);
+                als.score_factor(factor.x(), &mut scores);
                 top_n(&scores, n, exclude)
             }
             (Strategy::Collaborative, _, _) => {
@@ -790,7 +839,7 @@ impl Engine {
             }
             (Strategy::Hybrid, _, _) => self.hybrid_top(&history, factor.as_ref(), n, exclude),
         };
-        let als_score = |item: u32| Some(self.als.as_ref()?.score_item(&factor.as_ref()?.x, item));
+        let als_score = |item: u32| Some(self.als.as_ref()?.score_item(factor.as_ref()?.x(), item));
         let events = self.users.get(user).map(|h| h.events.as_slice()).unwrap_or(&[]);
         let mut times: Vec<i64> = events.iter().map(|e| e.2).collect();
         times.sort_unstable();
@@ -835,7 +884,7 @@ impl Engine {
         }
         let weight = self.config.hybrid_als_weight;
         if let (Some(als), Some(factor)) = (&self.als, factor) {
-            match factor.shortlist.filter(|list| list.best() > 0.0 && weight >= 0.0) {
+            match factor.shortlist().filter(|list| list.best() > 0.0 && weight >= 0.0) {
                 Some(list) => {
                     return top_with_bounded_part(
                         &fixed,
@@ -845,11 +894,11 @@ impl Engine {
                         als.items(),
                         n,
                         exclude,
-                        |item| als.score_item(&factor.x, item),
+                        |item| als.score_item(factor.x(), item),
                     )
                 }
                 None => {
-                    als.score_factor(&factor.x, &mut part);
+                    als.score_factor(factor.x(), &mut part);
                     add_normalised(&mut fixed, &part, weight);
                 }
             }
@@ -1348,7 +1397,7 @@ mod tests {
             .filter(|c| {
                 engines[0]
                     .user_factor(&c.to_string(), &[(0, 1.0)])
-                    .is_some_and(|f| f.shortlist.is_some())
+                    .is_some_and(|f| matches!(f, UserFactor::Trained { shortlist: Some(_), .. }))
             })
             .count();
         assert_eq!(shortlisted, 59, "every customer but the one with a new sale");
@@ -1363,6 +1412,15 @@ mod tests {
                 );
             }
         }
+        // The folded-in customer's next answers reuse their factor until their next event;
+        // an engine's clone starts without any, so it folds them in afresh.
+        let engine = &mut engines[1];
+        let first = engine.for_user("3", Strategy::Hybrid, 10);
+        assert_eq!(engine.for_user("3", Strategy::Hybrid, 10), first);
+        engine.observe_interaction("3", 7, InteractionKind::Cart, 1_700_000_000 + 602 * 50_000);
+        let after = engine.for_user("3", Strategy::Hybrid, 10);
+        assert_ne!(after, first);
+        assert_eq!(after, engine.clone().for_user("3", Strategy::Hybrid, 10));
     }
 
     #[test]

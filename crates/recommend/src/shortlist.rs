@@ -5,6 +5,9 @@
 //! factor is fixed until their next event (then they are folded in afresh and scored in
 //! full), so the list stays exact for as long as it is used.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use rayon::prelude::*;
 
 use crate::als::Als;
@@ -63,11 +66,7 @@ impl AlsShortlist {
                 || vec![0f32; als.items()],
                 |buffer, (user, (items, scores))| {
                     if let Some(x) = als.user_factor(user as u32) {
-                        als.score_factor(x, buffer);
-                        for (k, best) in top_n(buffer, m, |_| false).into_iter().enumerate() {
-                            items[k] = best.item;
-                            scores[k] = best.score;
-                        }
+                        best_into(als, x, buffer, items, scores);
                     }
                 },
             );
@@ -75,6 +74,8 @@ impl AlsShortlist {
     }
 
     /// The list of trained user `user`; None for a user beyond the model or an empty list.
+    ///
+    /// (Lists hold only finite scores first; `of` stops at the first padding entry.)
     pub fn of(&self, user: u32) -> Option<Shortlist<'_>> {
         let range = user as usize * self.m..(user as usize + 1) * self.m;
         let scores = self.scores.get(range.clone())?;
@@ -83,6 +84,87 @@ impl AlsShortlist {
             items: &self.items[range.start..range.start + kept],
             scores: &scores[..kept],
         })
+    }
+}
+
+/// Writes the best `items.len()` products for factor `x` (scores in `buffer`, one per product).
+fn best_into(als: &Als, x: &[f32], buffer: &mut [f32], items: &mut [u32], scores: &mut [f32]) {
+    als.score_factor(x, buffer);
+    for (k, best) in top_n(buffer, items.len(), |_| false).into_iter().enumerate() {
+        items[k] = best.item;
+        scores[k] = best.score;
+    }
+}
+
+/// A customer folded in since training: their factor and best products by ALS, valid while
+/// they have `events` events (their next event folds them in again).
+#[derive(Debug)]
+pub(crate) struct Folded {
+    pub events: usize,
+    pub x: Vec<f32>,
+    items: Vec<u32>,
+    scores: Vec<f32>,
+}
+
+impl Folded {
+    pub fn new(als: &Als, x: Vec<f32>, events: usize, m: usize) -> Self {
+        let m = m.min(als.items());
+        let (mut items, mut scores) = (vec![0u32; m], vec![f32::NEG_INFINITY; m]);
+        if m > 0 {
+            best_into(als, &x, &mut vec![0f32; als.items()], &mut items, &mut scores);
+        }
+        let kept = scores.iter().take_while(|s| s.is_finite()).count();
+        items.truncate(kept);
+        scores.truncate(kept);
+        Self {
+            events,
+            x,
+            items,
+            scores,
+        }
+    }
+
+    pub fn shortlist(&self) -> Option<Shortlist<'_>> {
+        (!self.items.is_empty()).then_some(Shortlist {
+            items: &self.items,
+            scores: &self.scores,
+        })
+    }
+}
+
+/// The customers folded in since training, so that their answers after the first one cost
+/// what a trained customer's do. Derived data: a clone of the engine starts empty.
+#[derive(Default)]
+pub(crate) struct FoldedUsers(Mutex<HashMap<String, Arc<Folded>>>);
+
+/// Customers kept at most; past it the cache starts over.
+const FOLDED_USERS: usize = 65_536;
+
+impl FoldedUsers {
+    /// The customer's entry if it was made at `events` events.
+    pub fn get(&self, user: &str, events: usize) -> Option<Arc<Folded>> {
+        let map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.get(user).filter(|f| f.events == events).cloned()
+    }
+
+    pub fn put(&self, user: &str, folded: Arc<Folded>) {
+        let mut map = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if map.len() >= FOLDED_USERS && !map.contains_key(user) {
+            map.clear();
+        }
+        map.insert(user.to_string(), folded);
+    }
+}
+
+impl Clone for FoldedUsers {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl std::fmt::Debug for FoldedUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FoldedUsers")
     }
 }
 
