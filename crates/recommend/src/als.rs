@@ -349,15 +349,7 @@ impl Als {
         let Some(y) = self.item_factors.get(item as usize * f..(item as usize + 1) * f) else {
             return f32::NEG_INFINITY;
         };
-        struct Dot<'a>(&'a [f32], &'a [f32]);
-        impl WithSimd for Dot<'_> {
-            type Output = f32;
-            #[inline(always)]
-            fn with_simd<S: Simd>(self, simd: S) -> f32 {
-                dot(simd, self.0, self.1)
-            }
-        }
-        simd::dispatch(Dot(x, y))
+        simd::dispatched_dot(x, y)
     }
 
     /// Users the model was trained with.

@@ -16,6 +16,19 @@ pub fn dispatch<Op: WithSimd>(op: Op) -> Op::Output {
     Arch::new().dispatch(op)
 }
 
+/// [`dot`] on its own, dispatched: for a single product where no kernel is running already.
+pub fn dispatched_dot(a: &[f32], b: &[f32]) -> f32 {
+    struct Dot<'a>(&'a [f32], &'a [f32]);
+    impl WithSimd for Dot<'_> {
+        type Output = f32;
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) -> f32 {
+            dot(simd, self.0, self.1)
+        }
+    }
+    dispatch(Dot(a, b))
+}
+
 /// `Σ a_i · b_i` over the common length.
 #[inline(always)]
 pub fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {

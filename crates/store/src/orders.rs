@@ -226,35 +226,15 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         },
     })?;
     let rows: Vec<String> = (0..lines.len())
-        .map(|i| {
-            let n = i * 6;
-            format!(
-                "($1, ${}, ${}, ${}, ${}, ${}, ${})",
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5,
-                n + 6,
-                n + 7
-            )
-        })
+        .map(|i| format!("($1, {})", sales::placeholders(2 + i * 6, 6)))
         .collect();
-    let mut insert = sql::query_as(format!(
+    let insert = sql::query_as(format!(
         "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
          VALUES {} RETURNING *",
         rows.join(", ")
     ))
     .bind(inserted.id);
-    for l in &lines {
-        insert = insert
-            .bind(l.product_id)
-            .bind(&l.sku)
-            .bind(&l.product_name)
-            .bind(l.unit_price)
-            .bind(l.quantity)
-            .bind(l.unit_price * l.quantity);
-    }
-    let mut items: Vec<OrderItem> = insert.fetch_all(c).await?;
+    let mut items: Vec<OrderItem> = sales::bind_lines(insert, &lines).fetch_all(c).await?;
     items.sort_by_key(|i| i.id);
     let id = inserted.id;
     let order = OrderWithItems {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::outbox;
+use crate::sales::placeholders;
 use crate::stock::{self, Exit, LevelChange, NewMovement};
 use crate::{alerts, now, sql, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::MovementKind;
@@ -66,15 +67,7 @@ async fn insert(c: &mut Conn<'_>, rs: &[NewReservation<'_>], at: DateTime<Utc>) 
     let rows: Vec<String> = (0..rs.len())
         .map(|i| {
             let n = 2 + i * 6;
-            format!(
-                "(${}, ${}, ${}, 'active', ${}, ${}, ${}, $1, $1)",
-                n,
-                n + 1,
-                n + 2,
-                n + 3,
-                n + 4,
-                n + 5
-            )
+            format!("({}, 'active', {}, $1, $1)", placeholders(n, 3), placeholders(n + 3, 3))
         })
         .collect();
     let mut insert = sql::query_as(format!(
@@ -161,7 +154,20 @@ pub async fn commit(
     created_by: &str,
 ) -> StoreResult<Reservation> {
     let r = close(c, id, "committed").await?;
-    let movement = NewMovement {
+    let movement = exit_of(&r, kind, reference_type, reference_id, created_by);
+    stock::book(c, &movement, r.quantity).await?;
+    Ok(r)
+}
+
+/// The stock exit a committed reservation becomes.
+fn exit_of<'a>(
+    r: &Reservation,
+    kind: MovementKind,
+    reference_type: &'a str,
+    reference_id: &str,
+    created_by: &'a str,
+) -> NewMovement<'a> {
+    NewMovement {
         product_id: r.product_id,
         warehouse_id: r.warehouse_id,
         kind,
@@ -171,9 +177,7 @@ pub async fn commit(
         reference_id: Some(reference_id.to_string()),
         note: None,
         created_by,
-    };
-    stock::book(c, &movement, r.quantity).await?;
-    Ok(r)
+    }
 }
 
 /// Commits every active reservation of an order (shipping it) into exits of `kind`, booked
@@ -200,17 +204,7 @@ pub async fn commit_for_order(
     let exits: Vec<Exit<'_>> = committed
         .iter()
         .map(|r| Exit {
-            movement: NewMovement {
-                product_id: r.product_id,
-                warehouse_id: r.warehouse_id,
-                kind,
-                quantity: -r.quantity,
-                unit_cost: None,
-                reference_type: Some(reference_type),
-                reference_id: Some(reference_id.to_string()),
-                note: None,
-                created_by,
-            },
+            movement: exit_of(r, kind, reference_type, reference_id, created_by),
             consume_reserved: r.quantity,
         })
         .collect();

@@ -126,6 +126,21 @@ pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> Stor
 }
 
 /// `$from, $from+1, …` (`count` placeholders), for `IN (…)` lists.
+/// Binds each line's product, sku, name, unit price, quantity and line total, in that order:
+/// the six values a line gives the item inserts of sales and orders.
+pub(crate) fn bind_lines<'q, O: sql::FromRow>(mut insert: sql::QueryAs<'q, O>, lines: &[Line]) -> sql::QueryAs<'q, O> {
+    for l in lines {
+        insert = insert
+            .bind(l.product_id)
+            .bind(&l.sku)
+            .bind(&l.product_name)
+            .bind(l.unit_price)
+            .bind(l.quantity)
+            .bind(l.unit_price * l.quantity);
+    }
+    insert
+}
+
 pub(crate) fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
         .map(|n| format!("${n}"))
@@ -239,23 +254,14 @@ async fn insert_items(c: &mut Conn<'_>, sale: &Sale, lines: &[Line]) -> StoreRes
             )
         })
         .collect();
-    let mut insert = sql::query_as(format!(
+    let insert = sql::query_as(format!(
         "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
          VALUES {} RETURNING *",
         rows.join(", ")
     ))
     .bind(sale.id)
     .bind(sale.warehouse_id);
-    for l in lines {
-        insert = insert
-            .bind(l.product_id)
-            .bind(&l.sku)
-            .bind(&l.product_name)
-            .bind(l.unit_price)
-            .bind(l.quantity)
-            .bind(l.unit_price * l.quantity);
-    }
-    let mut items: Vec<SaleItem> = insert.fetch_all(c).await?;
+    let mut items: Vec<SaleItem> = bind_lines(insert, lines).fetch_all(c).await?;
     // Ids follow the VALUES order; RETURNING's row order is not promised.
     items.sort_by_key(|i| i.id);
     Ok(items)
