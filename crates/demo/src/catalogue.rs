@@ -32,7 +32,9 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// The central warehouse, then the shops.
+    /// The central warehouse, then the shops. The central warehouse takes over the default
+    /// `MAIN` one a new database has, so that what defaults to the first warehouse (orders,
+    /// till sales) finds the stock there.
     async fn locations(&mut self, c: &mut Conn<'_>) -> anyhow::Result<()> {
         let Run {
             cfg,
@@ -41,18 +43,21 @@ impl Run<'_> {
             ..
         } = *self;
         for (i, (code, name, address, factor)) in data::LOCATIONS.iter().take(cfg.stores + 1).enumerate() {
-            let w = catalog::create_warehouse(
-                c,
-                actor,
-                &WarehouseInput {
-                    code: code.to_string(),
-                    name: name.to_string(),
-                    kind: if i == 0 { "warehouse" } else { "store" }.into(),
-                    address: Some(address.to_string()),
-                    is_active: true,
-                },
-            )
-            .await?;
+            let input = WarehouseInput {
+                code: code.to_string(),
+                name: name.to_string(),
+                kind: if i == 0 { "warehouse" } else { "store" }.into(),
+                address: Some(address.to_string()),
+                is_active: true,
+            };
+            let default = match i {
+                0 => catalog::warehouse_by_code(c, "MAIN").await?,
+                _ => None,
+            };
+            let w = match default {
+                Some(main) => catalog::update_warehouse(c, actor, main.id, &input).await?,
+                None => catalog::create_warehouse(c, actor, &input).await?,
+            };
             sim.locations.push(Location {
                 id: w.id,
                 factor: *factor,
