@@ -9,11 +9,12 @@ use anyhow::Context;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use bodega_events::EventBus;
-use bodega_store::api_keys::{self, ApiKey};
+use bodega_store::api_keys;
 use bodega_store::audit::Actor;
 use bodega_store::catalog::{self, WarehouseInput};
 use bodega_store::{reservations, roles, settings, Db};
 
+use crate::auth::known::KnownCallers;
 use crate::auth::limiter::Limiter;
 use crate::auth::tokens::{random_secret, TokenKeys};
 use crate::config::Config;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub jobs: Arc<Vec<crate::jobs::Job>>,
     pub started: Instant,
     api_key_touches: Arc<Mutex<HashMap<i64, Instant>>>,
+    /// Callers resolved in the last second (`auth/known.rs`).
+    pub known_callers: Arc<KnownCallers>,
 }
 
 impl AppState {
@@ -83,27 +86,28 @@ impl AppState {
             events: EventBus::new(),
             started: Instant::now(),
             api_key_touches: Arc::default(),
+            known_callers: Arc::default(),
             config: Arc::new(config),
             db,
         })
     }
 
     /// Records an API key's last use, at most once a minute per key, off the request path.
-    pub fn note_api_key_use(&self, key: &ApiKey) {
+    pub fn note_api_key_use(&self, key_id: i64) {
         let due = {
             let mut touches = self.api_key_touches.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let due = touches
-                .get(&key.id)
+                .get(&key_id)
                 .is_none_or(|last| now.duration_since(*last) > Duration::from_secs(60));
             if due {
-                touches.insert(key.id, now);
+                touches.insert(key_id, now);
             }
             due
         };
         if due {
             let db = self.db.clone();
-            let id = key.id;
+            let id = key_id;
             tokio::spawn(async move {
                 if let Ok(mut tx) = db.begin().await {
                     if api_keys::touch(&mut tx.conn(), id).await.is_ok() {

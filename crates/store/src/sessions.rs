@@ -130,6 +130,7 @@ pub struct Principal {
     pub email: String,
     pub role: String,
     pub permissions: PermissionSet,
+    pub session_expires_at: DateTime<Utc>,
 }
 
 #[derive(FromRow)]
@@ -138,13 +139,14 @@ struct PrincipalRow {
     email: String,
     role: String,
     permissions: String,
+    expires_at: DateTime<Utc>,
 }
 
 /// The active user of a live session, or `None` when the session is revoked or expired or the
 /// user deactivated.
 pub async fn principal(c: &mut Conn<'_>, session_id: &str) -> StoreResult<Option<Principal>> {
     let row: Option<PrincipalRow> = sql::query_as(
-        "SELECT u.id AS user_id, u.email, r.name AS role, r.permissions
+        "SELECT u.id AS user_id, u.email, r.name AS role, r.permissions, s.expires_at
          FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
          WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 AND u.is_active",
     )
@@ -157,5 +159,6 @@ pub async fn principal(c: &mut Conn<'_>, session_id: &str) -> StoreResult<Option
         email: r.email,
         role: r.role,
         permissions: PermissionSet::from_storage(&r.permissions),
+        session_expires_at: r.expires_at,
     }))
 }

@@ -64,6 +64,13 @@ impl Caller {
         }
     }
 
+    /// This caller as the author of one request.
+    fn with_request(mut self, request_id: Option<String>, ip: Option<String>) -> Self {
+        self.actor.request_id = request_id;
+        self.actor.ip = ip;
+        self
+    }
+
     /// A stable key for per-caller rate limiting.
     pub fn limit_key(&self) -> String {
         match &self.identity {
@@ -125,57 +132,78 @@ impl FromRequestParts<AppState> for Caller {
         let (request_id, ip) = request_meta(parts);
         if let Some(token) = bearer(&parts.headers) {
             let claims = state.tokens.verify(token)?;
-            let mut conn = state.db.read().await?;
-            let principal = sessions::principal(&mut conn.conn(), &claims.sid)
-                .await?
-                .filter(|p| p.user_id.to_string() == claims.sub)
-                .ok_or_else(|| ApiError::Unauthorized("session revoked or expired; sign in again".into()))?;
-            let caller = Caller {
-                actor: Actor {
-                    kind: "user",
-                    id: Some(principal.user_id),
-                    label: principal.email.clone(),
-                    request_id,
-                    ip,
-                },
-                permissions: principal.permissions,
-                identity: Identity::User {
-                    user_id: principal.user_id,
-                    session_id: claims.sid,
-                    email: principal.email,
-                    role: principal.role,
-                },
+            let caller = match state.known_callers.get(&claims.sid) {
+                Some(known) if known.user_id().is_some_and(|id| id.to_string() == claims.sub) => known,
+                _ => {
+                    let generation = state.known_callers.generation();
+                    let mut conn = state.db.read().await?;
+                    let principal = sessions::principal(&mut conn.conn(), &claims.sid)
+                        .await?
+                        .filter(|p| p.user_id.to_string() == claims.sub)
+                        .ok_or_else(|| ApiError::Unauthorized("session revoked or expired; sign in again".into()))?;
+                    let caller = Caller {
+                        actor: Actor {
+                            kind: "user",
+                            id: Some(principal.user_id),
+                            label: principal.email.clone(),
+                            request_id: None,
+                            ip: None,
+                        },
+                        permissions: principal.permissions,
+                        identity: Identity::User {
+                            user_id: principal.user_id,
+                            session_id: claims.sid.clone(),
+                            email: principal.email,
+                            role: principal.role,
+                        },
+                    };
+                    state
+                        .known_callers
+                        .remember(&claims.sid, generation, &caller, Some(principal.session_expires_at));
+                    caller
+                }
             };
             state.api_limiter.check(&caller.limit_key())?;
-            return Ok(caller);
+            return Ok(caller.with_request(request_id, ip));
         }
         if let Some(key) = parts.headers.get("x-api-key") {
             let key = key
                 .to_str()
                 .map_err(|_| ApiError::Unauthorized("invalid API key".into()))?;
             let hash = sha256_hex(key.trim());
-            let mut conn = state.db.read().await?;
-            let api_key = api_keys::authenticate(&mut conn.conn(), &hash)
-                .await?
-                .ok_or_else(|| ApiError::Unauthorized("invalid, revoked or expired API key".into()))?;
-            drop(conn);
-            state.note_api_key_use(&api_key);
-            let caller = Caller {
-                actor: Actor {
-                    kind: "api_key",
-                    id: Some(api_key.id),
-                    label: format!("api key {}", api_key.name),
-                    request_id,
-                    ip,
-                },
-                permissions: PermissionSet::parse_all(&api_key.permissions).unwrap_or_default(),
-                identity: Identity::ApiKey {
-                    key_id: api_key.id,
-                    name: api_key.name,
-                },
+            let caller = match state.known_callers.get(&hash) {
+                Some(known) => known,
+                None => {
+                    let generation = state.known_callers.generation();
+                    let mut conn = state.db.read().await?;
+                    let api_key = api_keys::authenticate(&mut conn.conn(), &hash)
+                        .await?
+                        .ok_or_else(|| ApiError::Unauthorized("invalid, revoked or expired API key".into()))?;
+                    drop(conn);
+                    let expires_at = api_key.expires_at;
+                    let caller = Caller {
+                        actor: Actor {
+                            kind: "api_key",
+                            id: Some(api_key.id),
+                            label: format!("api key {}", api_key.name),
+                            request_id: None,
+                            ip: None,
+                        },
+                        permissions: PermissionSet::parse_all(&api_key.permissions).unwrap_or_default(),
+                        identity: Identity::ApiKey {
+                            key_id: api_key.id,
+                            name: api_key.name,
+                        },
+                    };
+                    state.known_callers.remember(&hash, generation, &caller, expires_at);
+                    caller
+                }
             };
+            if let Identity::ApiKey { key_id, .. } = caller.identity {
+                state.note_api_key_use(key_id);
+            }
             state.api_limiter.check(&caller.limit_key())?;
-            return Ok(caller);
+            return Ok(caller.with_request(request_id, ip));
         }
         Err(ApiError::Unauthorized(
             "authentication required: send a bearer token or an x-api-key".into(),

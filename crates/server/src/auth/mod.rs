@@ -2,6 +2,7 @@
 //! (what they may do: `resource:action` permissions checked by every handler).
 
 pub mod caller;
+pub mod known;
 pub mod limiter;
 pub mod password;
 pub mod tokens;

@@ -108,5 +108,6 @@ async fn revoke_key(State(state): State<AppState>, caller: Caller, PathId(id): P
         .await
         .or_not_found("api key")?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -231,6 +231,7 @@ async fn refresh(
         RefreshLookup::Current { session_id, user_id } => (session_id, user_id),
         RefreshLookup::Replayed => {
             tx.commit().await?;
+            state.known_callers.forget_all();
             return Err(ApiError::Unauthorized(
                 "refresh token already used; the session has been revoked".into(),
             ));
@@ -278,6 +279,7 @@ async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Stat
     )
     .await?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -347,6 +349,7 @@ async fn update_profile(
     let mut tx = state.db.begin().await?;
     let user = users::update(&mut tx.conn(), &caller.actor, user_id, &changes).await?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(axum::Json(user))
 }
 
@@ -381,5 +384,6 @@ async fn change_password(
     users::set_password(&mut tx.conn(), &caller.actor, user_id, &hash).await?;
     sessions::revoke_all_for_user(&mut tx.conn(), user_id, Some(session_id), "password changed").await?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }

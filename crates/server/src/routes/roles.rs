@@ -112,6 +112,7 @@ async fn update_role(
         .await
         .or_not_found("role")?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(Json(role))
 }
 
@@ -125,6 +126,7 @@ async fn delete_role(State(state): State<AppState>, caller: Caller, PathId(id): 
         .await
         .or_not_found("role")?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
 

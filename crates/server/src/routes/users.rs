@@ -151,6 +151,7 @@ async fn update_user(
         sessions::revoke_all_for_user(&mut c, id, None, "user deactivated").await?;
     }
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(Json(user))
 }
 
@@ -173,6 +174,7 @@ async fn deactivate_user(State(state): State<AppState>, caller: Caller, PathId(i
     users::update(&mut c, &caller.actor, id, &changes).await?;
     sessions::revoke_all_for_user(&mut c, id, None, "user deactivated").await?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -229,5 +231,6 @@ async fn reset_password(
         .or_not_found("user")?;
     sessions::revoke_all_for_user(&mut tx.conn(), id, None, "password reset").await?;
     tx.commit().await?;
+    state.known_callers.forget_all();
     Ok(StatusCode::NO_CONTENT)
 }
