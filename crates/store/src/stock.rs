@@ -329,17 +329,21 @@ pub(crate) async fn change_levels(
     changes: &[LevelChange],
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<LevelAfter>> {
-    lock_levels(c, changes).await?;
+    let (lock, after_lock) = if c.backend() == Backend::Postgres && changes.len() > 1 {
+        (LOCK_IN_KEY_ORDER, AFTER_THE_LOCK)
+    } else {
+        ("", "")
+    };
     let mut changed: Vec<LevelAfter> = sql::query_as(format!(
-        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS (VALUES {})
+        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS (VALUES {}){lock}
          UPDATE stock_levels SET on_hand = on_hand + change.on_hand_delta,
              reserved = reserved + change.reserved_delta, updated_at = $1
          FROM change
          WHERE stock_levels.product_id = change.product_id AND stock_levels.warehouse_id = change.warehouse_id
            AND reserved + change.reserved_delta >= 0
-           AND on_hand + change.on_hand_delta - (reserved + change.reserved_delta) >= 0
+           AND on_hand + change.on_hand_delta - (reserved + change.reserved_delta) >= 0{after_lock}
          {LEVEL_AFTER}",
-        sql::value_rows(changes.len(), 4, 2)
+        sql::value_rows(changes.len(), 4, 2),
     ))
     .bind(at)
     .bind_all(
@@ -357,23 +361,18 @@ pub(crate) async fn change_levels(
     Ok(changed)
 }
 
-/// On PostgreSQL, locks the levels of a multi-row update in key order first: the update locks
-/// rows in whatever order its plan reads them, and two transactions locking the same levels in
-/// different orders could deadlock. SQLite has a single writer.
-async fn lock_levels(c: &mut Conn<'_>, changes: &[LevelChange]) -> StoreResult<()> {
-    if c.backend() != Backend::Postgres || changes.len() < 2 {
-        return Ok(());
-    }
-    sql::query(format!(
-        "SELECT 1 FROM stock_levels WHERE (product_id, warehouse_id) IN ({})
-         ORDER BY product_id, warehouse_id FOR UPDATE",
-        sql::value_rows(changes.len(), 2, 1)
-    ))
-    .bind_all(changes.iter().flat_map(|ch| [ch.product_id, ch.warehouse_id]))
-    .execute(c)
-    .await?;
-    Ok(())
-}
+/// On PostgreSQL a multi-row update locks its rows in whatever order its plan reads them, and
+/// two transactions locking the same levels in different orders could deadlock. So the levels
+/// are locked in key order first, in the same statement: `locked` takes the row locks
+/// (`ORDER BY … FOR UPDATE` locks as it returns, in order), and the update's condition on it
+/// has no column of the updated rows, so PostgreSQL evaluates it once, as a one-time filter,
+/// before the update reads any row. SQLite has a single writer and needs neither part.
+const LOCK_IN_KEY_ORDER: &str = ",
+         locked AS MATERIALIZED (SELECT 1 FROM stock_levels
+             WHERE (product_id, warehouse_id) IN (SELECT product_id, warehouse_id FROM change)
+             ORDER BY product_id, warehouse_id FOR UPDATE)";
+const AFTER_THE_LOCK: &str = "
+           AND (SELECT count(*) FROM locked) >= 0";
 
 /// The changes that [`change_levels`] could not apply, with the stock available to each.
 async fn shortages(c: &mut Conn<'_>, changes: &[LevelChange], changed: &[LevelAfter]) -> StoreResult<Vec<Shortage>> {
