@@ -10,6 +10,7 @@
 mod subscriber;
 pub mod train;
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -18,7 +19,9 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use bodega_recommend::{Engine, InteractionKind, InteractionWeights, Product};
+use bodega_store::orders::OrderWithItems;
 use bodega_store::recommendations::{self, Interaction, ProductProfile};
+use bodega_store::sales::SaleWithItems;
 use bodega_store::Db;
 
 pub use subscriber::spawn_sale_subscriber;
@@ -38,6 +41,9 @@ pub struct Recommender {
     learnt_seq: AtomicI64,
     /// The newest sale id the engine in service was trained on.
     trained_through: AtomicI64,
+    /// Sales learnt since training, by id: a sale arrives twice (from its request, then from
+    /// the bus) and is learnt by whichever comes first.
+    sales_learnt: Mutex<RecentIds>,
     /// The latest training run's offline evaluation (JSON object), for the metrics endpoint.
     evaluation: RwLock<Option<serde_json::Value>>,
     pub weights: InteractionWeights,
@@ -76,6 +82,7 @@ impl Recommender {
             predictions: AtomicU64::new(0),
             learnt_seq: AtomicI64::new(0),
             trained_through: AtomicI64::new(0),
+            sales_learnt: Mutex::new(RecentIds::default()),
             inference_nanos: AtomicU64::new(0),
             evaluation: RwLock::new(None),
             weights,
@@ -141,6 +148,65 @@ impl Recommender {
         }
     }
 
+    /// Learns a sale once: the request that committed it calls this right after its commit, so
+    /// the very next request is answered with the sale learnt, and the bus delivers it again a
+    /// moment later. Sales the engine was trained on are skipped.
+    pub fn learn_sale(&self, sale_id: i64, customer: Option<i64>, lines: Vec<(i64, i64)>, at: i64) {
+        if sale_id <= self.trained_through() {
+            return;
+        }
+        if !self
+            .sales_learnt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(sale_id)
+        {
+            return;
+        }
+        self.observe(Observation::Sale {
+            sale_id,
+            customer,
+            lines,
+            at,
+        });
+    }
+
+    /// [`Self::learn_sale`] for a sale just committed at the till.
+    pub fn learn_committed_sale(&self, sale: &SaleWithItems) {
+        if sale.sale.historical {
+            return;
+        }
+        let lines = sale.items.iter().map(|i| (i.product_id, i.quantity)).collect();
+        self.learn_sale_early(
+            sale.sale.id,
+            sale.sale.customer_id,
+            lines,
+            sale.sale.sold_at.timestamp(),
+        );
+    }
+
+    /// [`Self::learn_sale`] for the sale of an order that just shipped.
+    pub fn learn_shipped_order(&self, order: &OrderWithItems) {
+        let Some(sale_id) = order.sale_id else {
+            return;
+        };
+        let lines = order.items.iter().map(|i| (i.product_id, i.quantity)).collect();
+        let at = order.order.shipped_at.unwrap_or(order.order.updated_at).timestamp();
+        self.learn_sale_early(sale_id, order.order.customer_id, lines, at);
+    }
+
+    /// A sale learnt ahead of the bus, which keeps everything else in order: a product created
+    /// moments ago may not have reached the engine yet, and a sale of it is then left to the
+    /// bus, which delivers the product first.
+    fn learn_sale_early(&self, sale_id: i64, customer: Option<i64>, lines: Vec<(i64, i64)>, at: i64) {
+        let engine = self.engine();
+        if !lines.iter().all(|&(product, _)| engine.knows_product(product)) {
+            return;
+        }
+        drop(engine);
+        self.learn_sale(sale_id, customer, lines, at);
+    }
+
     /// A product created or changed in the catalogue.
     pub fn upsert_product(&self, profile: &ProductProfile) {
         self.observe(Observation::Product(product(profile)));
@@ -192,6 +258,32 @@ impl Recommender {
     /// Abandons a training run's journal (the run failed).
     pub(crate) fn abort_training(&self) {
         *self.journal.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
+/// The last [`RecentIds::CAPACITY`] ids seen. A sale's second arrival comes within moments of
+/// its first; only a bus lagging that many sales behind could bring one back unrecognised.
+#[derive(Default)]
+struct RecentIds {
+    set: HashSet<i64>,
+    order: VecDeque<i64>,
+}
+
+impl RecentIds {
+    const CAPACITY: usize = 65_536;
+
+    /// False when `id` was seen already.
+    fn insert(&mut self, id: i64) -> bool {
+        if !self.set.insert(id) {
+            return false;
+        }
+        self.order.push_back(id);
+        if self.order.len() > Self::CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        true
     }
 }
 

@@ -13,7 +13,7 @@ use bodega_events::{Event, EventBus};
 use bodega_store::outbox::topics;
 use bodega_store::{recommendations, Db};
 
-use super::{Observation, Recommender};
+use super::Recommender;
 
 #[derive(Deserialize)]
 struct SaleRecorded {
@@ -112,12 +112,8 @@ async fn handle(
                 // Already in the engine's training data (events published after a restart).
                 return Ok(());
             }
-            recommender.observe(Observation::Sale {
-                sale_id: sale.sale_id,
-                customer: sale.customer_id,
-                lines,
-                at: sale.timestamp.timestamp(),
-            });
+            // Usually learnt already, by the request that committed the sale.
+            recommender.learn_sale(sale.sale_id, sale.customer_id, lines, sale.timestamp.timestamp());
             // A recommendation is for the moment of the sale: none for imported history nor
             // for sales whose events are published a day late (after an outage).
             let fresh = chrono::Utc::now() - sale.timestamp < chrono::TimeDelta::hours(24);

@@ -617,6 +617,7 @@ async fn sell_product(
     let updated_stock = stock::level(&mut c, id, warehouse_id).await?.available;
     let alert = bodega_store::alerts::live_for(&mut c, id, warehouse_id).await?;
     tx.commit().await?;
+    state.recommender.learn_committed_sale(&sale);
     Ok((
         StatusCode::CREATED,
         Json(SellResponse {

@@ -210,6 +210,9 @@ async fn step(state: &AppState, caller: &Caller, id: i64, action: OrderAction) -
         .await
         .or_not_found("order")?;
     tx.commit().await?;
+    if action == OrderAction::Ship {
+        state.recommender.learn_shipped_order(&order);
+    }
     Ok(Json(order))
 }
 

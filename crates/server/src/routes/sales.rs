@@ -65,6 +65,7 @@ async fn pos_sale(
     check_customer(&mut c, req.customer_id).await?;
     let sale = sales::quick_sale(&mut c, &caller.actor, warehouse_id, req.customer_id, &items).await?;
     tx.commit().await?;
+    state.recommender.learn_committed_sale(&sale);
     Ok((StatusCode::CREATED, Json(sale)))
 }
 

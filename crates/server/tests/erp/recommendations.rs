@@ -13,6 +13,7 @@ crate::on_both_stores!(
     ml_contract_with_the_seed_client_payloads,
     every_sale_gets_a_stored_recommendation,
     bought_together_products_come_first,
+    a_sale_is_learnt_before_its_response,
     training_stores_a_version_with_its_evaluation,
     bad_input_is_refused_with_json_errors,
 );
@@ -298,6 +299,66 @@ async fn bought_together_products_come_first(app: TestApp) {
     // Shampoo was only ever bought with soap; no model ties it to cheese either.
     let _ = s.shampoo;
     let _ = s.cheese;
+}
+
+/// The request that commits a sale teaches the recommender before it answers: the very next
+/// request sees the sale, without waiting for the event bus; the bus's later delivery of the
+/// same sale is not counted again.
+async fn a_sale_is_learnt_before_its_response(app: TestApp) {
+    shop(&app).await;
+    let new = category(&app, "Nuevos").await;
+    let (tea, honey) = (
+        stocked(&app, "TE", "Té verde", new).await,
+        stocked(&app, "MIEL", "Miel de ulmo", new).await,
+    );
+    let (rice, beans) = (
+        stocked(&app, "ARR", "Arroz grado 1", new).await,
+        stocked(&app, "POR", "Porotos tórtola", new).await,
+    );
+    // The engine learns of the new products from the bus.
+    learn(&app).await;
+    let first_after = |item: i64| {
+        let app = &app;
+        async move {
+            let basket = app
+                .post(
+                    "/api/recommendations/basket",
+                    &app.admin,
+                    json!({"items": [item], "limit": 1}),
+                )
+                .await
+                .expect(200)
+                .body;
+            basket["recommendations"][0].clone()
+        }
+    };
+    // At the till: tea and honey, never sold before.
+    sell(&app, None, &[tea, honey]).await;
+    let at_once = first_after(tea).await;
+    assert_eq!(at_once["product_id"], honey, "{at_once}");
+    assert_eq!(at_once["source"], "item-item", "{at_once}");
+    // By an order that ships: rice with beans.
+    let order = app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": rice, "quantity": 1}, {"product_id": beans, "quantity": 2}]}),
+        )
+        .await
+        .expect(201)
+        .body;
+    for step in ["confirm", "ship"] {
+        app.post(&format!("/api/orders/{}/{step}", id(&order)), &app.admin, json!({}))
+            .await
+            .expect(200);
+    }
+    let shipped = first_after(rice).await;
+    assert_eq!(shipped["product_id"], beans, "{shipped}");
+    assert_eq!(shipped["source"], "item-item", "{shipped}");
+    // The bus delivers both sales again: they are not counted twice (the reason counts baskets).
+    learn(&app).await;
+    assert_eq!(first_after(tea).await, at_once);
+    assert_eq!(first_after(rice).await, shipped);
 }
 
 async fn training_stores_a_version_with_its_evaluation(app: TestApp) {
