@@ -11,6 +11,7 @@ use anyhow::{bail, Context};
 use bodega_recommend::als::Als;
 use bodega_recommend::ease::{Ease, EaseConfig};
 use bodega_recommend::eval::{self, Line, ModelResult, ModelSettings, Split};
+use bodega_recommend::hoease::{HoEase, HoEaseConfig};
 use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::ItemItem;
 use bodega_recommend::{EngineConfig, Scorer};
@@ -105,10 +106,27 @@ pub struct EvalRecommendArgs {
     /// Hybrid: weight of EASE next to item-item's 1.
     #[arg(long, default_value_t = EngineConfig::default().hybrid_ease_weight)]
     hybrid_ease_weight: f32,
+    /// Higher-order EASE: pair features, the most frequent co-occurring pairs (0 leaves the
+    /// model out).
+    #[arg(long, default_value_t = HoEaseConfig::default().pairs)]
+    hoease_pairs: usize,
+    /// Higher-order EASE: L2 regularisation of the products' weights.
+    #[arg(long, default_value_t = HoEaseConfig::default().lambda)]
+    hoease_lambda: f64,
+    /// Higher-order EASE: L2 regularisation of the pairs' weights.
+    #[arg(long, default_value_t = HoEaseConfig::default().pair_lambda)]
+    hoease_pair_lambda: f64,
+    /// Higher-order EASE: row weight |row|^-power (0: every basket or customer the same).
+    #[arg(long, default_value_t = HoEaseConfig::default().row_power)]
+    hoease_row_power: f64,
     /// With --baskets: a validation run for choosing settings. The test queries' held-out
     /// items are dropped, and other baskets (the third of every five) are the queries.
     #[arg(long)]
     validation: bool,
+    /// With --validation: which of every five baskets are the queries (0–3; 4 is the test's).
+    /// Several folds give more queries for telling close models apart.
+    #[arg(long, default_value_t = VALIDATION_RESIDUE, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..4))]
+    validation_fold: usize,
 }
 
 /// Interns strings to dense u32.
@@ -235,13 +253,13 @@ fn load(path: &Path, online_retail: bool) -> anyhow::Result<Data> {
 
 /// Every `QUERY_EVERY`-th basket is a query of the basket-completion evaluation.
 const QUERY_EVERY: usize = 5;
-/// The baskets (n mod QUERY_EVERY) that are the queries of a `--validation` run.
+/// The baskets (n mod QUERY_EVERY) that are the queries of a `--validation` run by default.
 const VALIDATION_RESIDUE: usize = 2;
 
 /// Loads baskets for leave-one-out completion: known lines at time 0, each query's held-out
 /// item at time 1 (so a split at 1 trains on everything else and scores the queries). Each
 /// basket is its own customer.
-fn load_baskets(path: &Path, validation: bool) -> anyhow::Result<Data> {
+fn load_baskets(path: &Path, validation: Option<usize>) -> anyhow::Result<Data> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut data = Data {
         lines: Vec::new(),
@@ -267,10 +285,9 @@ fn load_baskets(path: &Path, validation: bool) -> anyhow::Result<Data> {
             (n % QUERY_EVERY == residue && items.len() >= 2).then(|| (n.wrapping_mul(2_654_435_761) >> 7) % items.len())
         };
         let test_held = held_out(QUERY_EVERY - 1);
-        let (held, dropped) = if validation {
-            (held_out(VALIDATION_RESIDUE), test_held)
-        } else {
-            (test_held, None)
+        let (held, dropped) = match validation {
+            Some(residue) => (held_out(residue), test_held),
+            None => (test_held, None),
         };
         for (k, item) in items.iter().enumerate() {
             if dropped == Some(k) {
@@ -363,7 +380,7 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
             if args.tune || args.test_from.is_some() || args.until.is_some() {
                 bail!("--baskets has no time: --tune, --test-from and --until do not apply");
             }
-            load_baskets(p, args.validation)?
+            load_baskets(p, args.validation.then_some(args.validation_fold))?
         }
         _ => bail!("give exactly one of --transactions, --online-retail and --baskets"),
     };
@@ -461,6 +478,23 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
             train_seconds: start.elapsed().as_secs_f64(),
         });
     }
+    if args.hoease_pairs > 0 {
+        let config = HoEaseConfig {
+            pairs: args.hoease_pairs,
+            lambda: args.hoease_lambda,
+            pair_lambda: args.hoease_pair_lambda,
+            row_power: args.hoease_row_power,
+            ..HoEaseConfig::default()
+        };
+        let start = std::time::Instant::now();
+        if let Some(model) = HoEase::train(&matrix, &config) {
+            models.push(eval::NamedModel {
+                name: "hoease".into(),
+                model: Box::new(model),
+                train_seconds: start.elapsed().as_secs_f64(),
+            });
+        }
+    }
     if als_config.is_some() || models.iter().any(|m| m.name == "ease") {
         // The blend the server answers users with: item-item, ALS and EASE, each normalised.
         models.push(eval::timed("hybrid", || {
@@ -538,7 +572,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         let file = write(&(text + "\n"));
-        let data = load_baskets(file.path(), false).expect("loaded");
+        let data = load_baskets(file.path(), None).expect("loaded");
         assert_eq!(data.customers.names.len(), 11);
         let held: Vec<&Line> = data.lines.iter().filter(|l| l.at == 1).collect();
         assert_eq!(held.len(), 2, "baskets 5 and 10 are queries");
@@ -561,7 +595,7 @@ mod tests {
         assert!(m.hit_rate > 0.0, "{m:?}");
 
         // Validation: baskets 3 and 8 are the queries and the test's held-out items are gone.
-        let validation = load_baskets(file.path(), true).expect("loaded");
+        let validation = load_baskets(file.path(), Some(VALIDATION_RESIDUE)).expect("loaded");
         let held: Vec<&Line> = validation.lines.iter().filter(|l| l.at == 1).collect();
         assert_eq!(held.len(), 2);
         let customer = |name: &str| validation.customers.index[name];
@@ -573,6 +607,12 @@ mod tests {
             data.lines.len() - 2,
             "the test's two held-out lines"
         );
+        // Another fold: baskets 1 and 6 are the queries, the test's items are still dropped.
+        let fold = load_baskets(file.path(), Some(0)).expect("loaded");
+        let held: Vec<Option<u32>> = fold.lines.iter().filter(|l| l.at == 1).map(|l| l.customer).collect();
+        let customer = |name: &str| Some(fold.customers.index[name]);
+        assert_eq!(held, vec![customer("b1"), customer("b6")]);
+        assert_eq!(fold.lines.len(), data.lines.len() - 2);
     }
 
     #[test]

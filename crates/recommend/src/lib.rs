@@ -11,6 +11,7 @@ pub mod ease;
 pub mod engine;
 pub mod eval;
 pub mod evaluate;
+pub mod hoease;
 pub mod hybrid;
 pub mod ids;
 pub mod itemitem;
