@@ -15,7 +15,7 @@ use bodega_domain::{MovementKind, Page, PageRequest};
 use bodega_store::catalog::{self, Category, Product, ProductFilter, ProductInput, Warehouse, WarehouseInput};
 use bodega_store::sales::{self, LineRequest, SaleWithItems};
 use bodega_store::stock::{self, NewMovement};
-use bodega_store::Conn;
+use bodega_store::{recommendations, Conn};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, OrNotFound};
@@ -510,7 +510,13 @@ async fn create_product(
         }
         None => product,
     };
+    let profile = recommendations::product_profile(&mut c, product.id).await?;
     tx.commit().await?;
+    // The recommender knows the product before the answer (the bus brings it again, idempotent),
+    // so a sale of it right after is learnt at once too.
+    if let Some(profile) = profile {
+        state.recommender.upsert_product(&profile);
+    }
     Ok((StatusCode::CREATED, Json(product)))
 }
 
