@@ -8,9 +8,9 @@ CONCURRENCY="${2:-32}"
 PG_BASE="${BODEGA_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 mkdir -p bench/out
 [ -n "${BODEGA_BENCH_NO_BUILD:-}" ] || cargo build --release -q -p bodega -p bodega-bench-orders
-BIN=target/release/bodega
-LOAD=target/release/bodega-bench-orders
-PORT=18181
+BIN="${CARGO_TARGET_DIR:-target}/release/bodega"
+LOAD="${CARGO_TARGET_DIR:-target}/release/bodega-bench-orders"
+PORT="${BODEGA_BENCH_PORT:-18181}"
 
 run() {
     local label="$1" url="$2"

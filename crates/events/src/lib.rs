@@ -1,9 +1,16 @@
 //! The event relay. Business changes write their events to the outbox in the same transaction
-//! (`bodega_store::outbox`); the relay reads committed, unpublished events in commit order,
-//! hands each to every subscriber, and marks them published. Delivery is at least once: a crash
-//! after handing an event out but before marking it re-delivers it, and subscribers deduplicate
-//! on `event_id`.
+//! (`bodega_store::outbox`); the relay reads committed, unpublished events, hands each to every
+//! subscriber, and marks them published. Delivery is at least once: a crash after handing an
+//! event out but before marking it re-delivers it, and subscribers deduplicate (on `event_id`
+//! or `seq`, see [`Seen`]).
+//!
+//! Order: events are handed out in the order they are published, and within a round in id
+//! order. On SQLite ids are taken in commit order, so that is commit order. On PostgreSQL an
+//! id is taken when the row is inserted, before its transaction commits: an event can be
+//! published after events with higher ids (a transaction that took id 10 commits after the one
+//! that took id 11). A subscriber must not treat "seq below the last one seen" as a repeat.
 
+use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -17,7 +24,8 @@ use bodega_store::{outbox, Backend, Db};
 /// A published domain event.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// Position in the outbox (commit order).
+    /// The event's outbox id: unique, in commit order on SQLite but not on PostgreSQL (see
+    /// the crate's documentation).
     pub seq: i64,
     pub event_id: String,
     pub topic: String,
@@ -29,6 +37,9 @@ pub struct Event {
     /// does not decode what nobody reads.
     decoded: OnceLock<Value>,
     pub created_at: DateTime<Utc>,
+    /// When the relay published it: the same for a round's events, never earlier than a
+    /// previous round's in this process. `None` for events read back from the outbox.
+    pub published_at: Option<DateTime<Utc>>,
 }
 
 impl Event {
@@ -55,17 +66,104 @@ impl From<OutboxEvent> for Event {
             event_type: row.event_type,
             key: row.event_key,
             created_at: row.created_at,
+            published_at: None,
         }
     }
 }
 
-/// The in-process bus: subscribers get every event the relay publishes, in order.
+/// Events a round hands out at most; a full round is followed at once by another.
+pub const RELAY_BATCH: i64 = 500;
+
+/// What a subscriber has received: tells a repeat (at-least-once delivery) from a new event
+/// without assuming seqs arrive in increasing order, and knows where to re-read the outbox
+/// from when the bus dropped events for it (`Lagged`).
+///
+/// Repeats are recognised among the last [`Seen::CAPACITY`] events received. A repeat comes
+/// from a relay round that failed after handing its events out: they are claimed again by the
+/// next round (oldest first), long before that many other events pass. After a restart
+/// nothing is remembered: consumers that must not apply an event twice across restarts keep
+/// their own record (the recommender skips sales its training already read).
+pub struct Seen {
+    ids: HashSet<i64>,
+    order: VecDeque<i64>,
+    /// The highest seq received: on SQLite, where seqs are in commit order, everything above
+    /// it is still to come.
+    high: i64,
+    /// When the last event received from the bus was published: on PostgreSQL, every event
+    /// published since then (including the rest of its round) may still be to come.
+    since: DateTime<Utc>,
+}
+
+impl Seen {
+    /// Four times the bus's capacity: a catch-up re-reads at most what the bus dropped plus
+    /// what it still holds.
+    pub const CAPACITY: usize = 4 * CHANNEL_CAPACITY;
+
+    /// Nothing received yet; events published from about now on are to come. Create it when
+    /// subscribing. (A minute back: a round that took its time just before the subscription
+    /// may hand its events out just after.)
+    pub fn new() -> Self {
+        Self {
+            ids: HashSet::with_capacity(1024),
+            order: VecDeque::with_capacity(1024),
+            high: 0,
+            since: bodega_store::now() - chrono::TimeDelta::minutes(1),
+        }
+    }
+
+    /// Records an event; false if it was received before (a repeat to skip).
+    pub fn first_time(&mut self, event: &Event) -> bool {
+        if let Some(at) = event.published_at {
+            self.since = self.since.max(at);
+        }
+        if !self.ids.insert(event.seq) {
+            return false;
+        }
+        self.high = self.high.max(event.seq);
+        self.order.push_back(event.seq);
+        if self.order.len() > Self::CAPACITY {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        true
+    }
+
+    /// After `Lagged`: the ids of the events the bus may have dropped for this subscriber,
+    /// oldest first, without those already received. Read them with [`read`] (in chunks), and
+    /// pass each through [`Seen::first_time`]. Those the bus still holds come again
+    /// afterwards, and are then recognised as repeats.
+    pub async fn missed(&self, db: &Db) -> Result<Vec<i64>, bodega_store::StoreError> {
+        let mut reader = db.read().await?;
+        let ids = outbox::published_since(&mut reader.conn(), self.high, self.since).await?;
+        Ok(ids.into_iter().filter(|id| !self.ids.contains(id)).collect())
+    }
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The events with these ids from the outbox, in id order (for a catch-up: see
+/// [`Seen::missed`]).
+pub async fn read(db: &Db, ids: &[i64]) -> Result<Vec<Event>, bodega_store::StoreError> {
+    let mut reader = db.read().await?;
+    let rows = outbox::by_ids(&mut reader.conn(), ids).await?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+const CHANNEL_CAPACITY: usize = 16_384;
+
+/// The in-process bus: subscribers get every event the relay publishes, in the order it
+/// publishes them (see the crate's documentation for what that order is).
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Event>>,
     wake: Arc<Notify>,
-    /// One publishing round at a time in this process.
-    publishing: Arc<Mutex<()>>,
+    /// One publishing round at a time in this process; holds the last round's time.
+    publishing: Arc<Mutex<DateTime<Utc>>>,
 }
 
 impl Default for EventBus {
@@ -76,16 +174,17 @@ impl Default for EventBus {
 
 impl EventBus {
     pub fn new() -> Self {
-        let (sender, _) = broadcast::channel(16_384);
+        let (sender, _) = broadcast::channel(CHANNEL_CAPACITY);
         Self {
             sender,
             wake: Arc::new(Notify::new()),
-            publishing: Arc::new(Mutex::new(())),
+            publishing: Arc::new(Mutex::new(DateTime::<Utc>::MIN_UTC)),
         }
     }
 
     /// A receiver of every event published from now on. A subscriber that falls more than the
-    /// channel's capacity behind gets `Lagged` and should re-read the outbox from its last seq.
+    /// channel's capacity behind gets `Lagged` and should re-read from the outbox what it
+    /// missed: see [`Seen::missed`].
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()
     }
@@ -96,14 +195,40 @@ impl EventBus {
         self.wake.notify_one();
     }
 
-    /// Publishes what is in the outbox, then keeps doing so until the process ends.
+    /// Publishes what is in the outbox, then keeps doing so until the process ends: a full
+    /// round is followed at once by another; otherwise the relay waits for a nudge or its
+    /// tick. A nudge that arrives during a round is not lost: `Notify` keeps it as a permit,
+    /// and the wait after the round returns at once.
     pub fn spawn_relay(&self, db: Db) -> tokio::task::JoinHandle<()> {
         let bus = self.clone();
         tokio::spawn(async move {
+            let mut found_nothing = false;
             loop {
-                match bus.publish_pending(&db, 500).await {
-                    Ok(n) if n > 0 => continue,
-                    Ok(_) => {}
+                let run = if found_nothing && db.backend() == Backend::Postgres {
+                    // After an empty round the next is often empty too (a tick, or a nudge for
+                    // events the last round already took): one indexed probe instead of the
+                    // round's BEGIN, UPDATE, COMMIT. Anything committed after the probe
+                    // nudges (or waits for the tick) as usual.
+                    let probe = bus.anything_pending(&db).await;
+                    tracing::trace!(pending = ?probe.as_ref().ok(), "relay probe");
+                    probe
+                } else {
+                    Ok(true)
+                };
+                let round = match run {
+                    Ok(true) => bus.publish_pending(&db, RELAY_BATCH).await,
+                    Ok(false) => Ok(0),
+                    Err(e) => Err(e),
+                };
+                match round {
+                    Ok(n) => {
+                        tracing::trace!(published = n, "relay round");
+                        if n as i64 >= RELAY_BATCH {
+                            found_nothing = false;
+                            continue;
+                        }
+                        found_nothing = n == 0;
+                    }
                     Err(e) => tracing::warn!(error = %e, "event relay: publishing failed; retrying"),
                 }
                 tokio::select! {
@@ -114,14 +239,25 @@ impl EventBus {
         })
     }
 
+    /// Whether the outbox holds unpublished events (see [`outbox::any_unpublished`]).
+    async fn anything_pending(&self, db: &Db) -> Result<bool, bodega_store::StoreError> {
+        let mut reader = db.read().await?;
+        outbox::any_unpublished(&mut reader.conn()).await
+    }
+
     /// Publishes up to `limit` pending events; returns how many.
     ///
-    /// On PostgreSQL the events are claimed (`FOR UPDATE SKIP LOCKED`) and marked in one
-    /// transaction, so replicas share the work. On SQLite there is one process and one writer:
-    /// events are read and decoded on a read connection, and the writer is taken only for the
-    /// short update that marks them, not while they are decoded and handed out.
+    /// On PostgreSQL one statement claims the events (`FOR UPDATE SKIP LOCKED`, so replicas
+    /// share the work) and stamps them published, in a transaction that commits only after
+    /// they are handed out: BEGIN, UPDATE … RETURNING, COMMIT. On SQLite there is one process
+    /// and one writer: events are read and decoded on a read connection, and the writer is
+    /// taken only for the short update that moves the cursor, not while they are handed out.
     pub async fn publish_pending(&self, db: &Db, limit: i64) -> Result<usize, bodega_store::StoreError> {
-        let _round = self.publishing.lock().await;
+        let mut last = self.publishing.lock().await;
+        // Never earlier than the previous round, even if the clock steps back: a subscriber
+        // catching up re-reads from the time of the last round it received.
+        let at = bodega_store::now().max(*last);
+        *last = at;
         if db.backend() == Backend::Sqlite {
             let batch = {
                 let mut reader = db.read().await?;
@@ -130,25 +266,24 @@ impl EventBus {
             if batch.is_empty() {
                 return Ok(0);
             }
-            let ids = self.hand_out(batch);
+            let ids = self.hand_out(batch, at);
             let mut tx = db.begin().await?;
-            outbox::mark_published(&mut tx.conn(), &ids).await?;
+            outbox::mark_published(&mut tx.conn(), &ids, at).await?;
             tx.commit().await?;
             return Ok(ids.len());
         }
         let mut tx = db.begin().await?;
-        let batch = outbox::claim_unpublished(&mut tx.conn(), limit).await?;
-        if batch.is_empty() {
-            return Ok(0);
+        let batch = outbox::claim_unpublished(&mut tx.conn(), at, limit).await?;
+        let n = batch.len();
+        if n > 0 {
+            self.hand_out(batch, at);
         }
-        let ids = self.hand_out(batch);
-        outbox::mark_published(&mut tx.conn(), &ids).await?;
         tx.commit().await?;
-        Ok(ids.len())
+        Ok(n)
     }
 
     /// Sends each event to the subscribers, in order; the ids sent.
-    fn hand_out(&self, batch: Vec<OutboxEvent>) -> Vec<i64> {
+    fn hand_out(&self, batch: Vec<OutboxEvent>, at: DateTime<Utc>) -> Vec<i64> {
         let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
         if self.sender.receiver_count() == 0 {
             // Nobody listens in this process: nothing to decode. The events stay in the
@@ -156,7 +291,8 @@ impl EventBus {
             return ids;
         }
         for row in batch {
-            let event = Event::from(row);
+            let mut event = Event::from(row);
+            event.published_at = Some(at);
             // No subscriber is not an error: the event stays in the outbox for replays.
             let _ = self.sender.send(Arc::new(event));
         }

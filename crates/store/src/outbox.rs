@@ -130,24 +130,40 @@ pub(crate) fn bind_all(mut q: sql::Query<'_>, events: Vec<NewEvent>) -> sql::Que
     q
 }
 
-/// Claims the oldest unpublished events, in commit order, for the relay. On PostgreSQL the rows
-/// are locked with `SKIP LOCKED`, so relays of several replicas share the work instead of
-/// publishing the same events; SQLite has a single writer and needs no lock.
-pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+/// Claims the oldest unpublished events for the relay and records them as published at `at`,
+/// in the caller's transaction, which must hand them out *before* it commits: a rollback (or a
+/// crash) leaves them unpublished, so delivery stays at least once. Returned in id order.
+///
+/// On PostgreSQL this is one statement: the rows are locked with `SKIP LOCKED` (relays of
+/// several replicas share the work instead of publishing the same events) and stamped
+/// `published_at = at`. Ids are assigned at insert, not at commit, so an event can be claimed
+/// *after* events with higher ids (its transaction committed later). On SQLite (one writer,
+/// ids in commit order) the events after the relay's cursor are read and the cursor moves
+/// past them.
+pub async fn claim_unpublished(c: &mut Conn<'_>, at: DateTime<Utc>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     if c.backend() == Backend::Sqlite {
-        return unpublished(c, limit).await;
+        let batch = unpublished(c, limit).await?;
+        let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
+        mark_published(c, &ids, at).await?;
+        return Ok(batch);
     }
-    sql::query_as(
-        "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-         WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+    let mut batch: Vec<OutboxEvent> = sql::query_as(
+        "UPDATE outbox SET published_at = $1 WHERE id IN (
+             SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
+         RETURNING id, event_id, topic, event_type, event_key, payload, created_at",
     )
+    .bind(at)
     .bind(limit)
     .fetch_all(c)
-    .await
+    .await?;
+    batch.sort_unstable_by_key(|e| e.id);
+    Ok(batch)
 }
 
-/// The oldest unpublished events, in commit order. On SQLite "unpublished" means after the
-/// relay's cursor (see migration 0007); on PostgreSQL, not yet stamped `published_at`.
+/// The oldest unpublished events, in id order. On SQLite "unpublished" means after the
+/// relay's cursor (see migration 0007) and id order is commit order; on PostgreSQL, not yet
+/// stamped `published_at`, and an event whose transaction is still open is not there yet
+/// even if events with higher ids are.
 pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     let sql = match c.backend() {
         Backend::Sqlite => {
@@ -163,10 +179,24 @@ pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<Outbox
     sql::query_as(sql).bind(limit).fetch_all(c).await
 }
 
-/// Records events as published. On SQLite `ids` must be the events [`unpublished`] returned
-/// (a prefix in commit order): the cursor moves to the last one. On PostgreSQL each row is
-/// stamped.
-pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<()> {
+/// Whether any event waits to be published: a cheap look (one indexed probe) before a
+/// relay round. A "no" is only as fresh as the statement: events committed afterwards are
+/// found by the next round.
+pub async fn any_unpublished(c: &mut Conn<'_>) -> StoreResult<bool> {
+    let sql = match c.backend() {
+        Backend::Sqlite => {
+            "SELECT EXISTS (SELECT 1 FROM outbox
+             WHERE id > COALESCE((SELECT last_id FROM outbox_cursor WHERE name = 'relay'), 0))"
+        }
+        Backend::Postgres => "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)",
+    };
+    sql::query_scalar(sql).fetch_one(c).await
+}
+
+/// Records events as published at `at`. On SQLite `ids` must be the events [`unpublished`]
+/// returned (a prefix in commit order): the cursor moves to the last one, and `at` is not
+/// kept. On PostgreSQL each row is stamped.
+pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64], at: DateTime<Utc>) -> StoreResult<()> {
     if c.backend() == Backend::Sqlite {
         let Some(&last) = ids.iter().max() else {
             return Ok(());
@@ -180,16 +210,53 @@ pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<()> {
         .await?;
         return Ok(());
     }
-    let at = now();
-    for chunk in ids.chunks(500) {
-        let list = chunk.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        sql::query(format!("UPDATE outbox SET published_at = $1 WHERE id IN ({list})"))
-            .once()
-            .bind(at)
-            .execute(c)
-            .await?;
+    if ids.is_empty() {
+        return Ok(());
     }
+    // One statement text whatever the number of ids: prepared once per connection.
+    sql::query("UPDATE outbox SET published_at = $1 WHERE id = ANY($2)")
+        .bind(at)
+        .bind(ids)
+        .execute(c)
+        .await?;
     Ok(())
+}
+
+/// The ids of the events published since a subscriber's position, for a subscriber that
+/// missed some (see `bodega_events`). On SQLite ids are in commit order, and these are the
+/// ids above `after_id` (published or about to be). On PostgreSQL ids are not in commit
+/// order, so the position is a time: the events stamped `published_at >= since` (a full
+/// scan of the outbox: this is for recovery, not for every event). Oldest first.
+pub async fn published_since(c: &mut Conn<'_>, after_id: i64, since: DateTime<Utc>) -> StoreResult<Vec<i64>> {
+    match c.backend() {
+        Backend::Sqlite => {
+            sql::query_scalar("SELECT id FROM outbox WHERE id > $1 ORDER BY id")
+                .bind(after_id)
+                .fetch_all(c)
+                .await
+        }
+        Backend::Postgres => {
+            sql::query_scalar("SELECT id FROM outbox WHERE published_at >= $1 ORDER BY published_at, id")
+                .bind(since)
+                .fetch_all(c)
+                .await
+        }
+    }
+}
+
+/// The events with these ids, in id order.
+pub async fn by_ids(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<Vec<OutboxEvent>> {
+    let sql = match c.backend() {
+        Backend::Sqlite => {
+            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+             WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+        }
+        Backend::Postgres => {
+            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+             WHERE id = ANY($1) ORDER BY id"
+        }
+    };
+    sql::query_as(sql).bind(ids).fetch_all(c).await
 }
 
 /// Events of a topic after `after_id`, for replays and tests.

@@ -26,6 +26,8 @@ pub enum Kind {
     Text,
     Time,
     Date,
+    /// An array of `BIGINT`: see [`Value::Ints`].
+    Ints,
 }
 
 /// A bound parameter.
@@ -38,6 +40,10 @@ pub enum Value {
     Text(String),
     Time(DateTime<Utc>),
     Date(NaiveDate),
+    /// A list of integers, for `col = ANY($1)` on PostgreSQL (one statement text, prepared
+    /// once, whatever the list's length). SQLite has no arrays: there it binds as JSON text,
+    /// read with `col IN (SELECT value FROM json_each($1))`.
+    Ints(Vec<i64>),
 }
 
 /// Anything that can be bound as a parameter.
@@ -64,6 +70,8 @@ to_value!(str, Text, |v| Value::Text(v.to_string()));
 to_value!(String, Text, |v| Value::Text(v.clone()));
 to_value!(DateTime<Utc>, Time, |v| Value::Time(*v));
 to_value!(NaiveDate, Date, |v| Value::Date(*v));
+to_value!([i64], Ints, |v| Value::Ints(v.to_vec()));
+to_value!(Vec<i64>, Ints, |v| Value::Ints(v.clone()));
 
 impl<T: ToValue> ToValue for Option<T> {
     const KIND: Kind = T::KIND;
@@ -119,6 +127,7 @@ impl rusqlite::ToSql for Value {
             Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
             Value::Time(v) => ToSqlOutput::Owned(sqlite_time(v).into()),
             Value::Date(v) => ToSqlOutput::Owned(v.format("%Y-%m-%d").to_string().into()),
+            Value::Ints(v) => ToSqlOutput::Owned(json_ints(v).into()),
         })
     }
 }
@@ -131,13 +140,29 @@ fn add_pg(args: &mut PgArguments, v: &Value) -> Result<(), sqlx::error::BoxDynEr
         Value::Null(Kind::Text) => args.add(None::<String>),
         Value::Null(Kind::Time) => args.add(None::<DateTime<Utc>>),
         Value::Null(Kind::Date) => args.add(None::<NaiveDate>),
+        Value::Null(Kind::Ints) => args.add(None::<Vec<i64>>),
         Value::Int(v) => args.add(*v),
         Value::Int4(v) => args.add(*v),
         Value::Bool(v) => args.add(*v),
         Value::Text(v) => args.add(v.as_str()),
         Value::Time(v) => args.add(*v),
         Value::Date(v) => args.add(*v),
+        Value::Ints(v) => args.add(v.as_slice()),
     }
+}
+
+/// `[1,2,3]`: how SQLite receives a list of integers (see [`Value::Ints`]).
+fn json_ints(values: &[i64]) -> String {
+    let mut text = String::with_capacity(2 + values.len() * 8);
+    text.push('[');
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&v.to_string());
+    }
+    text.push(']');
+    text
 }
 
 /// A column index both drivers understand: a name or a position.
@@ -578,6 +603,22 @@ mod tests {
         }
     }
     use super::{prepare, sqlite_placeholders, Value};
+
+    #[test]
+    fn binds_integer_lists_as_json_on_sqlite() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let args = [Value::Ints(vec![3, 1, 2]), Value::Ints(Vec::new())];
+        let mut stmt = prepare(
+            &conn,
+            "SELECT (SELECT group_concat(value) FROM json_each($1)), (SELECT count(*) FROM json_each($2))",
+            &args,
+        )
+        .unwrap();
+        let mut rows = stmt.raw_query();
+        let row = rows.next().unwrap().unwrap();
+        assert_eq!(row.get::<_, String>(0).unwrap(), "3,1,2");
+        assert_eq!(row.get::<_, i64>(1).unwrap(), 0);
+    }
 
     #[test]
     fn numbers_multi_row_values() {

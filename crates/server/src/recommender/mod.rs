@@ -37,7 +37,7 @@ pub struct Recommender {
     interactions: mpsc::Sender<Interaction>,
     predictions: AtomicU64,
     inference_nanos: AtomicU64,
-    /// The last event sequence the sale subscriber has handled.
+    /// The highest event seq the sale subscriber has handled.
     learnt_seq: AtomicI64,
     /// The newest sale id the engine in service was trained on.
     trained_through: AtomicI64,
@@ -106,7 +106,10 @@ impl Recommender {
         result
     }
 
-    /// The last event sequence learnt from the bus (events are learnt in order).
+    /// The highest event seq handled from the bus. Events are handled in the order the relay
+    /// handed them out, so every event handed out before that one has been handled too. It is
+    /// not a watermark of seqs: on PostgreSQL an event with a lower seq can still come (its
+    /// transaction committed later).
     pub fn learnt_seq(&self) -> i64 {
         self.learnt_seq.load(Ordering::Acquire)
     }
@@ -118,7 +121,7 @@ impl Recommender {
     }
 
     pub(crate) fn mark_learnt(&self, seq: i64) {
-        self.learnt_seq.store(seq, Ordering::Release);
+        self.learnt_seq.fetch_max(seq, Ordering::AcqRel);
     }
 
     /// Answers served since start and their mean time in milliseconds.

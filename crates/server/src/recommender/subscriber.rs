@@ -9,7 +9,7 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 
-use bodega_events::{Event, EventBus};
+use bodega_events::{Event, EventBus, Seen};
 use bodega_store::outbox::topics;
 use bodega_store::{recommendations, Db};
 
@@ -38,23 +38,24 @@ pub fn spawn_sale_subscriber(bus: &EventBus, db: Db, recommender: Arc<Recommende
     let (to_store, stored) = mpsc::unbounded_channel();
     spawn_recommendation_writer(db.clone(), stored, bus.clone());
     tokio::spawn(async move {
-        // The relay delivers at least once and in order: anything at or below the last
-        // sequence seen is a repeat.
-        let mut last_seq = 0;
+        // The relay delivers at least once, and not in seq order on PostgreSQL (an event
+        // whose transaction commits late is published after events with higher seqs): a
+        // repeat is an event already seen, not one below the highest seq seen.
+        let mut seen = Seen::new();
         loop {
             let event = match events.recv().await {
                 Ok(event) => event,
                 Err(RecvError::Lagged(missed)) => {
                     // The bus dropped events for us; they are all in the outbox.
                     tracing::info!(missed, "recommender catching up from the outbox");
-                    if let Err(e) = catch_up(&db, &recommender, &to_store, &mut last_seq).await {
+                    if let Err(e) = catch_up(&db, &recommender, &to_store, &mut seen).await {
                         tracing::warn!(error = %e, "recommender could not catch up; the next training run will");
                     }
                     continue;
                 }
                 Err(RecvError::Closed) => return,
             };
-            learn(&event, &db, &recommender, &to_store, &mut last_seq).await;
+            learn(&event, &db, &recommender, &to_store, &mut seen).await;
         }
     });
 }
@@ -64,37 +65,33 @@ async fn learn(
     db: &Db,
     recommender: &Recommender,
     to_store: &mpsc::UnboundedSender<(i64, i64, serde_json::Value)>,
-    last_seq: &mut i64,
+    seen: &mut Seen,
 ) {
-    if event.seq <= *last_seq {
+    if !seen.first_time(event) {
         return;
     }
-    *last_seq = event.seq;
     if let Err(e) = handle(event, db, recommender, to_store).await {
         tracing::warn!(error = %e, seq = event.seq, topic = %event.topic, "recommender could not learn from an event");
     }
     recommender.mark_learnt(event.seq);
 }
 
-/// Reads from the outbox what the bus dropped, in order, up to the newest event.
+/// Reads from the outbox what the bus dropped (everything published since the last event
+/// received, less what was seen), then goes back to the bus, whose remaining events are
+/// then repeats or new.
 async fn catch_up(
     db: &Db,
     recommender: &Recommender,
     to_store: &mpsc::UnboundedSender<(i64, i64, serde_json::Value)>,
-    last_seq: &mut i64,
+    seen: &mut Seen,
 ) -> anyhow::Result<()> {
-    loop {
-        let rows = {
-            let mut reader = db.read().await?;
-            bodega_store::outbox::list(&mut reader.conn(), None, *last_seq, 1000).await?
-        };
-        if rows.is_empty() {
-            return Ok(());
-        }
-        for row in rows {
-            learn(&Event::from(row), db, recommender, to_store, last_seq).await;
+    let missed = seen.missed(db).await?;
+    for chunk in missed.chunks(1000) {
+        for event in bodega_events::read(db, chunk).await? {
+            learn(&event, db, recommender, to_store, seen).await;
         }
     }
+    Ok(())
 }
 
 async fn handle(

@@ -16,6 +16,8 @@ crate::on_both_stores!(
     a_sale_is_learnt_before_its_response,
     training_stores_a_version_with_its_evaluation,
     bad_input_is_refused_with_json_errors,
+    a_sale_committed_after_a_higher_seq_is_learnt,
+    a_repeated_event_is_learnt_once,
 );
 
 /// An API key with the ML permissions, as the seed's NestJS client uses.
@@ -493,4 +495,99 @@ async fn bad_input_is_refused_with_json_errors(app: TestApp) {
         .await
         .unwrap();
     assert!(stored.is_empty(), "{stored:?}");
+}
+
+/// How many purchases the live engine knows of a customer.
+fn purchases(app: &TestApp, customer: i64) -> usize {
+    app.state
+        .recommender
+        .engine()
+        .history(&customer.to_string())
+        .map_or(0, |h| h.events.len())
+}
+
+/// Writes a one-line `sale.recorded` event for `customer` in `tx` (no sale row: the
+/// subscriber learns from the event alone); its outbox id.
+async fn sale_event(tx: &mut bodega_store::Tx, sale_id: i64, customer: i64, product_id: i64) -> i64 {
+    let data = json!({"sale_id": sale_id, "customer_id": customer, "historical": true,
+        "timestamp": chrono::Utc::now(), "items": [{"product_id": product_id, "quantity": 1}]});
+    bodega_store::outbox::emit(&mut tx.conn(), "erp.sales", "sale.recorded", sale_id, &data)
+        .await
+        .unwrap();
+    bodega_store::sql::query_scalar("SELECT MAX(id) FROM outbox")
+        .fetch_one(&mut tx.conn())
+        .await
+        .unwrap()
+}
+
+/// Commits one sale event, publishes what is pending and waits until the subscriber has
+/// handled that event (and so everything handed out before it).
+async fn publish_through_marker(app: &TestApp, sale_id: i64, customer: i64, product_id: i64) {
+    let mut tx = app.state.db.begin().await.unwrap();
+    let marker = sale_event(&mut tx, sale_id, customer, product_id).await;
+    tx.commit().await.unwrap();
+    app.state.events.publish_pending(&app.state.db, 10_000).await.unwrap();
+    for _ in 0..500 {
+        if app.state.recommender.learnt_seq() >= marker {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the recommender did not learn event {marker}");
+}
+
+/// On PostgreSQL an outbox id is taken at insert: a transaction holding a lower id can commit
+/// after one with a higher id has been published. The subscriber once took the late event for
+/// a repeat (its seq was below the last one seen) and never learnt that sale.
+async fn a_sale_committed_after_a_higher_seq_is_learnt(app: TestApp) {
+    let s = shop(&app).await;
+    if app.state.db.backend() == bodega_store::Backend::Sqlite {
+        // One writer: ids are taken in commit order, the case cannot happen.
+        return;
+    }
+    let before = purchases(&app, s.ana);
+    let mut late = app.state.db.begin().await.unwrap();
+    let low = sale_event(&mut late, 1_000_001, s.ana, s.cheese).await;
+    let mut early = app.state.db.begin().await.unwrap();
+    let high = sale_event(&mut early, 1_000_002, s.ana, s.jam).await;
+    assert!(low < high);
+    early.commit().await.unwrap();
+    app.state.events.publish_pending(&app.state.db, 10_000).await.unwrap();
+    for _ in 0..500 {
+        if app.state.recommender.learnt_seq() >= high {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(purchases(&app, s.ana), before + 1);
+    // The lower id commits now, and is published after the higher one.
+    late.commit().await.unwrap();
+    publish_through_marker(&app, 1_000_003, s.ana, s.butter).await;
+    assert_eq!(purchases(&app, s.ana), before + 3, "every sale learnt once");
+}
+
+/// Delivery is at least once: an event handed out again (its round failed before it was
+/// recorded as published) is recognised and not learnt twice.
+async fn a_repeated_event_is_learnt_once(app: TestApp) {
+    let s = shop(&app).await;
+    let before = purchases(&app, s.ana);
+    let mut tx = app.state.db.begin().await.unwrap();
+    let seq = sale_event(&mut tx, 1_000_001, s.ana, s.cheese).await;
+    tx.commit().await.unwrap();
+    publish_through_marker(&app, 1_000_002, s.ana, s.jam).await;
+    assert_eq!(purchases(&app, s.ana), before + 2);
+    // As if the round that published the first one had failed after handing it out.
+    let unpublish = match app.state.db.backend() {
+        bodega_store::Backend::Sqlite => "UPDATE outbox_cursor SET last_id = $1 - 1 WHERE name = 'relay'",
+        bodega_store::Backend::Postgres => "UPDATE outbox SET published_at = NULL WHERE id >= $1",
+    };
+    let mut tx = app.state.db.begin().await.unwrap();
+    bodega_store::sql::query(unpublish)
+        .bind(seq)
+        .execute(&mut tx.conn())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    publish_through_marker(&app, 1_000_003, s.ana, s.butter).await;
+    assert_eq!(purchases(&app, s.ana), before + 3, "the repeats were skipped");
 }
