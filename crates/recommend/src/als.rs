@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use pulp::{Simd, WithSimd};
 
 use crate::matrix::Csr;
-use crate::scorer::Scorer;
+use crate::scorer::{merge_by_item, Scorer};
 use crate::simd::{self, axpy, dot};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -309,20 +309,13 @@ impl Als {
     /// of 1e-4.
     pub fn fold_in_from(&self, history: &[(u32, f32)], start: Option<&[f32]>) -> Vec<f32> {
         let f = self.config.factors;
-        let mut merged: Vec<(u32, f32)> = history
-            .iter()
-            .copied()
-            .filter(|&(i, _)| (i as usize) < self.items)
-            .collect();
-        merged.sort_unstable_by_key(|&(i, _)| i);
-        merged.dedup_by(|b, a| {
-            if a.0 == b.0 {
-                a.1 += b.1;
-                true
-            } else {
-                false
-            }
-        });
+        let merged = merge_by_item(
+            history
+                .iter()
+                .copied()
+                .filter(|&(i, _)| (i as usize) < self.items)
+                .collect(),
+        );
         let (cols, vals): (Vec<u32>, Vec<f32>) = merged.into_iter().unzip();
         let mut x = match start {
             Some(start) if start.len() == f => start.to_vec(),

@@ -14,7 +14,7 @@ use faer::{Mat, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::Csr;
-use crate::scorer::Scorer;
+use crate::scorer::{keep_strongest, Scorer};
 
 /// Settings of the EASE model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,11 +104,7 @@ impl Ease {
                     .map(|j| (j as u32, (-inverse[(h, j)] / inverse[(j, j)]) as f32))
                     .filter(|&(_, w)| w != 0.0),
             );
-            if row.len() > keep {
-                row.select_nth_unstable_by(keep - 1, |a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
-                row.truncate(keep);
-            }
-            row.sort_unstable_by_key(|&(j, _)| j);
+            keep_strongest(&mut row, keep);
             products.extend(row.iter().map(|&(j, _)| j));
             weights.extend(row.iter().map(|&(_, w)| w));
             offsets.push(products.len());

@@ -25,7 +25,7 @@ use faer::{Mat, Side};
 use serde::{Deserialize, Serialize};
 
 use crate::matrix::Csr;
-use crate::scorer::Scorer;
+use crate::scorer::{keep_strongest, merge_by_item, Scorer};
 
 /// Settings of the higher-order EASE model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,11 +232,7 @@ impl HoEase {
                     .filter(|&(_, &w)| w != 0.0)
                     .map(|(j, &w)| (j as u32, w)),
             );
-            if kept.len() > keep {
-                kept.select_nth_unstable_by(keep - 1, |a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
-                kept.truncate(keep);
-            }
-            kept.sort_unstable_by_key(|&(j, _)| j);
+            keep_strongest(&mut kept, keep);
             products.extend(kept.iter().map(|&(j, _)| j));
             weights.extend(kept.iter().map(|&(_, w)| w));
             offsets.push(products.len());
@@ -290,19 +286,13 @@ impl Scorer for HoEase {
     fn score(&self, _user: Option<u32>, history: &[(u32, f32)], scores: &mut [f32]) {
         scores.fill(0.0);
         // The history's known products, by product, strengths of repeats summed.
-        let mut known: Vec<(u32, f32)> = history
-            .iter()
-            .copied()
-            .filter(|&(i, _)| (i as usize) < self.items)
-            .collect();
-        known.sort_unstable_by_key(|&(i, _)| i);
-        known.dedup_by(|next, kept| {
-            let same = next.0 == kept.0;
-            if same {
-                kept.1 += next.1;
-            }
-            same
-        });
+        let known = merge_by_item(
+            history
+                .iter()
+                .copied()
+                .filter(|&(i, _)| (i as usize) < self.items)
+                .collect(),
+        );
         for (i, &(a, sa)) in known.iter().enumerate() {
             self.add_row(a as usize, sa, scores);
             let later = &known[i + 1..];

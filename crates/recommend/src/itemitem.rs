@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::scorer::{top_n, Scorer};
+use crate::scorer::{merge_by_item, top_n, Scorer};
 
 /// The time base moves forward when new weights reach `2^this`.
 pub const RESCALE_AFTER_HALF_LIVES: f64 = 64.0;
@@ -581,17 +581,7 @@ impl Scorer for ItemItem {
             *s = (c * prior) as f32;
         }
         scores[known..].fill(0.0);
-        // Merged per product in product order: the sums below then round the same way on
-        // every call (a hash map's order would change with its seed).
-        let mut strength: Vec<(u32, f32)> = history.to_vec();
-        strength.sort_unstable_by_key(|&(i, _)| i);
-        strength.dedup_by(|next, kept| {
-            let same = next.0 == kept.0;
-            if same {
-                kept.1 += next.1;
-            }
-            same
-        });
+        let strength = merge_by_item(history.to_vec());
         let strongest = strength.iter().map(|s| s.1).fold(0.0f32, f32::max);
         if strongest <= 0.0 {
             return;

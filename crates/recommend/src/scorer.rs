@@ -24,6 +24,32 @@ pub trait Scorer: Send + Sync {
     fn score(&self, user: Option<u32>, history: &[(u32, f32)], scores: &mut [f32]);
 }
 
+/// A history merged per item, in item order, the strengths of an item's repeats summed: the
+/// sums then round the same way on every call (a hash map's order would change with its seed).
+pub fn merge_by_item(mut history: Vec<(u32, f32)>) -> Vec<(u32, f32)> {
+    history.sort_unstable_by_key(|&(i, _)| i);
+    history.dedup_by(|next, kept| {
+        let same = next.0 == kept.0;
+        if same {
+            kept.1 += next.1;
+        }
+        same
+    });
+    history
+}
+
+/// Keeps the `keep` entries of a sparse row with the largest magnitude (ties: the lower index),
+/// sorted by index.
+pub fn keep_strongest(row: &mut Vec<(u32, f32)>, keep: usize) {
+    if row.len() > keep {
+        row.select_nth_unstable_by(keep.saturating_sub(1), |a, b| {
+            b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0))
+        });
+        row.truncate(keep);
+    }
+    row.sort_unstable_by_key(|&(j, _)| j);
+}
+
 /// The `n` best items of `scores`, best first, skipping `f32::NEG_INFINITY` and NaN scores and
 /// the items for which `exclude` returns true. Ties are broken by the lower index so results
 /// are deterministic.
