@@ -8,13 +8,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use bodega_recommend::als::Als;
+use bodega_recommend::als::{Als, AlsConfig};
 use bodega_recommend::ease::{Ease, EaseConfig};
 use bodega_recommend::eval::{self, Line, ModelResult, ModelSettings, Split};
 use bodega_recommend::hoease::{HoEase, HoEaseConfig};
 use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::ItemItem;
-use bodega_recommend::{EngineConfig, Scorer};
+use bodega_recommend::served::{Ask, Served};
+use bodega_recommend::{EngineConfig, Scorer, Strategy};
 use chrono::{NaiveDate, NaiveDateTime};
 
 const DAY: i64 = 86_400;
@@ -119,6 +120,10 @@ pub struct EvalRecommendArgs {
     /// Higher-order EASE: row weight |row|^-power (0: every basket or customer the same).
     #[arg(long, default_value_t = HoEaseConfig::default().row_power)]
     hoease_row_power: f64,
+    /// Basket answers: weight of the basket model (higher-order EASE on the baskets, with the
+    /// --hoease-* settings) next to item-item's 1, when the catalogue is small enough.
+    #[arg(long, default_value_t = EngineConfig::default().basket_model_weight)]
+    basket_model_weight: f32,
     /// With --baskets: a validation run for choosing settings. The test queries' held-out
     /// items are dropped, and other baskets (the third of every five) are the queries.
     #[arg(long)]
@@ -514,6 +519,40 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
             Box::new(Hybrid::new("hybrid", parts))
         }));
     }
+    // What the API answers, trained as the server trains: a till basket for a completion
+    // query, the hybrid user answer for a customer.
+    let engine_config = EngineConfig {
+        item_item: settings.item_item.clone(),
+        popular: settings.popular.clone(),
+        history_half_life_days: history_half_life,
+        als: als_config.clone().unwrap_or(AlsConfig {
+            factors: 0,
+            ..AlsConfig::default()
+        }),
+        hybrid_als_weight: args.hybrid_als_weight,
+        ease: ease_config.clone().unwrap_or(EaseConfig {
+            max_items: 0,
+            ..EaseConfig::default()
+        }),
+        hybrid_ease_weight: args.hybrid_ease_weight,
+        basket_model: HoEaseConfig {
+            pairs: args.hoease_pairs,
+            lambda: args.hoease_lambda,
+            pair_lambda: args.hoease_pair_lambda,
+            row_power: args.hoease_row_power,
+            ..EngineConfig::default().basket_model
+        },
+        basket_model_weight: args.basket_model_weight,
+        ..EngineConfig::default()
+    };
+    let ask = if completion {
+        Ask::Basket
+    } else {
+        Ask::User(Strategy::Hybrid)
+    };
+    models.push(eval::timed("served", || {
+        Box::new(Served::train("served", &data.lines, &split, &engine_config, ask))
+    }));
     let mut rows = eval::evaluate(&split, &models, 10);
     for path in &args.score_lists {
         rows.push(score_lists(path, &data, &split)?);

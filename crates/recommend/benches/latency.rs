@@ -4,7 +4,10 @@
 //! the served path (`Engine::for_user` hybrid and `Engine::for_basket`, reasons included)
 //! p50/p99, the user answer again after one new event per customer (folded in), and `observe_basket` (a sale reflected in the neighbour lists) p50/p99.
 //!
-//! `cargo bench -p bodega-recommend --bench latency -- [ONLINE_RETAIL_CSV] [TEST_FROM]`
+//! Then, on arules' Groceries (anonymous till baskets, 169 products), the served basket answer
+//! with the basket model (higher-order EASE on the baskets) and the engine's training time.
+//!
+//! `cargo bench -p bodega-recommend --bench latency -- [ONLINE_RETAIL_CSV] [TEST_FROM] [GROCERIES_TXT]`
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -278,5 +281,72 @@ fn main() {
         percentile(&mut observe, 0.5),
         percentile(&mut observe, 0.99),
         observe.iter().copied().fold(0.0, f64::max)
+    );
+
+    let groceries = args
+        .get(2)
+        .cloned()
+        .unwrap_or_else(|| "/work/shared/data/groceries/groceries_baskets.txt".into());
+    match std::fs::read_to_string(&groceries) {
+        Ok(text) => groceries_basket_answers(&groceries, &text),
+        Err(e) => println!("{groceries}: {e}; the basket model's latency is not measured"),
+    }
+}
+
+/// The served basket answer on a small catalogue, where the engine trains the basket model:
+/// every Groceries basket of two or more products asks with all its products but the last.
+fn groceries_basket_answers(path: &str, text: &str) {
+    let mut names: HashMap<String, i64> = HashMap::new();
+    let mut baskets = Vec::new();
+    for line in text.split('\n') {
+        let mut lines: Vec<(i64, i64)> = Vec::new();
+        for item in line.split(',').filter(|i| !i.is_empty()) {
+            let next = names.len() as i64 + 1;
+            let id = *names.entry(item.to_string()).or_insert(next);
+            if !lines.iter().any(|l| l.0 == id) {
+                lines.push((id, 1));
+            }
+        }
+        if !lines.is_empty() {
+            let sale_id = baskets.len() as i64 + 1;
+            baskets.push(Basket {
+                sale_id,
+                customer: None,
+                at: 1_700_000_000 + sale_id,
+                lines,
+            });
+        }
+    }
+    let products = names
+        .iter()
+        .map(|(name, &id)| Product {
+            id,
+            name: name.clone(),
+            text: name.clone(),
+            category_id: None,
+            category: None,
+            active: true,
+        })
+        .collect();
+    let data = TrainingData {
+        products,
+        baskets,
+        interactions: Vec::new(),
+    };
+    let mut engine = None;
+    let train = millis(|| engine = Some(Engine::train(&data, &EngineConfig::default(), 1)));
+    let engine = engine.expect("trained");
+    let mut answers = Vec::new();
+    for b in data.baskets.iter().filter(|b| b.lines.len() >= 2) {
+        let asked: Vec<i64> = b.lines[..b.lines.len() - 1].iter().map(|l| l.0).collect();
+        answers.push(millis(|| engine.for_basket(&asked, 10)));
+    }
+    println!(
+        "{path}: {} baskets, {} products; Engine::train {train:.0} ms (with the basket model); served Engine::for_basket(all lines but the last, 10): {} answers, p50 {:.4} ms, p99 {:.4} ms",
+        data.baskets.len(),
+        data.products.len(),
+        answers.len(),
+        percentile(&mut answers, 0.5),
+        percentile(&mut answers, 0.99)
     );
 }

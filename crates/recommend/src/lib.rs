@@ -19,6 +19,7 @@ pub mod matrix;
 pub mod metrics;
 pub mod popular;
 pub mod scorer;
+pub mod served;
 pub mod shortlist;
 pub mod simd;
 
