@@ -333,20 +333,32 @@ fn groceries_basket_answers(path: &str, text: &str) {
         baskets,
         interactions: Vec::new(),
     };
-    let mut engine = None;
-    let train = millis(|| engine = Some(Engine::train(&data, &EngineConfig::default(), 1)));
-    let engine = engine.expect("trained");
-    let mut answers = Vec::new();
-    for b in data.baskets.iter().filter(|b| b.lines.len() >= 2) {
-        let asked: Vec<i64> = b.lines[..b.lines.len() - 1].iter().map(|l| l.0).collect();
-        answers.push(millis(|| engine.for_basket(&asked, 10)));
+    let without_model = EngineConfig {
+        basket_model: bodega_recommend::hoease::HoEaseConfig {
+            max_features: 0,
+            ..EngineConfig::default().basket_model
+        },
+        ..EngineConfig::default()
+    };
+    for (label, config) in [
+        ("with the basket model", EngineConfig::default()),
+        ("item-item only", without_model),
+    ] {
+        let mut engine = None;
+        let train = millis(|| engine = Some(Engine::train(&data, &config, 1)));
+        let engine = engine.expect("trained");
+        let mut answers = Vec::new();
+        for b in data.baskets.iter().filter(|b| b.lines.len() >= 2) {
+            let asked: Vec<i64> = b.lines[..b.lines.len() - 1].iter().map(|l| l.0).collect();
+            answers.push(millis(|| engine.for_basket(&asked, 10)));
+        }
+        println!(
+            "{path}: {} baskets, {} products, {label}: Engine::train {train:.0} ms; served Engine::for_basket(all lines but the last, 10): {} answers, p50 {:.4} ms, p99 {:.4} ms",
+            data.baskets.len(),
+            data.products.len(),
+            answers.len(),
+            percentile(&mut answers, 0.5),
+            percentile(&mut answers, 0.99)
+        );
     }
-    println!(
-        "{path}: {} baskets, {} products; Engine::train {train:.0} ms (with the basket model); served Engine::for_basket(all lines but the last, 10): {} answers, p50 {:.4} ms, p99 {:.4} ms",
-        data.baskets.len(),
-        data.products.len(),
-        answers.len(),
-        percentile(&mut answers, 0.5),
-        percentile(&mut answers, 0.99)
-    );
 }
