@@ -696,8 +696,8 @@ impl Engine {
         &self.config
     }
 
-    /// What a model version stores besides its settings and scores: its size and every
-    /// product's neighbours (product id → [(product id, similarity)]), for inspection and
+    /// What a model version stores besides its settings and scores: its size, which models
+    /// were trained, and every product's neighbours (product id → [(product id, similarity)]), for inspection and
     /// export.
     pub fn artifact(&self) -> serde_json::Value {
         let neighbours: serde_json::Map<String, serde_json::Value> = (0..self.catalogue.len() as u32)
@@ -717,6 +717,12 @@ impl Engine {
             "products": self.catalogue.len(),
             "users": self.users.len(),
             "clock": self.now,
+            "models": {
+                "item_item": true,
+                "als": self.als.is_some(),
+                "ease": self.ease.is_some(),
+                "basket_model": self.basket_model.as_ref().map(|m| serde_json::json!({"pairs": m.pairs().len()})),
+            },
             "neighbours": neighbours,
         })
     }
@@ -1342,9 +1348,12 @@ mod tests {
         let with = Engine::train(&data, &config, 1);
         assert_eq!(first(&with, &[1, 2]), 3);
         assert_eq!(first(&with, &[1]), 4, "bread alone still goes with milk");
+        // Pairs that meet: bread with butter, jam and milk; butter with jam and milk.
+        assert_eq!(with.artifact()["models"]["basket_model"]["pairs"], 5);
         config.basket_model.max_features = 0;
         let without = Engine::train(&data, &config, 1);
         assert_eq!(first(&without, &[1, 2]), 4, "cosine alone answers milk");
+        assert!(without.artifact()["models"]["basket_model"].is_null());
     }
 
     #[test]
