@@ -452,6 +452,11 @@ const BASKET_POOL: usize = 50;
 /// hundreds of products, where cosine co-occurrence is weakest against learned models.
 pub const BASKET_MODEL_FEATURES: usize = 3_000;
 
+/// Sales with more distinct products than this do not train the basket model: a sale's cost
+/// grows with the square of its products and pairs (a 200-line restock order would cost as
+/// much as thousands of till baskets), while its rows weigh 1/size in the model anyway.
+pub const BASKET_MODEL_LINES: usize = 64;
+
 /// A user's ALS factor for one answer, with their shortlist.
 enum UserFactor<'a> {
     Trained {
@@ -588,7 +593,8 @@ impl Engine {
         engine
     }
 
-    /// The basket model on every sale's distinct products.
+    /// The basket model on every sale's distinct products (sales of more than
+    /// [`BASKET_MODEL_LINES`] products left out).
     fn train_basket_model(baskets: &[TimedBasket], items: usize, config: &HoEaseConfig) -> Option<HoEase> {
         if items > config.max_features {
             return None;
@@ -599,7 +605,7 @@ impl Engine {
             let mut distinct = b.items.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            if distinct.is_empty() {
+            if distinct.is_empty() || distinct.len() > BASKET_MODEL_LINES {
                 continue;
             }
             triples.extend(distinct.into_iter().map(|i| (row, i, 1.0)));
