@@ -8,12 +8,13 @@ use serde_json::json;
 
 use crate::als::Als;
 use crate::ease::Ease;
-use crate::engine::{EngineConfig, TrainingData};
+use crate::engine::{EngineConfig, Strategy, TrainingData};
 use crate::eval::{evaluate, standard_models, timed, Line, ModelSettings, NamedModel, Split};
 use crate::hybrid::Hybrid;
 use crate::ids::Ids;
 use crate::itemitem::ItemItem;
 use crate::scorer::Scorer;
+use crate::served::{Ask, Served};
 
 /// Days held out at the end of the history.
 pub const HOLDOUT_DAYS: i64 = 28;
@@ -89,11 +90,21 @@ pub fn holdout(data: &TrainingData, config: &EngineConfig) -> serde_json::Value 
         }
         Box::new(Hybrid::new("hybrid", parts))
     }));
+    // What the API answers: the engine itself, trained on the same lines.
+    models.push(timed("served", || {
+        Box::new(Served::train(
+            "served",
+            &lines,
+            &split,
+            config,
+            Ask::User(Strategy::Hybrid),
+        ))
+    }));
     let results: BTreeMap<String, serde_json::Value> = evaluate(&split, &models, 10)
         .into_iter()
         .map(|(name, result)| (name, serde_json::to_value(result).unwrap_or_default()))
         .collect();
-    json!({"split": summary, "models": results, "served": "hybrid"})
+    json!({"split": summary, "models": results, "served": "served"})
 }
 
 #[cfg(test)]
@@ -135,7 +146,10 @@ mod tests {
         }
         let report = holdout(&data, &EngineConfig::default());
         assert_eq!(report["split"]["scored_customers"], 10, "{report}");
-        let hit_rate = report["models"]["item-item"]["hit_rate@10"].as_f64().unwrap_or(0.0);
-        assert!((hit_rate - 1.0).abs() < 1e-9, "{report}");
+        for model in ["item-item", "served"] {
+            let hit_rate = report["models"][model]["hit_rate@10"].as_f64().unwrap_or(0.0);
+            assert!((hit_rate - 1.0).abs() < 1e-9, "{model}: {report}");
+        }
+        assert_eq!(report["served"], "served");
     }
 }

@@ -79,7 +79,7 @@ pub fn registry(overrides: &std::collections::BTreeMap<String, String>) -> anyho
                 let report =
                     crate::recommender::train::train(&state.db, Some(&state.recommender), &state.recommender_config())
                         .await?;
-                let ndcg = report.metrics["models"]["hybrid"]["ndcg@10"].as_f64();
+                let ndcg = report.metrics["models"]["served"]["ndcg@10"].as_f64();
                 Ok(format!(
                     "model v{} trained on {} sales in {} ms{}",
                     report.version,
