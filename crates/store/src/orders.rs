@@ -10,8 +10,9 @@ use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
 use crate::reservations::{self, NewReservation};
 use crate::sales::{self, Line, LineRequest, NewSale};
+use crate::sql::ToValue;
 use crate::stock::{self, NewMovement};
-use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
+use crate::{now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, OrderAction, OrderStatus, Page, PageRequest};
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -82,24 +83,32 @@ pub enum Created {
     Replayed(OrderWithItems),
 }
 
+/// The columns of an order's items in [`OrderRow`], from `order_items i`.
+const ITEM_COLUMNS: &str = "i.id AS item_id, i.product_id AS item_product_id, i.sku AS item_sku,
+    i.product_name AS item_product_name, i.unit_price AS item_unit_price,
+    i.quantity AS item_quantity, i.line_total AS item_line_total";
+
 /// An order with its items and, once shipped, its sale: one read.
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
-    let rows: Vec<OrderRow> = sql::query_as(
-        "SELECT o.*, i.id AS item_id, i.product_id AS item_product_id, i.sku AS item_sku,
-                i.product_name AS item_product_name, i.unit_price AS item_unit_price,
-                i.quantity AS item_quantity, i.line_total AS item_line_total,
+    let rows: Vec<OrderRow> = sql::query_as(format!(
+        "SELECT o.*, {ITEM_COLUMNS},
                 CASE WHEN o.shipped_at IS NOT NULL
                      THEN (SELECT s.id FROM sales s WHERE s.order_id = o.id ORDER BY s.id LIMIT 1) END AS sale_id
          FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
-         WHERE o.id = $1 ORDER BY i.id",
-    )
+         WHERE o.id = $1 ORDER BY i.id"
+    ))
     .bind(id)
     .fetch_all(c)
     .await?;
+    assemble(rows).ok_or(StoreError::NotFound)
+}
+
+/// The order of [`OrderRow`]s (one per item, in item order); `None` without rows.
+fn assemble(rows: impl IntoIterator<Item = OrderRow>) -> Option<OrderWithItems> {
     let mut rows = rows.into_iter();
-    let first = rows.next().ok_or(StoreError::NotFound)?;
+    let first = rows.next()?;
     let items = first.item.into_iter().chain(rows.filter_map(|r| r.item)).collect();
-    Ok(OrderWithItems {
+    Some(OrderWithItems {
         order: first.order,
         items,
         sale_id: first.sale_id,
@@ -159,6 +168,15 @@ pub async fn find_by_key(
     }
 }
 
+/// Inserts an order header (parameters 1 to 12) into the active warehouse asked for, or the
+/// first active one: the warehouse is checked (and the default picked) by the insert itself.
+const INSERT_ORDER: &str =
+    "INSERT INTO orders (customer_id, warehouse_id, status, payment_status, idempotency_key, request_hash, customer_name,
+         customer_email, subtotal, discount, total, notes, created_by, created_at, updated_at)
+     SELECT $1, w.id, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12
+     FROM warehouses w WHERE w.is_active AND ($2 IS NULL OR w.id = $2) ORDER BY w.id LIMIT 1
+     RETURNING *";
+
 pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> StoreResult<Created> {
     if let Some(key) = new.idempotency_key {
         if let Some(existing) = find_by_key(c, key, new.request_hash).await? {
@@ -196,86 +214,192 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
         });
     }
     let at = now();
-    // The warehouse is checked (and the default picked) by the insert itself.
-    let inserted: Option<Order> = sql::query_as(
-        "INSERT INTO orders (customer_id, warehouse_id, status, payment_status, idempotency_key, request_hash, customer_name,
-             customer_email, subtotal, discount, total, notes, created_by, created_at, updated_at)
-         SELECT $1, w.id, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12
-         FROM warehouses w WHERE w.is_active AND ($2 IS NULL OR w.id = $2) ORDER BY w.id LIMIT 1
-         RETURNING *"
-    )
-    .bind(new.customer_id)
-    .bind(new.warehouse_id)
-    .bind(new.idempotency_key)
-    .bind(new.request_hash)
-    .bind(&customer_name)
-    .bind(&customer_email)
-    .bind(subtotal)
-    .bind(new.discount)
-    .bind(subtotal - new.discount)
-    .bind(new.notes)
-    .bind(&actor.label)
-    .bind(at)
-    .fetch_optional(c)
-    .await?;
-    let inserted = inserted.ok_or_else(|| StoreError::Rule {
+    let header = [
+        new.customer_id.to_value(),
+        new.warehouse_id.to_value(),
+        new.idempotency_key.to_value(),
+        new.request_hash.to_value(),
+        customer_name.to_value(),
+        customer_email.to_value(),
+        subtotal.to_value(),
+        new.discount.to_value(),
+        (subtotal - new.discount).to_value(),
+        new.notes.to_value(),
+        actor.label.to_value(),
+        at.to_value(),
+    ];
+    let order = match c.backend() {
+        // Header and items in one statement (one round trip); SQLite has no writable CTEs.
+        Backend::Postgres => {
+            let insert = sql::query_as(format!(
+                "WITH o AS ({INSERT_ORDER}),
+                 i AS (INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
+                       SELECT o.id, l.* FROM o, (VALUES {}) l RETURNING *)
+                 SELECT o.*, {ITEM_COLUMNS}, NULL::bigint AS sale_id FROM o JOIN i ON i.order_id = o.id ORDER BY i.id",
+                sql::value_rows(lines.len(), 6, header.len() + 1)
+            ))
+            .bind_all(header);
+            let rows: Vec<OrderRow> = sales::bind_lines(insert, &lines).fetch_all(c).await?;
+            assemble(rows)
+        }
+        Backend::Sqlite => match sql::query_as::<Order>(INSERT_ORDER)
+            .bind_all(header)
+            .fetch_optional(c)
+            .await?
+        {
+            None => None,
+            Some(inserted) => {
+                let rows: Vec<String> = (0..lines.len())
+                    .map(|i| format!("($1, {})", sales::placeholders(2 + i * 6, 6)))
+                    .collect();
+                let insert = sql::query_as(format!(
+                    "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
+                     VALUES {} RETURNING *",
+                    rows.join(", ")
+                ))
+                .bind(inserted.id);
+                let mut items: Vec<OrderItem> = sales::bind_lines(insert, &lines).fetch_all(c).await?;
+                items.sort_by_key(|i| i.id);
+                Some(OrderWithItems {
+                    order: inserted,
+                    items,
+                    sale_id: None,
+                })
+            }
+        },
+    };
+    let order = order.ok_or_else(|| StoreError::Rule {
         field: Some("warehouse_id".into()),
         message: match new.warehouse_id {
             Some(id) => format!("no active warehouse {id}"),
             None => "no active warehouse; create one first".into(),
         },
     })?;
-    let rows: Vec<String> = (0..lines.len())
-        .map(|i| format!("($1, {})", sales::placeholders(2 + i * 6, 6)))
-        .collect();
-    let insert = sql::query_as(format!(
-        "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
-         VALUES {} RETURNING *",
-        rows.join(", ")
-    ))
-    .bind(inserted.id);
-    let mut items: Vec<OrderItem> = sales::bind_lines(insert, &lines).fetch_all(c).await?;
-    items.sort_by_key(|i| i.id);
-    let id = inserted.id;
-    let order = OrderWithItems {
-        order: inserted,
-        items,
-        sale_id: None,
-    };
+    let id = order.order.id;
     let entry = audit::entry(actor, "create", "order", id, None::<&()>, Some(&order));
     let created = outbox::event(topics::ORDERS, "order.created", id, &order);
     audit::record_with_events(c, entry, vec![created]).await?;
     Ok(Created::New(order))
 }
 
-/// Claims the transition `from` → `to` on order `id` and returns the order as it is then;
-/// fails with a 409-style error when another transaction moved the order first.
-async fn claim(c: &mut Conn<'_>, id: i64, from: OrderStatus, to: OrderStatus) -> StoreResult<Order> {
+/// The column stamped with the time an order reaches `status`, besides `updated_at`.
+fn stamp_column(status: OrderStatus) -> Option<&'static str> {
+    match status {
+        OrderStatus::Confirmed => Some("confirmed_at"),
+        OrderStatus::Shipped => Some("shipped_at"),
+        OrderStatus::Delivered => Some("delivered_at"),
+        OrderStatus::Completed => Some("completed_at"),
+        OrderStatus::Cancelled => Some("cancelled_at"),
+        OrderStatus::Returned => Some("returned_at"),
+        OrderStatus::Pending | OrderStatus::Processing => None,
+    }
+}
+
+/// `order` as [`claim`] leaves it: in `to`, stamped at `at` (see [`stamp_column`]).
+fn stamped(order: &Order, to: OrderStatus, at: DateTime<Utc>) -> Order {
+    let mut order = order.clone();
+    order.status = to.as_str().to_string();
+    order.updated_at = at;
     let stamp = match to {
-        OrderStatus::Confirmed => "confirmed_at",
-        OrderStatus::Shipped => "shipped_at",
-        OrderStatus::Delivered => "delivered_at",
-        OrderStatus::Completed => "completed_at",
-        OrderStatus::Cancelled => "cancelled_at",
-        OrderStatus::Returned => "returned_at",
-        OrderStatus::Pending | OrderStatus::Processing => "updated_at",
+        OrderStatus::Confirmed => &mut order.confirmed_at,
+        OrderStatus::Shipped => &mut order.shipped_at,
+        OrderStatus::Delivered => &mut order.delivered_at,
+        OrderStatus::Completed => &mut order.completed_at,
+        OrderStatus::Cancelled => &mut order.cancelled_at,
+        OrderStatus::Returned => &mut order.returned_at,
+        OrderStatus::Pending | OrderStatus::Processing => return order,
     };
+    *stamp = Some(at);
+    order
+}
+
+/// A row of the PostgreSQL [`claim`]: [`OrderRow`] and whether the claim took.
+struct ClaimRow {
+    row: OrderRow,
+    claimed: bool,
+}
+
+impl sql::FromRow for ClaimRow {
+    fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
+        Ok(Self {
+            row: OrderRow::from_row(row)?,
+            claimed: row.get("claimed")?,
+        })
+    }
+}
+
+/// Claims `action` on order `id`, moving it to the action's target state stamped at `at`, so
+/// that two concurrent steps on one order cannot both run. Returns the order as it was before,
+/// with its items and sale, and its state then; [`StoreError::NotFound`] without such an order,
+/// a 409-style error when the action is not allowed from its state.
+async fn claim(
+    c: &mut Conn<'_>,
+    id: i64,
+    action: OrderAction,
+    at: DateTime<Utc>,
+) -> StoreResult<(OrderWithItems, OrderStatus)> {
+    let to = action.target();
     // PostgreSQL refuses a column assigned twice: `updated_at` is set once when it is the stamp.
-    let stamp = if stamp == "updated_at" {
-        String::new()
-    } else {
-        format!("{stamp} = $2, ")
+    let stamp = stamp_column(to).map(|col| format!("{col} = $2, ")).unwrap_or_default();
+    let state_of = |order: &Order| {
+        let status = &order.status;
+        let from: OrderStatus = status
+            .parse()
+            .map_err(|_| StoreError::State(format!("order {id} has unknown status {status}")))?;
+        action.check(from).map_err(StoreError::State)?;
+        Ok::<_, StoreError>(from)
     };
-    let claimed: Option<Order> = sql::query_as(format!(
-        "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4 RETURNING *"
+    if c.backend() == Backend::Sqlite {
+        // The single writer: nothing moves the order between this read and the claim.
+        let before = get(c, id).await?;
+        let from = state_of(&before.order)?;
+        let claimed = sql::query(format!(
+            "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4"
+        ))
+        .bind(to.as_str())
+        .bind(at)
+        .bind(id)
+        .bind(from.as_str())
+        .execute(c)
+        .await?;
+        if claimed == 0 {
+            return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
+        }
+        return Ok((before, from));
+    }
+    // One round trip: the order is locked and read as it is now (`old`, after any concurrent
+    // step committed), claimed when its state allows the action, and returned with its items.
+    let allowed: Vec<String> = action.allowed_from().iter().map(|s| format!("'{s}'")).collect();
+    let rows: Vec<ClaimRow> = sql::query_as(format!(
+        "WITH old AS MATERIALIZED (SELECT * FROM orders WHERE id = $3 FOR UPDATE),
+         claimed AS (UPDATE orders o SET status = $1, {stamp}updated_at = $2 FROM old
+                     WHERE o.id = old.id AND old.status IN ({}) RETURNING o.id)
+         SELECT old.*, EXISTS (SELECT 1 FROM claimed) AS claimed, {ITEM_COLUMNS},
+                CASE WHEN old.shipped_at IS NOT NULL
+                     THEN (SELECT s.id FROM sales s WHERE s.order_id = old.id ORDER BY s.id LIMIT 1) END AS sale_id
+         FROM old LEFT JOIN order_items i ON i.order_id = old.id ORDER BY i.id",
+        allowed.join(", ")
     ))
     .bind(to.as_str())
-    .bind(now())
+    .bind(at)
     .bind(id)
-    .bind(from.as_str())
-    .fetch_optional(c)
+    .fetch_all(c)
     .await?;
-    claimed.ok_or_else(|| StoreError::State(format!("order {id} changed concurrently; retry")))
+    let claimed = rows.first().is_some_and(|r| r.claimed);
+    let mut before = assemble(rows.into_iter().map(|r| r.row)).ok_or(StoreError::NotFound)?;
+    let from = state_of(&before.order)?;
+    if !claimed {
+        return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
+    }
+    if before.order.shipped_at.is_some() && before.sale_id.is_none() {
+        // Shipped by a step that committed while this one waited for the lock: its sale is
+        // not in this statement's snapshot.
+        before.sale_id = sql::query_scalar("SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
+    }
+    Ok((before, from))
 }
 
 /// The `erp.orders` event of a saga step.
@@ -290,13 +414,9 @@ struct Transitioned<'a> {
 
 /// Runs one step of the saga on an order.
 pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderAction) -> StoreResult<OrderWithItems> {
-    let before = get(c, id).await?;
-    let current = &before.order.status;
-    let from: OrderStatus = current
-        .parse()
-        .map_err(|_| StoreError::State(format!("order {id} has unknown status {current}")))?;
-    let to = action.check(from).map_err(StoreError::State)?;
-    let claimed = claim(c, id, from, to).await?;
+    let at = now();
+    let (before, from) = claim(c, id, action, at).await?;
+    let to = action.target();
     let order = &before.order;
     let mut sale_id = before.sale_id;
     let mut events = Vec::new();
@@ -319,7 +439,7 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
     let after = match action {
         OrderAction::Return => get(c, id).await?,
         _ => OrderWithItems {
-            order: claimed,
+            order: stamped(&before.order, to, at),
             items: before.items.clone(),
             sale_id,
         },
@@ -372,8 +492,7 @@ async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> 
             expires_at: None,
         })
         .collect();
-    reservations::reserve_all(c, &reservations).await?;
-    Ok(())
+    reservations::hold_all(c, &reservations).await
 }
 
 /// Records the sale of a shipped order and turns its reservations into sale exits; the sale id.

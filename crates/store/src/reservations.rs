@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::outbox;
 use crate::sales::placeholders;
+use crate::sql::ToValue;
 use crate::stock::{self, Exit, LevelChange, NewMovement};
-use crate::{alerts, now, sql, Conn, FromRow, StoreError, StoreResult};
+use crate::{alerts, now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::MovementKind;
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -49,46 +50,75 @@ pub async fn reserve_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreRe
         return Ok(Vec::new());
     }
     let at = now();
-    let changes = stock::per_level(rs.iter().map(|r| LevelChange {
-        product_id: r.product_id,
-        warehouse_id: r.warehouse_id,
-        on_hand: 0,
-        reserved: r.quantity,
-    }));
+    let changes = level_changes(rs);
     let levels = stock::change_levels(c, &changes, at).await?;
-    let reservations = insert(c, rs, at).await?;
+    let mut reservations: Vec<Reservation> = sql::query_as(format!("{} RETURNING *", insert_sql(rs.len(), 2)))
+        .bind(at)
+        .bind_all(values(rs))
+        .fetch_all(c)
+        .await?;
+    // Ids follow the VALUES order; RETURNING's row order is not promised.
+    reservations.sort_by_key(|r| r.id);
     // Reservations write no event: nothing to order before an alert's.
     stock::check_alerts(c, &levels, &changes, at, &mut Vec::new()).await?;
     Ok(reservations)
 }
 
-/// Writes active reservations in one statement; in order.
-async fn insert(c: &mut Conn<'_>, rs: &[NewReservation<'_>], at: DateTime<Utc>) -> StoreResult<Vec<Reservation>> {
-    let rows: Vec<String> = (0..rs.len())
+/// [`reserve_all`] when the reservations are not needed back (an order's confirm): on
+/// PostgreSQL they are written by the statement that changes the stock levels.
+pub async fn hold_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResult<()> {
+    if rs.is_empty() || c.backend() == Backend::Sqlite {
+        return reserve_all(c, rs).await.map(drop);
+    }
+    let at = now();
+    let changes = level_changes(rs);
+    let insert = stock::Alongside {
+        sql: insert_sql(rs.len(), stock::Alongside::first_param(changes.len())),
+        args: values(rs),
+    };
+    let levels = stock::change_levels_with(c, &changes, at, Some(insert)).await?;
+    stock::check_alerts(c, &levels, &changes, at, &mut Vec::new()).await
+}
+
+fn level_changes(rs: &[NewReservation<'_>]) -> Vec<LevelChange> {
+    stock::per_level(rs.iter().map(|r| LevelChange {
+        product_id: r.product_id,
+        warehouse_id: r.warehouse_id,
+        on_hand: 0,
+        reserved: r.quantity,
+    }))
+}
+
+/// The insert of `count` active reservations stamped `$1`, their [`values`] numbered from
+/// `first` on.
+fn insert_sql(count: usize, first: usize) -> String {
+    let rows: Vec<String> = (0..count)
         .map(|i| {
-            let n = 2 + i * 6;
+            let n = first + i * 6;
             format!("({}, 'active', {}, $1, $1)", placeholders(n, 3), placeholders(n + 3, 3))
         })
         .collect();
-    let mut insert = sql::query_as(format!(
+    format!(
         "INSERT INTO reservations (product_id, warehouse_id, quantity, status, order_id, reference, expires_at, created_at, updated_at)
-         VALUES {} RETURNING *",
+         VALUES {}",
         rows.join(", ")
-    ))
-    .bind(at);
-    for r in rs {
-        insert = insert
-            .bind(r.product_id)
-            .bind(r.warehouse_id)
-            .bind(r.quantity)
-            .bind(r.order_id)
-            .bind(r.reference)
-            .bind(r.expires_at);
-    }
-    let mut reservations: Vec<Reservation> = insert.fetch_all(c).await?;
-    // Ids follow the VALUES order; RETURNING's row order is not promised.
-    reservations.sort_by_key(|r| r.id);
-    Ok(reservations)
+    )
+}
+
+/// The six values of each reservation in [`insert_sql`], in order.
+fn values(rs: &[NewReservation<'_>]) -> Vec<sql::Value> {
+    rs.iter()
+        .flat_map(|r| {
+            [
+                r.product_id.to_value(),
+                r.warehouse_id.to_value(),
+                r.quantity.to_value(),
+                r.order_id.to_value(),
+                r.reference.to_value(),
+                r.expires_at.to_value(),
+            ]
+        })
+        .collect()
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<Reservation> {

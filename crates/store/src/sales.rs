@@ -6,8 +6,9 @@ use serde::Serialize;
 
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
+use crate::sql::ToValue;
 use crate::stock::{self, Exit, NewMovement};
-use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
+use crate::{now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, Page, PageRequest};
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -172,25 +173,22 @@ pub async fn record(
 ) -> StoreResult<SaleWithItems> {
     let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum::<i64>() - s.discount;
     let count: i64 = lines.iter().map(|l| l.quantity).sum();
-    let sale: Sale = sql::query_as(
-        "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *"
-    )
-    .bind(s.order_id)
-    .bind(s.warehouse_id)
-    .bind(s.customer_id)
-    .bind(s.channel)
-    .bind(s.external_ref)
-    .bind(s.historical)
-    .bind(s.discount)
-    .bind(total)
-    .bind(count)
-    .bind(s.created_by)
-    .bind(s.sold_at)
-    .bind(now())
-    .fetch_one(c)
-    .await?;
+    let header = [
+        s.order_id.to_value(),
+        s.warehouse_id.to_value(),
+        s.customer_id.to_value(),
+        s.channel.to_value(),
+        s.external_ref.to_value(),
+        s.historical.to_value(),
+        s.discount.to_value(),
+        total.to_value(),
+        count.to_value(),
+        s.created_by.to_value(),
+        s.sold_at.to_value(),
+        now().to_value(),
+    ];
     if lines.is_empty() {
+        let sale: Sale = sql::query_as(INSERT_SALE).bind_all(header).fetch_one(c).await?;
         events.push(outbox::event(
             topics::SALES,
             "sale.recorded",
@@ -202,7 +200,36 @@ pub async fn record(
             items: Vec::new(),
         });
     }
-    let items = insert_items(c, &sale, lines).await?;
+    let (sale, items) = match c.backend() {
+        // The sale and its items in one statement (one round trip); SQLite has no writable CTEs.
+        Backend::Postgres => {
+            let insert = sql::query_as(format!(
+                "WITH s AS ({INSERT_SALE}),
+                 i AS (INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
+                       SELECT s.id, l.product_id, l.sku, l.product_name, l.unit_price, {}, l.quantity, l.line_total
+                       FROM s, (VALUES {}) l (product_id, sku, product_name, unit_price, quantity, line_total)
+                       RETURNING *)
+                 SELECT s.*, i.id AS item_id, i.product_id AS item_product_id, i.sku AS item_sku,
+                        i.product_name AS item_product_name, i.unit_price AS item_unit_price,
+                        i.unit_cost AS item_unit_cost, i.quantity AS item_quantity, i.line_total AS item_line_total
+                 FROM s JOIN i ON i.sale_id = s.id ORDER BY i.id",
+                unit_cost_sql("l.product_id", "s.warehouse_id"),
+                sql::value_rows(lines.len(), 6, header.len() + 1)
+            ))
+            .bind_all(header);
+            let mut rows = bind_lines::<SaleRow>(insert, lines).fetch_all(c).await?.into_iter();
+            let first = rows
+                .next()
+                .ok_or_else(|| StoreError::Database("a sale was not written".into()))?;
+            let items = std::iter::once(first.item).chain(rows.map(|r| r.item)).collect();
+            (first.sale, items)
+        }
+        Backend::Sqlite => {
+            let sale: Sale = sql::query_as(INSERT_SALE).bind_all(header).fetch_one(c).await?;
+            let items = insert_items(c, &sale, lines).await?;
+            (sale, items)
+        }
+    };
     // Seed 003's records: erp.sales carries the header, erp.sales_items one event per line.
     events.push(outbox::event(
         topics::SALES,
@@ -230,14 +257,43 @@ pub async fn record(
     Ok(SaleWithItems { sale, items })
 }
 
-/// Unit cost of the line whose product id is parameter `$product`: the average cost of the
-/// sale's warehouse (`$2`) now, or the product's standard cost when the warehouse has none (no
+/// Unit cost of the line whose product id is `product`: the average cost of the sale's
+/// warehouse (`warehouse`) now, or the product's standard cost when the warehouse has none (no
 /// entry with a cost yet). Looked up inside the insert: no separate read of the costs.
-fn unit_cost_sql(product: usize) -> String {
+fn unit_cost_sql(product: &str, warehouse: &str) -> String {
     format!(
-        "COALESCE((SELECT avg_cost FROM stock_levels WHERE product_id = ${product} AND warehouse_id = $2 AND avg_cost > 0),
-                  (SELECT cost FROM products WHERE id = ${product}), 0)"
+        "COALESCE((SELECT avg_cost FROM stock_levels WHERE product_id = {product} AND warehouse_id = {warehouse} AND avg_cost > 0),
+                  (SELECT cost FROM products WHERE id = {product}), 0)"
     )
+}
+
+const INSERT_SALE: &str =
+    "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *";
+
+/// A row of the PostgreSQL insert of a sale with its items: the sale and one item (columns
+/// named `item_…`).
+struct SaleRow {
+    sale: Sale,
+    item: SaleItem,
+}
+
+impl sql::FromRow for SaleRow {
+    fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
+        let sale = Sale::from_row(row)?;
+        let item = SaleItem {
+            id: row.get("item_id")?,
+            sale_id: sale.id,
+            product_id: row.get("item_product_id")?,
+            sku: row.get("item_sku")?,
+            product_name: row.get("item_product_name")?,
+            unit_price: row.get("item_unit_price")?,
+            unit_cost: row.get("item_unit_cost")?,
+            quantity: row.get("item_quantity")?,
+            line_total: row.get("item_line_total")?,
+        };
+        Ok(Self { sale, item })
+    }
 }
 
 /// Writes the items of a sale in one statement; in line order.
@@ -249,7 +305,7 @@ async fn insert_items(c: &mut Conn<'_>, sale: &Sale, lines: &[Line]) -> StoreRes
             format!(
                 "($1, ${first}, {}, {}, {})",
                 placeholders(first + 1, 3),
-                unit_cost_sql(first),
+                unit_cost_sql(&format!("${first}"), "$2"),
                 placeholders(first + 4, 2)
             )
         })

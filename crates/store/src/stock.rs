@@ -329,13 +329,46 @@ pub(crate) async fn change_levels(
     changes: &[LevelChange],
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<LevelAfter>> {
+    change_levels_with(c, changes, at, None).await
+}
+
+/// A data-modifying statement that [`change_levels_with`] runs inside its own statement, on
+/// PostgreSQL only: one round trip fewer. Its parameters are numbered from
+/// [`Alongside::first_param`] on (`$1` is the time of the change). It runs whether the changes
+/// fit or not: a shortage fails the caller's transaction, which undoes it too.
+pub(crate) struct Alongside {
+    pub sql: String,
+    pub args: Vec<sql::Value>,
+}
+
+impl Alongside {
+    /// The number of its first parameter, after those of `changes` level changes.
+    pub(crate) fn first_param(changes: usize) -> usize {
+        2 + 4 * changes
+    }
+}
+
+/// [`change_levels`], with another write in the same statement.
+pub(crate) async fn change_levels_with(
+    c: &mut Conn<'_>,
+    changes: &[LevelChange],
+    at: DateTime<Utc>,
+    alongside: Option<Alongside>,
+) -> StoreResult<Vec<LevelAfter>> {
+    let (alongside_cte, alongside_args) = match alongside {
+        Some(_) if c.backend() == Backend::Sqlite => {
+            return Err(StoreError::Database("SQLite has no writable CTEs".into()));
+        }
+        Some(a) => (format!(",\n         alongside AS ({})", a.sql), a.args),
+        None => (String::new(), Vec::new()),
+    };
     let (lock, after_lock) = if c.backend() == Backend::Postgres && changes.len() > 1 {
         (LOCK_IN_KEY_ORDER, AFTER_THE_LOCK)
     } else {
         ("", "")
     };
     let mut changed: Vec<LevelAfter> = sql::query_as(format!(
-        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS (VALUES {}){lock}
+        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS (VALUES {}){lock}{alongside_cte}
          UPDATE stock_levels SET on_hand = on_hand + change.on_hand_delta,
              reserved = reserved + change.reserved_delta, updated_at = $1
          FROM change
@@ -351,6 +384,7 @@ pub(crate) async fn change_levels(
             .iter()
             .flat_map(|ch| [ch.product_id, ch.warehouse_id, ch.on_hand, ch.reserved]),
     )
+    .bind_all(alongside_args)
     .fetch_all(c)
     .await?;
     if changed.len() < changes.len() {

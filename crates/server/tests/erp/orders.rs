@@ -154,8 +154,12 @@ async fn saga_ship_deliver_return(app: TestApp) {
         .body;
     let oid = id(&order);
 
-    // Shipping a pending order is refused.
-    step(&app, oid, "ship").await.expect_error(409, "conflict", None);
+    // Shipping a pending order is refused, saying why; a step on a missing order is 404.
+    let refused = step(&app, oid, "ship").await.expect_error(409, "conflict", None);
+    assert_eq!(refused.body["error"]["message"], "cannot ship an order that is pending");
+    for action in ["confirm", "ship", "cancel"] {
+        step(&app, 999_999, action).await.expect_error(404, "not_found", None);
+    }
     let confirmed = step(&app, oid, "confirm").await.expect(200).body;
     assert_eq!(confirmed["status"], "confirmed");
     assert!(confirmed["confirmed_at"].is_string());

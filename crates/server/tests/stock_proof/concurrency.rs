@@ -17,6 +17,7 @@ crate::on_both_stores!(
     confirms_racing_for_the_last_units_never_oversell,
     quick_sales_racing_for_the_last_units_sell_exactly_the_stock,
     mixed_order_steps_sales_and_transfers_keep_the_ledger_consistent,
+    one_order_stepped_by_many_at_once_moves_once,
 );
 
 /// Runs every request of `requests` in its own task, all released at once, and returns the
@@ -93,6 +94,53 @@ async fn confirms_racing_for_the_last_units_never_oversell(app: TestApp) {
     let counts = check_orders(&app).await;
     assert_eq!(counts.get("confirmed").copied(), Some(STOCK as usize));
     assert_eq!(counts.get("pending").copied(), Some(ORDERS - STOCK as usize));
+}
+
+/// (d) One two-line order confirmed by 16 requests at once, then shipped by 16: each step
+/// runs exactly once (one 200, fifteen 409 naming the state the winner left), so the stock is
+/// reserved and taken out once.
+async fn one_order_stepped_by_many_at_once_moves_once(app: TestApp) {
+    const RACERS: usize = 16;
+    let app = Arc::new(app);
+    let w = main_warehouse(&app).await;
+    let (a, b) = (new_product(&app, 10).await, new_product(&app, 10).await);
+    let id = create_order(
+        &app,
+        w,
+        json!([{"product_id": a, "quantity": 2}, {"product_id": b, "quantity": 3}]),
+    )
+    .await;
+    // Totals over both products after each step: (on hand, reserved).
+    for (action, done, totals) in [("confirm", "confirmed", (20, 5)), ("ship", "shipped", (15, 0))] {
+        let requests = (0..RACERS)
+            .map(|_| (Method::POST, format!("/api/orders/{id}/{action}"), None))
+            .collect();
+        let responses = race(&app, requests).await;
+        let mut won = 0;
+        for r in &responses {
+            assert_not_5xx(action, r);
+            match r.status.as_u16() {
+                200 => {
+                    assert_eq!(r.body["status"], done, "{}", r.body);
+                    assert_eq!(r.body["items"].as_array().map(Vec::len), Some(2), "{}", r.body);
+                    won += 1;
+                }
+                409 => assert_eq!(
+                    r.body["error"]["message"],
+                    format!("cannot {action} an order that is {done}"),
+                    "{}",
+                    r.body
+                ),
+                other => panic!("{action} answered {other}: {}", r.body),
+            }
+        }
+        assert_eq!(won, 1, "{action}: winners");
+        let (on_a, res_a) = level(&app, a, w).await;
+        let (on_b, res_b) = level(&app, b, w).await;
+        assert_eq!((on_a + on_b, res_a + res_b), totals, "after {action}");
+    }
+    assert_no_drift(&drift(&app).await);
+    check_orders(&app).await;
 }
 
 /// (b) 240 quick sales racing for 60 units of A and 40 of B: single-unit till sales of A,
