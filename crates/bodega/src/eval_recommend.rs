@@ -11,10 +11,11 @@ use anyhow::{bail, Context};
 use bodega_recommend::als::{Als, AlsConfig};
 use bodega_recommend::ease::{Ease, EaseConfig};
 use bodega_recommend::eval::{self, Line, ModelResult, ModelSettings, Split};
+use bodega_recommend::evaluate;
 use bodega_recommend::hoease::{HoEase, HoEaseConfig};
 use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::ItemItem;
-use bodega_recommend::served::{Ask, Served};
+use bodega_recommend::served::{self, Ask, Served};
 use bodega_recommend::{EngineConfig, Scorer, Strategy};
 use chrono::{NaiveDate, NaiveDateTime};
 
@@ -550,6 +551,21 @@ pub fn run(args: &EvalRecommendArgs) -> anyhow::Result<()> {
     } else {
         Ask::User(Strategy::Hybrid)
     };
+    // As every training run does: the best sellers' weight chosen on the newest weeks of the
+    // training lines (a basket-completion split has no weeks; its answers do not use it).
+    let mut engine_config = engine_config;
+    if !completion {
+        let report = evaluate::holdout(&served::training_data(&data.lines, &split, ask), &engine_config);
+        engine_config.hybrid_popular_weight = evaluate::chosen_popular_weight(&report);
+        println!(
+            "served: best sellers' weight {} chosen on the training lines' last {} days ({})",
+            engine_config.hybrid_popular_weight,
+            evaluate::HOLDOUT_DAYS,
+            report
+                .get("choices")
+                .map_or_else(|| report["skipped"].to_string(), ToString::to_string)
+        );
+    }
     models.push(eval::timed("served", || {
         Box::new(Served::train("served", &data.lines, &split, &engine_config, ask))
     }));

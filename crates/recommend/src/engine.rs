@@ -419,6 +419,11 @@ pub struct EngineConfig {
     pub basket_model: HoEaseConfig,
     /// Weight of the basket model next to item-item's 1 in basket answers.
     pub basket_model_weight: f32,
+    /// Weight of recent best sellers (in the customer's favourite categories) next to
+    /// item-item's 1 in the hybrid. Every training run chooses it on the shop's own newest
+    /// weeks ([`crate::evaluate::holdout`]): shops whose customers mostly follow the season's
+    /// best sellers get more of them, shops of loyal reorders none.
+    pub hybrid_popular_weight: f32,
 }
 
 impl Default for EngineConfig {
@@ -438,6 +443,7 @@ impl Default for EngineConfig {
                 ..HoEaseConfig::default()
             },
             basket_model_weight: 4.0,
+            hybrid_popular_weight: 0.0,
         }
     }
 }
@@ -686,6 +692,11 @@ impl Engine {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Changes the best sellers' weight in the hybrid (it is only read when answering).
+    pub fn set_hybrid_popular_weight(&mut self, weight: f32) {
+        self.config.hybrid_popular_weight = weight;
     }
 
     /// Labels the answers with the version stored for this engine.
@@ -944,6 +955,10 @@ impl Engine {
         if let Some(ease) = &self.ease {
             ease.score(None, history, &mut part);
             add_normalised(&mut after, &part, self.config.hybrid_ease_weight);
+        }
+        if self.config.hybrid_popular_weight > 0.0 {
+            self.popular.score(None, history, &mut part);
+            add_normalised(&mut after, &part, self.config.hybrid_popular_weight);
         }
         let weight = self.config.hybrid_als_weight;
         if let (Some(als), Some(factor)) = (&self.als, factor) {

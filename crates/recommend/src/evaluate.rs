@@ -9,10 +9,13 @@ use serde_json::json;
 use crate::als::Als;
 use crate::ease::Ease;
 use crate::engine::{EngineConfig, Strategy, TrainingData};
-use crate::eval::{evaluate, standard_models, timed, Line, ModelSettings, NamedModel, Split};
+use crate::eval::{
+    evaluate, evaluate_model, standard_models, timed, Line, ModelResult, ModelSettings, NamedModel, Split,
+};
 use crate::hybrid::Hybrid;
 use crate::ids::Ids;
 use crate::itemitem::ItemItem;
+use crate::metrics::Metrics;
 use crate::scorer::Scorer;
 use crate::served::{Ask, Served};
 
@@ -90,21 +93,45 @@ pub fn holdout(data: &TrainingData, config: &EngineConfig) -> serde_json::Value 
         }
         Box::new(Hybrid::new("hybrid", parts))
     }));
-    // What the API answers: the engine itself, trained on the same lines.
-    models.push(timed("served", || {
-        Box::new(Served::train(
-            "served",
-            &lines,
-            &split,
-            config,
-            Ask::User(Strategy::Hybrid),
-        ))
-    }));
-    let results: BTreeMap<String, serde_json::Value> = evaluate(&split, &models, 10)
+    // What the API answers: the engine itself, trained on the same lines, with the best
+    // sellers' weight that scores best on these weeks.
+    let started = std::time::Instant::now();
+    let mut served = Served::train("served", &lines, &split, config, Ask::User(Strategy::Hybrid));
+    let train_seconds = started.elapsed().as_secs_f64();
+    let mut choices = Vec::new();
+    let mut best: Option<(f32, Metrics)> = None;
+    for weight in POPULAR_WEIGHTS {
+        served.engine_mut().set_hybrid_popular_weight(weight);
+        let metrics = evaluate_model(&split, &served, 10);
+        choices.push(json!({"hybrid_popular_weight": weight, "ndcg@10": metrics.ndcg}));
+        // A larger weight must do strictly better to be chosen.
+        if best.as_ref().is_none_or(|(_, b)| metrics.ndcg > b.ndcg) {
+            best = Some((weight, metrics));
+        }
+    }
+    let mut results: BTreeMap<String, serde_json::Value> = evaluate(&split, &models, 10)
         .into_iter()
         .map(|(name, result)| (name, serde_json::to_value(result).unwrap_or_default()))
         .collect();
-    json!({"split": summary, "models": results, "served": "served"})
+    let (weight, metrics) = best.expect("at least one weight");
+    let served_result = ModelResult { metrics, train_seconds };
+    results.insert("served".into(), serde_json::to_value(served_result).unwrap_or_default());
+    json!({
+        "split": summary,
+        "models": results,
+        "served": "served",
+        "chosen": {"hybrid_popular_weight": weight},
+        "choices": choices,
+    })
+}
+
+/// The best sellers' weights a training run tries in the served hybrid (see
+/// [`EngineConfig::hybrid_popular_weight`]).
+const POPULAR_WEIGHTS: [f32; 7] = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0];
+
+/// The best sellers' weight a [`holdout`] report chose (0 when it chose none).
+pub fn chosen_popular_weight(report: &serde_json::Value) -> f32 {
+    report["chosen"]["hybrid_popular_weight"].as_f64().unwrap_or(0.0) as f32
 }
 
 #[cfg(test)]
@@ -151,5 +178,52 @@ mod tests {
             assert!((hit_rate - 1.0).abs() < 1e-9, "{model}: {report}");
         }
         assert_eq!(report["served"], "served");
+    }
+
+    #[test]
+    fn a_shop_that_follows_its_best_seller_gets_best_sellers_in_the_hybrid() {
+        let day = 86_400;
+        let t = 1_700_000_000;
+        let mut data = TrainingData {
+            products: (1..=60).map(product).collect(),
+            ..TrainingData::default()
+        };
+        let mut sale_id = 0;
+        let mut sell = |customer: i64, at: i64, product: i64| {
+            sale_id += 1;
+            data.baskets.push(Basket {
+                sale_id,
+                customer: Some(customer),
+                at: t + at + customer,
+                lines: vec![(product, 1)],
+            });
+        };
+        // Thirty customers make product 1 the best seller; twenty others each buy their own
+        // product, then, in the newest weeks, the best seller too.
+        for c in 0..30 {
+            sell(c, 5 * day, 1);
+        }
+        for c in 30..50 {
+            sell(c, 0, c - 20);
+            sell(c, 40 * day, 1);
+        }
+        let report = holdout(&data, &EngineConfig::default());
+        assert_eq!(
+            report["choices"].as_array().map(Vec::len),
+            Some(POPULAR_WEIGHTS.len()),
+            "{report}"
+        );
+        assert!(chosen_popular_weight(&report) > 0.0, "{report}");
+        let ndcg = |weight: f32| {
+            report["choices"]
+                .as_array()
+                .and_then(|c| {
+                    c.iter()
+                        .find(|c| c["hybrid_popular_weight"].as_f64() == Some(f64::from(weight)))
+                })
+                .and_then(|c| c["ndcg@10"].as_f64())
+                .unwrap_or(f64::NAN)
+        };
+        assert!(ndcg(chosen_popular_weight(&report)) > ndcg(0.0), "{report}");
     }
 }

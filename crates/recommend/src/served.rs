@@ -34,50 +34,61 @@ pub struct Served {
 const ASKED: usize = 20;
 
 impl Served {
-    /// Trains the engine on the lines before `split.test_from`, one sale per order, one unit a
-    /// line. Products are the split's catalogue, without names or text (the evaluation's data
-    /// has none worth the name).
+    /// Trains the engine on the lines before `split.test_from` ([`training_data`]).
     pub fn train(name: &str, lines: &[Line], split: &Split, config: &EngineConfig, ask: Ask) -> Self {
-        let products = split
-            .items
-            .ids()
-            .iter()
-            .map(|&id| Product {
-                id,
-                name: format!("product {id}"),
-                text: String::new(),
-                category_id: None,
-                category: None,
-                active: true,
-            })
-            .collect();
-        let mut orders: BTreeMap<u32, Basket> = BTreeMap::new();
-        for l in lines.iter().filter(|l| l.at < split.test_from) {
-            let basket = orders.entry(l.order).or_insert_with(|| Basket {
-                sale_id: i64::from(l.order) + 1,
-                customer: match ask {
-                    Ask::Basket => None,
-                    Ask::User(_) => l.customer.map(i64::from),
-                },
-                at: l.at,
-                lines: Vec::new(),
-            });
-            basket.lines.push((i64::from(l.product), 1));
-        }
-        let mut baskets: Vec<Basket> = orders.into_values().collect();
-        baskets.sort_by_key(|b| (b.at, b.sale_id));
-        let data = TrainingData {
-            products,
-            baskets,
-            interactions: Vec::new(),
-        };
         Self {
             name: name.into(),
-            engine: Engine::train(&data, config, 1),
+            engine: Engine::train(&training_data(lines, split, ask), config, 1),
             ask,
             items: split.items.clone(),
             users: split.users.clone(),
         }
+    }
+}
+
+/// The lines before `split.test_from` as the server would hold them: one sale per order, one
+/// unit a line, by its customer unless `ask` is a till basket. Products are the split's
+/// catalogue, without names or text (the evaluation's data has none worth the name).
+pub fn training_data(lines: &[Line], split: &Split, ask: Ask) -> TrainingData {
+    let products = split
+        .items
+        .ids()
+        .iter()
+        .map(|&id| Product {
+            id,
+            name: format!("product {id}"),
+            text: String::new(),
+            category_id: None,
+            category: None,
+            active: true,
+        })
+        .collect();
+    let mut orders: BTreeMap<u32, Basket> = BTreeMap::new();
+    for l in lines.iter().filter(|l| l.at < split.test_from) {
+        let basket = orders.entry(l.order).or_insert_with(|| Basket {
+            sale_id: i64::from(l.order) + 1,
+            customer: match ask {
+                Ask::Basket => None,
+                Ask::User(_) => l.customer.map(i64::from),
+            },
+            at: l.at,
+            lines: Vec::new(),
+        });
+        basket.lines.push((i64::from(l.product), 1));
+    }
+    let mut baskets: Vec<Basket> = orders.into_values().collect();
+    baskets.sort_by_key(|b| (b.at, b.sale_id));
+    TrainingData {
+        products,
+        baskets,
+        interactions: Vec::new(),
+    }
+}
+
+impl Served {
+    /// The engine, to change how it answers (not what it learnt).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
     }
 }
 

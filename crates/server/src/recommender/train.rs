@@ -99,13 +99,15 @@ async fn run(db: &Db, config: &EngineConfig) -> anyhow::Result<(Engine, i64, Tra
             .await?
             .map_or(1, |m| m.version + 1)
     };
-    let config_for_run = config.clone();
-    let (mut engine, data, metrics, train_ms) = tokio::task::spawn_blocking(move || {
+    let mut config_for_run = config.clone();
+    let (mut engine, data, metrics, train_ms, config) = tokio::task::spawn_blocking(move || {
         let metrics = bodega_recommend::evaluate::holdout(&data, &config_for_run);
+        // The holdout chose how much the hybrid leans on best sellers for this shop.
+        config_for_run.hybrid_popular_weight = bodega_recommend::evaluate::chosen_popular_weight(&metrics);
         let started = Instant::now();
         let engine = Engine::train(&data, &config_for_run, next_version);
         let train_ms = started.elapsed().as_millis() as i64;
-        (engine, data, metrics, train_ms)
+        (engine, data, metrics, train_ms, config_for_run)
     })
     .await
     .context("training panicked")?;
@@ -113,7 +115,7 @@ async fn run(db: &Db, config: &EngineConfig) -> anyhow::Result<(Engine, i64, Tra
     let model = ModelVersion {
         version: next_version,
         trained_at,
-        config: serde_json::to_string(config)?,
+        config: serde_json::to_string(&config)?,
         metrics: metrics.to_string(),
         products: data.products.len() as i64,
         customers: data.customers() as i64,
