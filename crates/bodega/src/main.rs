@@ -390,6 +390,10 @@ async fn train_recommendations(state: &AppState) -> anyhow::Result<()> {
                 m["hit_rate@10"].as_f64().unwrap_or(0.0),
             );
         }
+        eprintln!(
+            "  (served: the engine as the API answers, best sellers' weight {} chosen on these weeks)",
+            bodega_recommend::evaluate::chosen_popular_weight(&report.metrics)
+        );
     }
     Ok(())
 }
