@@ -896,7 +896,10 @@ impl Engine {
         // (shops sell repeat purchases).
         let skip_own = strategy == Strategy::Visual;
         let exclude = |i: u32| !self.catalogue.is_active(i) || (skip_own && owned.binary_search(&i).is_ok());
-        let mut scores = vec![0.0f32; self.catalogue.len()];
+        let mut scores = Vec::new();
+        if strategy != Strategy::Hybrid {
+            scores.resize(self.catalogue.len(), 0.0f32);
+        }
         let chosen = match (strategy, &factor, &self.als) {
             // Until an image model exists, "looks alike" is alike in the products' text.
             (Strategy::Visual, _, _) => {
@@ -919,8 +922,10 @@ impl Engine {
         times.sort_unstable();
         times.dedup();
         let baskets = times.len();
+        let mut by_product = history.clone();
+        by_product.sort_unstable_by_key(|&(i, _)| i);
         let mut recommendations = ranked(&self.catalogue, &chosen, |item| {
-            self.explain_for_user(events, baskets, &history, item, als_score(item))
+            self.explain_for_user(events, baskets, &history, &by_product, item, als_score(item))
         });
         let fallback = recommendations.iter().all(|r| r.source == "popular");
         let exclude: Vec<u32> = recommendations
@@ -1091,6 +1096,7 @@ impl Engine {
         events: &[(u32, f32, i64)],
         baskets: usize,
         own: &[(u32, f32)],
+        by_product: &[(u32, f32)],
         item: u32,
         als_score: Option<f32>,
     ) -> (String, f32, String) {
@@ -1113,13 +1119,7 @@ impl Engine {
             );
         }
         // The history product that ties to it best.
-        let anchor = own
-            .iter()
-            .filter(|&&(i, _)| i != item)
-            .map(|&(i, s)| (i, s * self.item_item.similarity(i, item) as f32))
-            .filter(|&(_, v)| v > 0.0)
-            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
-        if let Some((i, _)) = anchor {
+        if let Some(i) = self.item_item.strongest_tie(item, by_product) {
             let shared = self.item_item.shared_baskets(i, item);
             let confidence = {
                 let c = self.item_item.count(i);

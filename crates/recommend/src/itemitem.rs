@@ -361,6 +361,31 @@ impl ItemItem {
         f64::from(self.raw_co(i, j)) / (ci * cj).sqrt()
     }
 
+    /// The history product that ties to `j` best: the `(i, strength)` of `sorted` (by product)
+    /// with the largest `strength · similarity(i, j)`, `j` itself left out; None when none
+    /// was ever bought with it. Walks `j`'s own pair row once, instead of looking `j` up in
+    /// every history product's row.
+    pub fn strongest_tie(&self, j: u32, sorted: &[(u32, f32)]) -> Option<u32> {
+        let row = self.rows.get(j as usize)?;
+        let mut rest = row.as_slice();
+        let mut best: Option<(u32, f64)> = None;
+        for &(i, strength) in sorted {
+            let at = rest.partition_point(|&(k, _)| k < i);
+            rest = &rest[at..];
+            let Some(&(k, co)) = rest.first() else { break };
+            let ci = self.raw_count(i);
+            if k != i || i == j || ci <= 0.0 {
+                continue;
+            }
+            // similarity(i, j) without j's norm, the same for every i.
+            let value = f64::from(strength) * f64::from(co) / ci.sqrt();
+            if value > 0.0 && best.is_none_or(|(_, b)| value > b) {
+                best = Some((i, value));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+
     /// The top-K neighbours of `i` with their current similarity, best first.
     pub fn neighbours(&self, i: u32) -> Vec<(u32, f32)> {
         let mut list: Vec<(u32, f32)> = self.neighbour_sims(i).collect();
