@@ -751,6 +751,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_strongest_tie_is_the_history_product_most_alike_weighted_by_strength() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let baskets: Vec<TimedBasket> = (0..400)
+            .map(|b| TimedBasket {
+                at: T - 86_400 * (b % 50),
+                items: {
+                    let mut items: Vec<u32> = (0..rng.gen_range(1..6)).map(|_| rng.gen_range(0..30)).collect();
+                    items.sort_unstable();
+                    items.dedup();
+                    items
+                },
+            })
+            .collect();
+        let m = ItemItem::train(31, &baskets, config(30.0, 10), T);
+        for _ in 0..50 {
+            let mut history: Vec<(u32, f32)> = (0..8)
+                .map(|_| (rng.gen_range(0..31), rng.gen_range(0.1..2.0)))
+                .collect();
+            history.sort_unstable_by_key(|h| h.0);
+            history.dedup_by_key(|h| h.0);
+            for j in 0..31 {
+                let brute = history
+                    .iter()
+                    .filter(|&&(i, _)| i != j)
+                    .map(|&(i, s)| (i, f64::from(s) * m.similarity(i, j)))
+                    .filter(|&(_, v)| v > 0.0)
+                    .fold(None::<(u32, f64)>, |best, (i, v)| match best {
+                        Some((_, b)) if v <= b * (1.0 + 1e-9) => best,
+                        _ => Some((i, v)),
+                    });
+                assert_eq!(
+                    m.strongest_tie(j, &history),
+                    brute.map(|b| b.0),
+                    "product {j}, {history:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn shared_entries_are_counted_alike_by_merge_galloping_and_bitset() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
