@@ -128,8 +128,8 @@ impl AppState {
 
     /// Starts the recommender: learns from every sale published from now on, and loads the
     /// models from what is in the database (in the background: the API serves meanwhile,
-    /// with fallback answers).
-    pub fn spawn_recommender(&self) {
+    /// with fallback answers); the handle ends when the models are loaded.
+    pub fn spawn_recommender(&self) -> tokio::task::JoinHandle<()> {
         recommender::spawn_sale_subscriber(&self.events, self.db.clone(), self.recommender.clone());
         let state = self.clone();
         tokio::spawn(async move {
@@ -138,13 +138,14 @@ impl AppState {
                 Ok(baskets) => tracing::info!(baskets, ms = started.elapsed().as_millis() as u64, "recommender loaded"),
                 Err(e) => tracing::warn!(error = %e, "recommender could not load; answering with fallbacks"),
             }
-        });
+        })
     }
 
     /// Background work of a serving process: the event relay, the recommender, the release
     /// of expired reservations (every 15 s) and forgetting idle rate-limit keys (every minute).
     pub fn spawn_background(&self) {
-        self.spawn_recommender();
+        // Serving does not wait for the recommender's warm-up: it answers with fallbacks until then.
+        drop(self.spawn_recommender());
         if self.config.scheduler {
             crate::jobs::spawn_scheduler(self.clone());
         }

@@ -237,10 +237,14 @@ impl Engine {
     }
 
     /// The user's ALS factor: the trained one while their history is what it was trained on
-    /// (with its shortlist), else folded in from `history`. None without the model.
-    fn user_factor(&self, user: &str, history: &[(u32, f32)]) -> Option<UserFactor<'_>> {
+    /// (with its shortlist), else folded in from their events. None without the model or
+    /// without events.
+    fn user_factor(&self, user: &str) -> Option<UserFactor<'_>> {
         let als = self.als.as_ref()?;
         let events = self.users.get(user).map_or(0, |h| h.events.len());
+        if events == 0 {
+            return None;
+        }
         let (row, events_then) = self.als_users.get(user).copied().unzip();
         let trained = row.and_then(|row| als.user_factor(row));
         if let (Some(x), Some(row)) = (trained, row) {
@@ -249,10 +253,15 @@ impl Engine {
                 return Some(UserFactor::Trained { x, shortlist });
             }
         }
-        if history.is_empty() {
-            return None;
-        }
         Some(UserFactor::Folded(self.folded_in(als, user, events, trained)))
+    }
+
+    /// Folds a customer whose events changed since training into ALS ahead of their next
+    /// answer, so that the answer does not pay for it. The server calls this right after an
+    /// event, outside its write lock; an answer that comes first folds them in itself, and
+    /// either way the answer is the same.
+    pub fn prepare_user(&self, user: &str) {
+        self.user_factor(user);
     }
 
     /// A user with events since training, folded in on the same undecayed strengths training
@@ -478,7 +487,7 @@ impl Engine {
                 model_version: self.version,
             };
         }
-        let factor = self.user_factor(user, &history);
+        let factor = self.user_factor(user);
         let mut owned: Vec<u32> = history.iter().map(|h| h.0).collect();
         owned.sort_unstable();
         // "Alike" answers leave out what the user already has; the others may repeat it

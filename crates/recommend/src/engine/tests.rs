@@ -300,7 +300,7 @@ fn shortlisted_hybrid_answers_equal_the_fully_scored_ones() {
     let shortlisted = (0..60)
         .filter(|c| {
             engines[0]
-                .user_factor(&c.to_string(), &[(0, 1.0)])
+                .user_factor(&c.to_string())
                 .is_some_and(|f| matches!(f, UserFactor::Trained { shortlist: Some(_), .. }))
         })
         .count();
@@ -333,4 +333,27 @@ fn upsert_moves_a_product_between_categories() {
     catalogue.upsert(product(1, "a", Some(2)));
     assert!(catalogue.in_category(1).is_empty());
     assert_eq!(catalogue.in_category(2), &[0]);
+}
+
+#[test]
+fn a_customer_prepared_after_an_event_gets_the_answer_they_would_have_folded_in_themselves() {
+    let mut engine = Engine::train(&busy_shop(), &EngineConfig::default(), 1);
+    engine.observe_sale(Some(3), &[(2, 1), (7, 1)], 1_700_000_000 + 601 * 50_000);
+    let events = engine.history("3").expect("customer 3 has a history").events.len();
+    let prepared = engine.clone();
+    assert!(prepared.folded.get("3", events).is_none());
+    prepared.prepare_user("3");
+    assert!(prepared.folded.get("3", events).is_some(), "folded in at the event");
+    assert_eq!(
+        prepared.for_user("3", Strategy::Hybrid, 10),
+        engine.for_user("3", Strategy::Hybrid, 10)
+    );
+    // A trained customer without new events, or an unknown one, has nothing to fold in.
+    prepared.prepare_user("4");
+    prepared.prepare_user("nobody");
+    assert!(prepared
+        .folded
+        .get("4", engine.history("4").map_or(0, |h| h.events.len()))
+        .is_none());
+    assert!(prepared.folded.get("nobody", 0).is_none());
 }

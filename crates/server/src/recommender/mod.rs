@@ -146,8 +146,22 @@ impl Recommender {
             &mut self.engine.write().unwrap_or_else(|p| p.into_inner()),
             &observation,
         );
+        let user = match &observation {
+            Observation::Sale {
+                customer: Some(customer),
+                ..
+            } => Some(customer.to_string()),
+            Observation::Interaction { user, .. } => Some(user.clone()),
+            _ => None,
+        };
         if let Some(journal) = journal.as_mut() {
             journal.push(observation);
+        }
+        drop(journal);
+        // The customer's ALS factor no longer matches their events: fold them in now, under
+        // the read lock, rather than in their next recommendation request.
+        if let Some(user) = user {
+            self.engine().prepare_user(&user);
         }
     }
 

@@ -109,7 +109,9 @@ struct Shop {
 }
 
 async fn shop(app: &TestApp) -> Shop {
-    app.state.spawn_recommender();
+    // Loaded before the shop sells anything, so that every sale below is learnt live (a
+    // warm-up that read some of them would train learned models on a part of the shop).
+    app.state.spawn_recommender().await.expect("the recommender's warm-up");
     let food = category(app, "Despensa").await;
     let care = category(app, "Aseo").await;
     let s = Shop {
