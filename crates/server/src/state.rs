@@ -42,7 +42,7 @@ impl AppState {
     /// Connects to the database, applies migrations, writes the built-in roles and loads (or
     /// creates) the token signing key.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url)
+        let db = Db::connect_with(&config.database_url, config.postgres_pool())
             .await
             .context("connecting to the database")?;
         Self::with_db(config, db).await

@@ -265,12 +265,21 @@ impl Drop for PooledReader {
 }
 
 impl Db {
-    /// Opens `sqlite://path` (created when missing) or `postgres://…`.
+    /// Opens `sqlite://path` (created when missing) or `postgres://…` (with up to
+    /// [`Db::POSTGRES_POOL`] connections).
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::connect_with(url, Self::POSTGRES_POOL).await
+    }
+
+    /// The default size of the PostgreSQL connection pool.
+    pub const POSTGRES_POOL: u32 = 32;
+
+    /// [`Db::connect`] with at most `postgres_pool` PostgreSQL connections (SQLite ignores it).
+    pub async fn connect_with(url: &str, postgres_pool: u32) -> StoreResult<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
-                .max_connections(32)
+                .max_connections(postgres_pool.max(1))
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await?;

@@ -73,7 +73,7 @@ pub async fn hold_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResul
     let at = now();
     let changes = level_changes(rs);
     let insert = stock::Alongside {
-        sql: insert_sql(rs.len(), stock::Alongside::first_param(changes.len())),
+        sql: insert_of_levels_that_exist(rs.len(), stock::Alongside::first_param(changes.len())),
         args: values(rs),
     };
     let levels = stock::change_levels_with(c, &changes, at, Some(insert)).await?;
@@ -92,17 +92,38 @@ fn level_changes(rs: &[NewReservation<'_>]) -> Vec<LevelChange> {
 /// The insert of `count` active reservations stamped `$1`, their [`values`] numbered from
 /// `first` on.
 fn insert_sql(count: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO reservations ({COLUMNS}) VALUES {}",
+        value_rows(count, first)
+    )
+}
+
+/// [`insert_sql`] for [`hold_all`], which runs it beside the level update whether the levels fit
+/// or not: only the reservations whose stock level exists are written. A reservation references
+/// its level (migration 0009), and one of a product never stocked in the warehouse would fail
+/// that foreign key before the update's shortage is reported; it is refused anyway (no level,
+/// nothing to hold), and the shortage undoes the others.
+fn insert_of_levels_that_exist(count: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO reservations ({COLUMNS})
+         SELECT * FROM (VALUES {}) r ({COLUMNS})
+         WHERE EXISTS (SELECT 1 FROM stock_levels l WHERE l.product_id = r.product_id AND l.warehouse_id = r.warehouse_id)",
+        value_rows(count, first)
+    )
+}
+
+const COLUMNS: &str =
+    "product_id, warehouse_id, quantity, status, order_id, reference, expires_at, created_at, updated_at";
+
+/// The `VALUES` rows of [`insert_sql`].
+fn value_rows(count: usize, first: usize) -> String {
     let rows: Vec<String> = (0..count)
         .map(|i| {
             let n = first + i * 6;
             format!("({}, 'active', {}, $1, $1)", placeholders(n, 3), placeholders(n + 3, 3))
         })
         .collect();
-    format!(
-        "INSERT INTO reservations (product_id, warehouse_id, quantity, status, order_id, reference, expires_at, created_at, updated_at)
-         VALUES {}",
-        rows.join(", ")
-    )
+    rows.join(", ")
 }
 
 /// The six values of each reservation in [`insert_sql`], in order.

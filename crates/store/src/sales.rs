@@ -230,7 +230,13 @@ pub async fn record(
             (sale, items)
         }
     };
-    // Seed 003's records: erp.sales carries the header, erp.sales_items one event per line.
+    push_events(&sale, &items, lines, events);
+    Ok(SaleWithItems { sale, items })
+}
+
+/// Leaves the events of a recorded sale in `events`: seed 003's records, `erp.sales` with the
+/// header and `erp.sales_items` one per item (`items` in `lines` order).
+pub(crate) fn push_events(sale: &Sale, items: &[SaleItem], lines: &[Line], events: &mut Vec<outbox::NewEvent>) {
     events.push(outbox::event(
         topics::SALES,
         "sale.recorded",
@@ -254,20 +260,19 @@ pub async fn record(
             }),
         ));
     }
-    Ok(SaleWithItems { sale, items })
 }
 
 /// Unit cost of the line whose product id is `product`: the average cost of the sale's
 /// warehouse (`warehouse`) now, or the product's standard cost when the warehouse has none (no
 /// entry with a cost yet). Looked up inside the insert: no separate read of the costs.
-fn unit_cost_sql(product: &str, warehouse: &str) -> String {
+pub(crate) fn unit_cost_sql(product: &str, warehouse: &str) -> String {
     format!(
         "COALESCE((SELECT avg_cost FROM stock_levels WHERE product_id = {product} AND warehouse_id = {warehouse} AND avg_cost > 0),
                   (SELECT cost FROM products WHERE id = {product}), 0)"
     )
 }
 
-const INSERT_SALE: &str =
+pub(crate) const INSERT_SALE: &str =
     "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *";
 

@@ -282,7 +282,7 @@ pub(crate) struct LevelChange {
 }
 
 impl LevelChange {
-    fn key(&self) -> (i64, i64) {
+    pub(crate) fn key(&self) -> (i64, i64) {
         (self.product_id, self.warehouse_id)
     }
 
@@ -409,7 +409,11 @@ const AFTER_THE_LOCK: &str = "
            AND (SELECT count(*) FROM locked) >= 0";
 
 /// The changes that [`change_levels`] could not apply, with the stock available to each.
-async fn shortages(c: &mut Conn<'_>, changes: &[LevelChange], changed: &[LevelAfter]) -> StoreResult<Vec<Shortage>> {
+pub(crate) async fn shortages(
+    c: &mut Conn<'_>,
+    changes: &[LevelChange],
+    changed: &[LevelAfter],
+) -> StoreResult<Vec<Shortage>> {
     let mut short = Vec::new();
     for change in changes {
         if !changed.iter().any(|l| (l.product_id, l.warehouse_id) == change.key()) {
@@ -471,27 +475,46 @@ pub async fn book_exits(
             format!("book_exits given an entry of product {}", entry.movement.product_id).into(),
         ));
     }
-    let changes = per_level(exits.iter().map(Exit::level_change));
+    let exit_changes: Vec<LevelChange> = exits.iter().map(Exit::level_change).collect();
+    let changes = per_level(exit_changes.iter().copied());
     let levels = change_levels(c, &changes, at).await?;
-    let after_each = replay_exits(exits, &levels, &changes);
+    let after_each = replay_exits(&exit_changes, &levels, &changes);
     let movements = insert_movements(c, exits, &after_each, at).await?;
+    exits_booked(c, &exit_changes, &movements, &levels, &changes, at, events).await?;
+    Ok(movements)
+}
+
+/// After exits were booked (their movements written, in order, and their levels changed):
+/// leaves each movement's `erp.stock` event in `events` and runs each level's alert check.
+/// `exit_changes` are the exits' own level changes, in movement order; `levels` and `changes`
+/// as [`change_levels`] took and returned them.
+pub(crate) async fn exits_booked(
+    c: &mut Conn<'_>,
+    exit_changes: &[LevelChange],
+    movements: &[Movement],
+    levels: &[LevelAfter],
+    changes: &[LevelChange],
+    at: DateTime<Utc>,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<()> {
+    let after_each = replay_exits(exit_changes, levels, changes);
     let mut checks: Vec<Option<alerts::Check>> = levels
         .iter()
-        .zip(&changes)
+        .zip(changes)
         .map(|(level, change)| Some(level.alert_check(change.available_delta())))
         .collect();
     for (i, (movement, &(on_hand, reserved))) in movements.iter().zip(&after_each).enumerate() {
         events.push(moved_event(movement, on_hand, reserved));
         // A level's alert follows its last movement's event, as if booked one by one.
-        let key = exits[i].level_change().key();
-        if exits[i + 1..].iter().all(|e| e.level_change().key() != key) {
+        let key = exit_changes[i].key();
+        if exit_changes[i + 1..].iter().all(|e| e.key() != key) {
             let level = changes.iter().position(|ch| ch.key() == key);
             if let Some(check) = level.and_then(|l| checks[l].take()) {
                 run_alert_check(c, check, key, at, events).await?;
             }
         }
     }
-    Ok(movements)
+    Ok(())
 }
 
 /// Runs one level's alert check; events already in `events` are written first when an alert
@@ -511,7 +534,7 @@ async fn run_alert_check(
 
 /// `(on_hand, reserved)` of its level right after each exit, as if they had been booked one
 /// after the other: from each level's state before the batch, the exits in order.
-fn replay_exits(exits: &[Exit<'_>], levels: &[LevelAfter], changes: &[LevelChange]) -> Vec<(i64, i64)> {
+fn replay_exits(exit_changes: &[LevelChange], levels: &[LevelAfter], changes: &[LevelChange]) -> Vec<(i64, i64)> {
     let mut state: Vec<((i64, i64), i64, i64)> = levels
         .iter()
         .zip(changes)
@@ -523,19 +546,18 @@ fn replay_exits(exits: &[Exit<'_>], levels: &[LevelAfter], changes: &[LevelChang
             )
         })
         .collect();
-    exits
+    exit_changes
         .iter()
-        .map(|exit| {
-            let change = exit.level_change();
-            match state.iter_mut().find(|(key, _, _)| *key == change.key()) {
+        .map(
+            |change| match state.iter_mut().find(|(key, _, _)| *key == change.key()) {
                 Some((_, on_hand, reserved)) => {
                     *on_hand += change.on_hand;
                     *reserved += change.reserved;
                     (*on_hand, *reserved)
                 }
                 None => unreachable!("every exit's level was changed"),
-            }
-        })
+            },
+        )
         .collect()
 }
 

@@ -322,6 +322,45 @@ async fn saga_refusals_and_cancel(app: TestApp) {
     assert_eq!(still["status"], "pending");
     assert_eq!(still["confirmed_at"], Value::Null);
 
+    // A product never stocked in the order's warehouse (no stock level there): refused as
+    // short, beside a line that fits, and nothing is written.
+    let other = id(&app
+        .post(
+            "/api/warehouses",
+            &app.admin,
+            json!({"code": "SHORT-W", "name": "Never stocked"}),
+        )
+        .await
+        .expect(201)
+        .body);
+    app.post(
+        "/api/stock/movements",
+        &app.admin,
+        json!({"product_id": c, "warehouse_id": other, "kind": "entry", "quantity": 2, "unit_cost": 300}),
+    )
+    .await
+    .expect(201);
+    let elsewhere = id(&app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"warehouse_id": other, "items": [{"product_id": c, "quantity": 1}, {"product_id": a, "quantity": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    let before = written(&app).await;
+    let unstocked = step(&app, elsewhere, "confirm")
+        .await
+        .expect_error(409, "insufficient_stock", None)
+        .body;
+    assert_eq!(
+        unstocked["error"]["details"],
+        json!([{"product_id": a, "warehouse_id": other, "requested": 1, "available": 0}])
+    );
+    assert_eq!(level(&app, c, other).await, (2, 0, 2, 300));
+    assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
+
     // Repeated lines of one product are reserved together.
     let twice = id(&app
         .post(

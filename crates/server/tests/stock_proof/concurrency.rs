@@ -7,6 +7,8 @@ use axum::http::Method;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
+use bodega_store::sql;
+
 use crate::helpers::{Response, TestApp};
 use crate::{
     assert_no_drift, assert_not_5xx, check_orders, code, drift, entry, level, main_warehouse, new_product,
@@ -18,6 +20,7 @@ crate::on_both_stores!(
     quick_sales_racing_for_the_last_units_sell_exactly_the_stock,
     mixed_order_steps_sales_and_transfers_keep_the_ledger_consistent,
     one_order_stepped_by_many_at_once_moves_once,
+    orders_sharing_products_shipped_at_once_each_take_their_reservations,
 );
 
 /// Runs every request of `requests` in its own task, all released at once, and returns the
@@ -141,6 +144,109 @@ async fn one_order_stepped_by_many_at_once_moves_once(app: TestApp) {
     }
     assert_no_drift(&drift(&app).await);
     check_orders(&app).await;
+}
+
+/// (e) 30 confirmed orders over three shared products (some with one product on two lines at
+/// two prices: two items, one reservation) shipped all at once: every ship succeeds and takes
+/// out exactly its own reservations, once; each level's movements form one unbroken chain of
+/// balances (each the previous plus its quantity, in id order), and every sale movement has
+/// its `stock.moved` event carrying that balance.
+async fn orders_sharing_products_shipped_at_once_each_take_their_reservations(app: TestApp) {
+    const ORDERS: usize = 30;
+    const STOCK: i64 = 200;
+    let app = Arc::new(app);
+    let w = main_warehouse(&app).await;
+    let mut products = Vec::new();
+    for _ in 0..3 {
+        products.push(new_product(&app, STOCK).await);
+    }
+    let mut orders = Vec::with_capacity(ORDERS);
+    let mut taken = [0i64; 3];
+    for i in 0..ORDERS {
+        let mut lines = Vec::new();
+        for (k, &p) in products.iter().enumerate() {
+            let quantity = 1 + ((i + k) % 3) as i64;
+            taken[k] += quantity;
+            lines.push(json!({"product_id": p, "quantity": quantity}));
+        }
+        if i % 4 == 0 {
+            // The first product again at another price: a second item of the same product.
+            taken[0] += 1;
+            lines.push(json!({"product_id": products[0], "quantity": 1, "unit_price": 5}));
+        }
+        let id = create_order(&app, w, Value::Array(lines)).await;
+        app.post(&format!("/api/orders/{id}/confirm"), &app.admin, json!({}))
+            .await
+            .expect(200);
+        orders.push(id);
+    }
+    let requests = orders
+        .iter()
+        .map(|id| (Method::POST, format!("/api/orders/{id}/ship"), None))
+        .collect();
+    for r in race(&app, requests).await {
+        assert_not_5xx("ship", &r);
+        assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+        assert_eq!(r.body["status"], "shipped", "{}", r.body);
+        assert!(r.body["sale_id"].as_i64().is_some(), "{}", r.body);
+    }
+    for (k, &p) in products.iter().enumerate() {
+        assert_eq!(level(&app, p, w).await, (STOCK - taken[k], 0), "product {k}");
+    }
+    assert_no_drift(&drift(&app).await);
+    let counts = check_orders(&app).await;
+    assert_eq!(counts.get("shipped").copied(), Some(ORDERS));
+
+    let mut conn = app.state.db.read().await.unwrap();
+    let c = &mut conn.conn();
+    for &p in &products {
+        let moves: Vec<(i64, i64, i64, String)> = sql::query_as(
+            "SELECT id, quantity, balance_after, kind FROM stock_movements
+             WHERE product_id = $1 AND warehouse_id = $2 ORDER BY id",
+        )
+        .bind(p)
+        .bind(w)
+        .fetch_all(c)
+        .await
+        .unwrap();
+        let mut balance = 0;
+        for (id, quantity, balance_after, kind) in &moves {
+            balance += quantity;
+            assert_eq!(
+                *balance_after, balance,
+                "movement {id} ({kind}) of product {p}: {moves:?}"
+            );
+        }
+        let sales = moves.iter().filter(|m| m.3 == "sale").count();
+        assert_eq!(sales, ORDERS, "one sale movement per order of product {p}");
+        let events: Vec<String> = sql::query_scalar("SELECT payload FROM outbox WHERE event_type = 'stock.moved'")
+            .fetch_all(c)
+            .await
+            .unwrap();
+        for (id, _, balance_after, kind) in moves.iter().filter(|m| m.3 == "sale") {
+            let found: Vec<Value> = events
+                .iter()
+                .map(|e| serde_json::from_str::<Value>(e).unwrap())
+                .filter(|e| e["data"]["movement"]["id"].as_i64() == Some(*id))
+                .collect();
+            assert_eq!(found.len(), 1, "stock.moved events of movement {id} ({kind})");
+            assert_eq!(
+                found[0]["data"]["on_hand"].as_i64(),
+                Some(*balance_after),
+                "{}",
+                found[0]
+            );
+            assert_eq!(
+                found[0]["data"]["movement"]["balance_after"].as_i64(),
+                Some(*balance_after)
+            );
+        }
+    }
+    let recorded: i64 = sql::query_scalar("SELECT COUNT(*) FROM outbox WHERE event_type = 'sale.recorded'")
+        .fetch_one(c)
+        .await
+        .unwrap();
+    assert_eq!(recorded, ORDERS as i64, "one sale.recorded event per order");
 }
 
 /// (b) 240 quick sales racing for 60 units of A and 40 of B: single-unit till sales of A,
