@@ -23,6 +23,7 @@ use bodega_recommend::eval::{Line, Split};
 use bodega_recommend::hybrid::Hybrid;
 use bodega_recommend::itemitem::{ItemItem, ItemItemConfig};
 use bodega_recommend::scorer::{top_n, Scorer};
+use bodega_recommend::served::{training_data, Ask};
 use bodega_recommend::{Basket, Engine, EngineConfig, InteractionKind, Product, Strategy, TrainingData};
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
@@ -194,33 +195,7 @@ fn main() {
 
     // The served path: Engine::for_user (hybrid, with reasons) and Engine::for_basket (item-item
     // candidates re-ranked by EASE), as the API calls them, on an engine trained on the split.
-    let mut orders: HashMap<u32, Basket> = HashMap::new();
-    for l in lines.iter().filter(|l| l.at < test_from) {
-        let b = orders.entry(l.order).or_insert_with(|| Basket {
-            sale_id: i64::from(l.order),
-            customer: l.customer.map(i64::from),
-            at: l.at,
-            lines: Vec::new(),
-        });
-        b.lines.push((i64::from(l.product), 1));
-    }
-    let mut baskets: Vec<Basket> = orders.into_values().collect();
-    baskets.sort_by_key(|b| (b.at, b.sale_id));
-    let products = (0..ids[2].len() as i64)
-        .map(|id| Product {
-            id,
-            name: format!("product {id}"),
-            text: String::new(),
-            category_id: None,
-            category: None,
-            active: true,
-        })
-        .collect();
-    let data = TrainingData {
-        products,
-        baskets,
-        interactions: Vec::new(),
-    };
+    let data = training_data(&lines, &split, Ask::User(Strategy::Hybrid));
     let engine = Engine::train(&data, &served, 1);
     let mut served_user = Vec::new();
     for (u, _, _) in &split.scored {

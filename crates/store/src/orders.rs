@@ -580,10 +580,7 @@ async fn ship_in_one_statement(
     // exits after it (of the same level, in id order) took out, as if booked one by one.
     let statement = format!(
         "WITH s AS ({insert_sale}),
-         i AS (INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
-               SELECT s.id, l.product_id, l.sku, l.product_name, l.unit_price, {unit_cost}, l.quantity, l.line_total
-               FROM s, (VALUES {values}) l (product_id, sku, product_name, unit_price, quantity, line_total)
-               RETURNING *),
+         i AS ({insert_items}),
          r AS (UPDATE reservations SET status = 'committed', updated_at = $12
                WHERE order_id = $13 AND status = 'active' RETURNING id, product_id, warehouse_id, quantity),
          change AS (SELECT product_id, warehouse_id, CAST(SUM(quantity) AS BIGINT) AS quantity
@@ -608,9 +605,7 @@ async fn ship_in_one_statement(
                ORDER BY r.product_id, r.warehouse_id, r.id
                RETURNING *)
          SELECT s.*,
-                ii.id AS item_id, ii.product_id AS item_product_id, ii.sku AS item_sku,
-                ii.product_name AS item_product_name, ii.unit_price AS item_unit_price,
-                ii.unit_cost AS item_unit_cost, ii.quantity AS item_quantity, ii.line_total AS item_line_total,
+                {item_columns},
                 mm.id AS move_id, mm.product_id AS move_product_id, mm.warehouse_id AS move_warehouse_id,
                 mm.kind AS move_kind, mm.quantity AS move_quantity, mm.unit_cost AS move_unit_cost,
                 mm.balance_after AS move_balance_after, mm.reference_type AS move_reference_type,
@@ -628,8 +623,8 @@ async fn ship_in_one_statement(
                              ON lv.product_id = change.product_id AND lv.warehouse_id = change.warehouse_id) cc
                  USING (n)) ORDER BY n",
         insert_sale = sales::INSERT_SALE,
-        unit_cost = sales::unit_cost_sql("l.product_id", "s.warehouse_id"),
-        values = sql::value_rows(lines.len(), 6, header.len() + 1),
+        insert_items = sales::insert_items_of_sale_s(lines.len(), header.len() + 1),
+        item_columns = sales::item_columns("ii"),
         level_after = stock::LEVEL_AFTER,
         kind = MovementKind::Sale.as_str(),
     );
@@ -680,20 +675,7 @@ struct ShipRow {
 impl sql::FromRow for ShipRow {
     fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
         let sale = Sale::from_row(row)?;
-        let item = match row.get::<Option<i64>, _>("item_id")? {
-            None => None,
-            Some(id) => Some(SaleItem {
-                id,
-                sale_id: sale.id,
-                product_id: row.get("item_product_id")?,
-                sku: row.get("item_sku")?,
-                product_name: row.get("item_product_name")?,
-                unit_price: row.get("item_unit_price")?,
-                unit_cost: row.get("item_unit_cost")?,
-                quantity: row.get("item_quantity")?,
-                line_total: row.get("item_line_total")?,
-            }),
-        };
+        let item = sales::item_from_columns(row, sale.id)?;
         let movement = match row.get::<Option<i64>, _>("move_id")? {
             None => None,
             Some(id) => Some(stock::Movement {

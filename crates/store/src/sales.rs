@@ -204,17 +204,10 @@ pub async fn record(
         // The sale and its items in one statement (one round trip); SQLite has no writable CTEs.
         Backend::Postgres => {
             let insert = sql::query_as(format!(
-                "WITH s AS ({INSERT_SALE}),
-                 i AS (INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
-                       SELECT s.id, l.product_id, l.sku, l.product_name, l.unit_price, {}, l.quantity, l.line_total
-                       FROM s, (VALUES {}) l (product_id, sku, product_name, unit_price, quantity, line_total)
-                       RETURNING *)
-                 SELECT s.*, i.id AS item_id, i.product_id AS item_product_id, i.sku AS item_sku,
-                        i.product_name AS item_product_name, i.unit_price AS item_unit_price,
-                        i.unit_cost AS item_unit_cost, i.quantity AS item_quantity, i.line_total AS item_line_total
-                 FROM s JOIN i ON i.sale_id = s.id ORDER BY i.id",
-                unit_cost_sql("l.product_id", "s.warehouse_id"),
-                sql::value_rows(lines.len(), 6, header.len() + 1)
+                "WITH s AS ({INSERT_SALE}), i AS ({})
+                 SELECT s.*, {} FROM s JOIN i ON i.sale_id = s.id ORDER BY i.id",
+                insert_items_of_sale_s(lines.len(), header.len() + 1),
+                item_columns("i"),
             ))
             .bind_all(header);
             let mut rows = bind_lines::<SaleRow>(insert, lines).fetch_all(c).await?.into_iter();
@@ -272,6 +265,46 @@ pub(crate) fn unit_cost_sql(product: &str, warehouse: &str) -> String {
     )
 }
 
+/// PostgreSQL: inserts the items of the sale `s` (a CTE of [`INSERT_SALE`]) from `lines`
+/// rows of parameters bound by [`bind_lines`] from `$first` on, returning them.
+pub(crate) fn insert_items_of_sale_s(lines: usize, first: usize) -> String {
+    format!(
+        "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
+         SELECT s.id, l.product_id, l.sku, l.product_name, l.unit_price, {}, l.quantity, l.line_total
+         FROM s, (VALUES {}) l (product_id, sku, product_name, unit_price, quantity, line_total)
+         RETURNING *",
+        unit_cost_sql("l.product_id", "s.warehouse_id"),
+        sql::value_rows(lines, 6, first)
+    )
+}
+
+/// The columns of the sale item `alias`, named `item_…` for [`item_from_columns`].
+pub(crate) fn item_columns(alias: &str) -> String {
+    format!(
+        "{alias}.id AS item_id, {alias}.product_id AS item_product_id, {alias}.sku AS item_sku,
+         {alias}.product_name AS item_product_name, {alias}.unit_price AS item_unit_price,
+         {alias}.unit_cost AS item_unit_cost, {alias}.quantity AS item_quantity, {alias}.line_total AS item_line_total"
+    )
+}
+
+/// The sale item in a row's [`item_columns`]; None when the row holds none (an outer join).
+pub(crate) fn item_from_columns(row: &sql::Row<'_>, sale_id: i64) -> StoreResult<Option<SaleItem>> {
+    let Some(id) = row.get::<Option<i64>, _>("item_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(SaleItem {
+        id,
+        sale_id,
+        product_id: row.get("item_product_id")?,
+        sku: row.get("item_sku")?,
+        product_name: row.get("item_product_name")?,
+        unit_price: row.get("item_unit_price")?,
+        unit_cost: row.get("item_unit_cost")?,
+        quantity: row.get("item_quantity")?,
+        line_total: row.get("item_line_total")?,
+    }))
+}
+
 pub(crate) const INSERT_SALE: &str =
     "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *";
@@ -286,17 +319,8 @@ struct SaleRow {
 impl sql::FromRow for SaleRow {
     fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
         let sale = Sale::from_row(row)?;
-        let item = SaleItem {
-            id: row.get("item_id")?,
-            sale_id: sale.id,
-            product_id: row.get("item_product_id")?,
-            sku: row.get("item_sku")?,
-            product_name: row.get("item_product_name")?,
-            unit_price: row.get("item_unit_price")?,
-            unit_cost: row.get("item_unit_cost")?,
-            quantity: row.get("item_quantity")?,
-            line_total: row.get("item_line_total")?,
-        };
+        let item = item_from_columns(row, sale.id)?
+            .ok_or_else(|| StoreError::Database("a sale row without its item".into()))?;
         Ok(Self { sale, item })
     }
 }
