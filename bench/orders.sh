@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Orders created + confirmed + shipped per second at concurrency 32, on SQLite and PostgreSQL.
 # Usage: bench/orders.sh [seconds] [concurrency]   (results in bench/out/orders-*.json)
+# BODEGA_BENCH_SQLITE_ONLY=1 or BODEGA_BENCH_POSTGRES_ONLY=1 runs one backend only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_RUN="${1:-20}"
@@ -26,7 +27,7 @@ run() {
 }
 
 tmp=$(mktemp -d)
-run sqlite "sqlite://$tmp/bench.db"
+[ -n "${BODEGA_BENCH_POSTGRES_ONLY:-}" ] || run sqlite "sqlite://$tmp/bench.db"
 
 db="bodega_bench_$$"
 psql "$PG_BASE" -qc "CREATE DATABASE $db"
