@@ -3,6 +3,7 @@
 
 pub mod email;
 pub mod error;
+pub mod limits;
 pub mod order;
 pub mod paging;
 pub mod permission;

@@ -101,6 +101,21 @@ impl OrderStatus {
     pub fn holds_reservations(self) -> bool {
         matches!(self, OrderStatus::Confirmed | OrderStatus::Processing)
     }
+
+    /// Whether an order in this state may move its payment status `from` → `to` (`unpaid`,
+    /// `paid`, `refunded`): only a paid order is refunded, a refund is final, and a cancelled
+    /// or returned order takes no new payment. Setting the current status again is allowed.
+    pub fn check_payment(self, from: &str, to: &str) -> Result<(), String> {
+        match (from, to) {
+            _ if from == to => Ok(()),
+            ("refunded", _) => Err("the order was refunded; its payment status is final".into()),
+            (_, "refunded") if from != "paid" => Err(format!("only a paid order can be refunded; this one is {from}")),
+            (_, "paid") if matches!(self, OrderStatus::Cancelled | OrderStatus::Returned) => {
+                Err(format!("a {self} order cannot be paid"))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl fmt::Display for OrderStatus {
@@ -138,6 +153,19 @@ mod tests {
     use super::OrderAction::*;
     use super::OrderStatus::*;
     use super::*;
+
+    #[test]
+    fn payment_follows_the_money() {
+        assert!(Pending.check_payment("unpaid", "paid").is_ok());
+        assert!(Shipped.check_payment("paid", "refunded").is_ok());
+        assert!(Shipped.check_payment("paid", "unpaid").is_ok());
+        assert!(Pending.check_payment("unpaid", "refunded").is_err());
+        assert!(Cancelled.check_payment("unpaid", "paid").is_err());
+        assert!(Returned.check_payment("unpaid", "paid").is_err());
+        assert!(Returned.check_payment("paid", "refunded").is_ok());
+        assert!(Completed.check_payment("refunded", "paid").is_err());
+        assert!(Cancelled.check_payment("refunded", "refunded").is_ok());
+    }
 
     #[test]
     fn happy_path() {

@@ -152,6 +152,7 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::Rule { field: None, message } => ApiError::Conflict { field: None, message },
+            StoreError::OutOfRange(message) => ApiError::Validation { field: None, message },
             StoreError::Insufficient(short) => ApiError::InsufficientStock(short),
             StoreError::State(message) => ApiError::Conflict { field: None, message },
             other => ApiError::Internal(anyhow::Error::new(other).context("storage")),

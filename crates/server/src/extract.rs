@@ -52,6 +52,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 field: None,
                 message: format!("invalid JSON: {e}"),
             })?;
+            if has_escaped_nul(bytes) {
+                let field = serde_json::from_slice::<serde_json::Value>(bytes)
+                    .ok()
+                    .and_then(|v| field_with_nul(&v, String::new()));
+                return Err(ApiError::Validation {
+                    field,
+                    message: "must not contain control characters".into(),
+                });
+            }
             Ok(value)
         }
         Err(err) => {
@@ -79,6 +88,51 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 })
             }
         }
+    }
+}
+
+/// Whether valid JSON holds a NUL character, which no text field accepts and PostgreSQL cannot
+/// store. In valid JSON a NUL can only be the escape `\u0000` inside a string, and a backslash
+/// only starts an escape, so walking the escapes finds it exactly (`\\u0000` is not one).
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// The path (`items[0].name`) of the first key or string holding a NUL.
+fn field_with_nul(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let named = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(s) if s.contains('\0') => Some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| field_with_nul(v, format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(named(k))
+            } else {
+                field_with_nul(v, named(k))
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -120,6 +174,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((key, _)) = form_urlencoded_parse(query).find(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(ApiError::Validation {
+                field: Some(key.into_owned()),
+                message: "must not contain control characters".into(),
+            });
+        }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
             let path = err.path().to_string();
@@ -195,6 +255,15 @@ mod tests {
             parse_json::<Body>(br#"{"email":"a@b.cl"} x"#),
             Err(ApiError::BadRequest { .. })
         ));
+        match parse_json::<Body>(br#"{"email":"a\u0000b","age":1}"#) {
+            Err(ApiError::Validation { field, .. }) => assert_eq!(field.as_deref(), Some("email")),
+            other => panic!("{other:?}"),
+        }
+        let nested: serde_json::Value = serde_json::from_str(r#"{"items":[{"a":"x"},{"a":"\u0000"}]}"#).unwrap();
+        assert_eq!(field_with_nul(&nested, String::new()).as_deref(), Some("items[1].a"));
+        // An escaped backslash followed by "u0000" is text, not a NUL.
+        assert!(parse_json::<Body>(br#"{"email":"a\\u0000b","age":1}"#).is_ok());
+        assert!(parse_json::<Body>(br#"{"email":"\\","age":1}"#).is_ok());
         match parse_json::<Body>(br#"{"email":"a@b.cl","age":1,"age":2}"#) {
             Err(ApiError::Validation { field, .. }) => assert_eq!(field.as_deref(), Some("age")),
             other => panic!("{other:?}"),

@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::{sql, Backend, Conn, FromRow, StoreResult};
+use crate::{sql, stock, Backend, Conn, FromRow, StoreResult};
 
 /// The calendar day (UTC) of `sales.sold_at`, per backend.
 fn day_of_sale(c: &Conn<'_>) -> &'static str {
@@ -214,7 +214,7 @@ pub struct StockAndSales {
 pub async fn stock_and_sales(c: &mut Conn<'_>, r: &Range) -> StoreResult<Vec<StockAndSales>> {
     let sql = format!(
         "{} , sold AS (SELECT product_id, CAST(SUM(units) AS BIGINT) AS units, CAST(SUM(cogs) AS BIGINT) AS cogs FROM f GROUP BY product_id), \
-           stock AS (SELECT product_id, CAST(SUM(on_hand) AS BIGINT) AS on_hand, CAST(SUM(on_hand * avg_cost) AS BIGINT) AS value \
+           stock AS (SELECT product_id, CAST(SUM(on_hand) AS BIGINT) AS on_hand, {} AS value \
                      FROM stock_levels WHERE ($5 IS NULL OR warehouse_id = $5) GROUP BY product_id), \
            last_sale AS (SELECT i.product_id, MAX(s.sold_at) AS last_sold FROM sale_items i \
                          JOIN sales s ON s.id = i.sale_id WHERE ($5 IS NULL OR s.warehouse_id = $5) GROUP BY i.product_id) \
@@ -229,7 +229,8 @@ pub async fn stock_and_sales(c: &mut Conn<'_>, r: &Range) -> StoreResult<Vec<Sto
                 SELECT k.id FROM categories k, categories root WHERE root.id = $6 \
                 AND (k.id = root.id OR k.path LIKE root.path || ' / %'))) \
          ORDER BY p.id",
-        daily_cte(c)
+        daily_cte(c),
+        stock::stock_value_sum(c, "stock_levels"),
     );
     ranged!(StockAndSales, sql, r).fetch_all(c).await
 }
@@ -249,10 +250,10 @@ pub struct WarehouseStock {
 }
 
 pub async fn inventory_summary(c: &mut Conn<'_>, warehouse_id: Option<i64>) -> StoreResult<Vec<WarehouseStock>> {
-    sql::query_as(
+    sql::query_as(format!(
         "SELECT w.id AS warehouse_id, w.name AS warehouse, \
                 COUNT(l.product_id) AS products, CAST(COALESCE(SUM(l.on_hand), 0) AS BIGINT) AS units, \
-                CAST(COALESCE(SUM(l.on_hand * l.avg_cost), 0) AS BIGINT) AS value, CAST(COALESCE(SUM(l.reserved), 0) AS BIGINT) AS reserved, \
+                {} AS value, CAST(COALESCE(SUM(l.reserved), 0) AS BIGINT) AS reserved, \
                 CAST(COALESCE(SUM(CASE WHEN l.on_hand - l.reserved < p.low_stock_threshold THEN 1 ELSE 0 END), 0) AS BIGINT) AS low_stock, \
                 CAST(COALESCE(SUM(CASE WHEN l.on_hand - l.reserved <= 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS out_of_stock \
          FROM warehouses w \
@@ -260,7 +261,8 @@ pub async fn inventory_summary(c: &mut Conn<'_>, warehouse_id: Option<i64>) -> S
          LEFT JOIN products p ON p.id = l.product_id \
          WHERE ($1 IS NULL OR w.id = $1) \
          GROUP BY w.id, w.name ORDER BY w.id",
-    )
+        stock::stock_value_sum(c, "l"),
+    ))
     .bind(warehouse_id)
     .fetch_all(c)
     .await

@@ -84,6 +84,22 @@ pub async fn create_warehouse(c: &mut Conn<'_>, actor: &Actor, w: &WarehouseInpu
 
 pub async fn update_warehouse(c: &mut Conn<'_>, actor: &Actor, id: i64, w: &WarehouseInput) -> StoreResult<Warehouse> {
     let before = warehouse(c, id).await?;
+    if before.is_active && !w.is_active {
+        // An inactive warehouse takes no movements, so stock left in it could never leave.
+        let (on_hand, reserved): (i64, i64) = sql::query_as(
+            "SELECT CAST(COALESCE(SUM(on_hand), 0) AS BIGINT), CAST(COALESCE(SUM(reserved), 0) AS BIGINT)
+             FROM stock_levels WHERE warehouse_id = $1",
+        )
+        .bind(id)
+        .fetch_one(c)
+        .await?;
+        if on_hand > 0 || reserved > 0 {
+            return Err(StoreError::State(format!(
+                "warehouse {} still holds {on_hand} units ({reserved} reserved); move them out before deactivating it",
+                before.code
+            )));
+        }
+    }
     let after: Warehouse = sql::query_as(
         "UPDATE warehouses SET code = $1, name = $2, kind = $3, address = $4, is_active = $5, updated_at = $6
          WHERE id = $7 RETURNING *",

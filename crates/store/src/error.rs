@@ -9,6 +9,10 @@ pub enum StoreError {
     /// A rule of the data was broken (a referenced row is missing, a row is still in use).
     #[error("{message}")]
     Rule { field: Option<String>, message: String },
+    /// The database refused a value as out of its range (a character it cannot store, a number
+    /// past 64 bits): the request's input, so a 422.
+    #[error("{0}")]
+    OutOfRange(String),
     /// Not enough available stock for one or more lines; nothing was changed.
     #[error("insufficient stock")]
     Insufficient(Vec<Shortage>),
@@ -46,9 +50,23 @@ impl From<sqlx::Error> for StoreError {
                 field: None,
                 message: "a referenced record does not exist or the record is still referenced".into(),
             },
+            // Safety nets: the API's checks keep these out, so one means a check is missing.
+            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+                out_of_range("text holds a character the database cannot store")
+            }
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22003") => {
+                out_of_range("a number is out of the range the database stores")
+            }
             _ => StoreError::Database(Box::new(err)),
         }
     }
+}
+
+/// A value the database refused as out of its range (see the safety nets above), logged
+/// because it means an edge check is missing.
+fn out_of_range(message: &str) -> StoreError {
+    tracing::warn!(message, "a value reached the database past the edge's checks");
+    StoreError::OutOfRange(message.into())
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {
@@ -75,6 +93,9 @@ impl From<rusqlite::Error> for StoreError {
                     field: None,
                     message: "a referenced record does not exist or the record is still referenced".into(),
                 }
+            }
+            rusqlite::Error::SqliteFailure(_, Some(message)) if message == "integer overflow" => {
+                out_of_range("a number is out of the range the database stores")
             }
             _ => StoreError::Database(Box::new(err)),
         }

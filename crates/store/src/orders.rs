@@ -206,7 +206,7 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
             message: "an order needs at least one item".into(),
         });
     }
-    let subtotal: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum();
+    let subtotal = sales::lines_total(&lines)?;
     if new.discount > subtotal {
         return Err(StoreError::Rule {
             field: Some("discount".into()),
@@ -558,7 +558,7 @@ async fn ship_in_one_statement(
 ) -> StoreResult<i64> {
     let o = &order.order;
     let at = now();
-    let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum::<i64>() - o.discount;
+    let total = sales::lines_total(lines)? - o.discount;
     let count: i64 = lines.iter().map(|l| l.quantity).sum();
     // INSERT_SALE's twelve parameters ($10 created_by, $12 the time), then the order ($13).
     let header = [
@@ -751,6 +751,25 @@ async fn return_goods(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -
 
 /// Sets the payment status (its own field, independent of the fulfilment state).
 pub async fn set_payment(c: &mut Conn<'_>, actor: &Actor, id: i64, status: &str) -> StoreResult<OrderWithItems> {
+    // Locked on PostgreSQL, so that the check sees the status the update changes (SQLite's
+    // single writer already does).
+    let lock = if c.backend() == Backend::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
+    let current: Option<(String, String)> =
+        sql::query_as(format!("SELECT status, payment_status FROM orders WHERE id = $1{lock}"))
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
+    let (order_status, payment_status) = current.ok_or(StoreError::NotFound)?;
+    let order_status: OrderStatus = order_status
+        .parse()
+        .map_err(|_| StoreError::State(format!("order {id} has unknown status {order_status}")))?;
+    order_status
+        .check_payment(&payment_status, status)
+        .map_err(|reason| StoreError::State(format!("order {id}: {reason}")))?;
     let before = get(c, id).await?;
     sql::query("UPDATE orders SET payment_status = $1, updated_at = $2 WHERE id = $3")
         .bind(status)

@@ -156,24 +156,31 @@ pub async fn for_order(c: &mut Conn<'_>, order_id: i64) -> StoreResult<Vec<Reser
         .await
 }
 
-/// Moves an active reservation to `status`, or explains why it cannot.
+/// Moves an active reservation to `status`, or explains why it cannot. A reservation past its
+/// expiry can still be released or expired, but no longer committed: its hold ended, even if
+/// the expiry job has not released it yet.
 async fn close(c: &mut Conn<'_>, id: i64, status: &str) -> StoreResult<Reservation> {
+    let at = now();
     let closed: Option<Reservation> = sql::query_as(
-        "UPDATE reservations SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'active' RETURNING *",
+        "UPDATE reservations SET status = $1, updated_at = $2
+         WHERE id = $3 AND status = 'active' AND ($4 OR expires_at IS NULL OR expires_at >= $2) RETURNING *",
     )
     .bind(status)
-    .bind(now())
+    .bind(at)
     .bind(id)
+    .bind(status != "committed")
     .fetch_optional(c)
     .await?;
     match closed {
         Some(r) => Ok(r),
         None => {
             let current = get(c, id).await?;
-            Err(StoreError::State(format!(
-                "reservation {id} is {}, not active",
-                current.status
-            )))
+            Err(StoreError::State(match current.expires_at {
+                Some(expired) if current.status == "active" => {
+                    format!("reservation {id} expired at {}", expired.to_rfc3339())
+                }
+                _ => format!("reservation {id} is {}, not active", current.status),
+            }))
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::outbox::{self, topics};
 use crate::sql::ToValue;
 use crate::stock::{self, Exit, NewMovement};
 use crate::{now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
-use bodega_domain::{MovementKind, Page, PageRequest};
+use bodega_domain::{limits, MovementKind, Page, PageRequest};
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Sale {
@@ -123,7 +123,17 @@ pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> Stor
             quantity: r.quantity,
         });
     }
+    lines_total(&lines)?;
     Ok(lines)
+}
+
+/// The sum of the lines' totals; refused when it would pass [`limits::MAX_TOTAL`] (every
+/// line and sum of a sale then stays inside 64 bits, in the ledger and in the reports).
+pub(crate) fn lines_total(lines: &[Line]) -> StoreResult<i64> {
+    limits::total("items", lines.iter().map(|l| (l.unit_price, l.quantity))).map_err(|e| StoreError::Rule {
+        field: Some(e.field),
+        message: e.message,
+    })
 }
 
 /// `$from, $from+1, …` (`count` placeholders), for `IN (…)` lists.
@@ -171,7 +181,7 @@ pub async fn record(
     lines: &[Line],
     events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<SaleWithItems> {
-    let total: i64 = lines.iter().map(|l| l.unit_price * l.quantity).sum::<i64>() - s.discount;
+    let total = lines_total(lines)? - s.discount;
     let count: i64 = lines.iter().map(|l| l.quantity).sum();
     let header = [
         s.order_id.to_value(),

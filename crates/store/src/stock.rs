@@ -241,6 +241,20 @@ impl LevelAfter {
     }
 }
 
+/// `SUM(on_hand × avg_cost)` over the rows of `levels` (an alias), saturated at the largest
+/// BIGINT instead of overflowing: PostgreSQL multiplies in NUMERIC, SQLite in floating point
+/// (whose cast to INTEGER saturates).
+pub(crate) fn stock_value_sum(c: &Conn<'_>, levels: &str) -> String {
+    match c.backend() {
+        Backend::Postgres => format!(
+            "CAST(LEAST(COALESCE(SUM(CAST({levels}.on_hand AS NUMERIC) * {levels}.avg_cost), 0), 9223372036854775807) AS BIGINT)"
+        ),
+        Backend::Sqlite => {
+            format!("CAST(COALESCE(SUM(CAST({levels}.on_hand AS REAL) * {levels}.avg_cost), 0) AS INTEGER)")
+        }
+    }
+}
+
 /// The conditional update of a stock level; `None` when the level row is missing or the change
 /// would leave reserved or available stock below zero.
 async fn apply_movement(
@@ -250,10 +264,20 @@ async fn apply_movement(
     consume_reserved: i64,
     at: DateTime<Utc>,
 ) -> StoreResult<Option<LevelAfter>> {
+    // The value before and after can pass 64 bits (10^7 units at a cost of 10^12): it is
+    // summed in NUMERIC on PostgreSQL and in floating point on SQLite (exact to 2^53), and
+    // the quotient, between the old and the new cost, is truncated back to an integer.
+    let average = match c.backend() {
+        Backend::Postgres => {
+            "CAST(TRUNC((CAST(on_hand AS NUMERIC) * avg_cost + CAST($3 AS NUMERIC) * $4) / (on_hand + $3)) AS BIGINT)"
+        }
+        Backend::Sqlite => {
+            "CAST((CAST(on_hand AS REAL) * avg_cost + CAST($3 AS REAL) * $4) / (on_hand + $3) AS INTEGER)"
+        }
+    };
     sql::query_as(format!(
         "UPDATE stock_levels SET
-             avg_cost = CASE WHEN $4 IS NOT NULL AND on_hand + $3 > 0
-                             THEN (on_hand * avg_cost + $3 * $4) / (on_hand + $3) ELSE avg_cost END,
+             avg_cost = CASE WHEN $4 IS NOT NULL AND on_hand + $3 > 0 THEN {average} ELSE avg_cost END,
              on_hand = on_hand + $3,
              reserved = reserved - $5,
              updated_at = $6

@@ -99,6 +99,14 @@ async fn list_reorders(
 ) -> ApiResult<Json<Page<ReorderRequest>>> {
     caller.require("reorders", "read")?;
     let page = PageRequest::parse(q.page, q.per_page)?;
+    if let Some(s) = &q.status {
+        if !["open", "ordered", "received", "cancelled"].contains(&s.as_str()) {
+            return Err(ApiError::validation(
+                "status",
+                "must be open, ordered, received or cancelled",
+            ));
+        }
+    }
     let mut conn = state.db.read().await?;
     Ok(Json(
         reorders::list(&mut conn.conn(), q.status.as_deref(), q.product_id, page).await?,

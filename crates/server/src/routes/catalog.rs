@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use bodega_domain::error::{optional_text, required_text};
+use bodega_domain::limits;
 use bodega_domain::{MovementKind, Page, PageRequest};
 use bodega_store::catalog::{self, Category, Product, ProductFilter, ProductInput, Warehouse, WarehouseInput};
 use bodega_store::sales::{self, LineRequest, SaleWithItems};
@@ -33,31 +34,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sell_product))
 }
 
-/// Largest quantity of one line or movement.
-pub const MAX_QUANTITY: i64 = 1_000_000;
-/// Largest price or cost, in minor units.
-pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
+pub use bodega_domain::limits::{MAX_AMOUNT, MAX_QUANTITY};
+
+const PRODUCT_STATUSES: [&str; 3] = ["active", "inactive", "discontinued"];
+const PRODUCT_STATUS_RULE: &str = "must be active, inactive or discontinued";
 
 pub fn check_quantity(field: &str, q: i64) -> ApiResult<i64> {
-    if (1..=MAX_QUANTITY).contains(&q) {
-        Ok(q)
-    } else {
-        Err(ApiError::validation(
-            field,
-            format!("must be between 1 and {MAX_QUANTITY}"),
-        ))
-    }
+    Ok(limits::quantity(field, q)?)
 }
 
 pub fn check_amount(field: &str, v: i64) -> ApiResult<i64> {
-    if (0..=MAX_AMOUNT).contains(&v) {
-        Ok(v)
-    } else {
-        Err(ApiError::validation(
-            field,
-            format!("must be between 0 and {MAX_AMOUNT}"),
-        ))
-    }
+    Ok(limits::amount(field, v)?)
 }
 
 /// The warehouse a request names, or the first active one when it names none.
@@ -97,13 +84,9 @@ impl WarehouseRequest {
         if kind != "warehouse" && kind != "store" {
             return Err(ApiError::validation("kind", "must be 'warehouse' or 'store'"));
         }
-        let code = required_text("code", &self.code, 40)?;
-        if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ApiError::validation("code", "use letters, digits, '-' and '_'"));
-        }
         Ok(WarehouseInput {
-            code,
-            name: required_text("name", &self.name, 200)?,
+            code: limits::warehouse_code("code", &self.code)?,
+            name: required_text("name", &self.name, limits::MAX_NAME)?,
             kind,
             address: optional_text("address", self.address.as_deref().unwrap_or(""), 300)?,
             is_active: self.is_active.unwrap_or(true),
@@ -358,23 +341,14 @@ pub struct ProductRequest {
 
 impl ProductRequest {
     async fn validate(&self, c: &mut Conn<'_>, caller: &Caller) -> ApiResult<ProductInput> {
-        let name = required_text("name", &self.name, 200)?;
+        let name = required_text("name", &self.name, limits::MAX_NAME)?;
         let sku = match &self.sku {
-            Some(s) => {
-                let sku = required_text("sku", s, 64)?;
-                if sku.chars().any(char::is_whitespace) {
-                    return Err(ApiError::validation("sku", "must not contain spaces"));
-                }
-                sku
-            }
+            Some(s) => limits::sku("sku", s)?,
             None => format!("BDG-{}", uuid::Uuid::now_v7().simple().to_string()[20..].to_uppercase()),
         };
         let status = self.status.clone().unwrap_or_else(|| "active".into());
-        if !["active", "inactive", "discontinued"].contains(&status.as_str()) {
-            return Err(ApiError::validation(
-                "status",
-                "must be active, inactive or discontinued",
-            ));
+        if !PRODUCT_STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::validation("status", PRODUCT_STATUS_RULE));
         }
         let category_id = match (&self.category_id, &self.category) {
             (Some(id), _) => {
@@ -399,13 +373,7 @@ impl ProductRequest {
             Some(Value::Object(o)) => Value::Object(o.clone()),
             Some(_) => return Err(ApiError::validation("attributes", "must be a JSON object")),
         };
-        let threshold = self.low_stock_threshold.unwrap_or(10);
-        if !(0..=MAX_QUANTITY).contains(&threshold) {
-            return Err(ApiError::validation(
-                "low_stock_threshold",
-                format!("must be between 0 and {MAX_QUANTITY}"),
-            ));
-        }
+        let threshold = limits::count("low_stock_threshold", self.low_stock_threshold.unwrap_or(10))?;
         if let Some(url) = &self.image_url {
             let acceptable =
                 url.is_empty() || url.starts_with("http://") || url.starts_with("https://") || url.starts_with('/');
@@ -460,6 +428,11 @@ async fn list_products(
 ) -> ApiResult<Json<Page<Product>>> {
     caller.require("products", "read")?;
     let page = PageRequest::parse(q.page, q.per_page)?;
+    if let Some(s) = &q.status {
+        if !PRODUCT_STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::validation("status", PRODUCT_STATUS_RULE));
+        }
+    }
     let filter = ProductFilter {
         q: q.q.filter(|s| !s.trim().is_empty()),
         category_id: q.category_id,

@@ -284,9 +284,11 @@ pub struct PaymentRequest {
     pub status: String,
 }
 
-/// Sets the payment status, independent of fulfilment.
+/// Sets the payment status, independent of fulfilment: only a paid order is refunded, a refund
+/// is final, and a cancelled or returned order takes no payment (409).
 #[utoipa::path(post, path = "/api/orders/{id}/payment", tag = "orders", params(("id" = i64, Path)), request_body = PaymentRequest,
-    responses((status = 200, body = OrderWithItems), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = OrderWithItems), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("bearer" = []), ("api_key" = [])))]
 async fn set_payment(
     State(state): State<AppState>,

@@ -117,7 +117,7 @@ async fn create_movement(
             "use entry, exit, adjustment or return here; sales, transfers and orders have their own endpoints",
         ));
     }
-    if req.quantity.abs() > MAX_QUANTITY {
+    if req.quantity.unsigned_abs() > MAX_QUANTITY.unsigned_abs() {
         return Err(ApiError::validation(
             "quantity",
             format!("must be at most {MAX_QUANTITY} in size"),
@@ -125,6 +125,13 @@ async fn create_movement(
     }
     let quantity = req.kind.signed(req.quantity)?;
     let unit_cost = req.unit_cost.map(|c| check_amount("unit_cost", c)).transpose()?;
+    if unit_cost.is_some() && quantity < 0 {
+        // Stock leaves at its average cost; a cost given for an exit would be stored and unused.
+        return Err(ApiError::validation(
+            "unit_cost",
+            "applies to stock coming in (entries, returns, positive adjustments) only",
+        ));
+    }
     let note = optional_text("note", req.note.as_deref().unwrap_or(""), 500)?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();

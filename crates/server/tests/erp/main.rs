@@ -13,6 +13,7 @@ mod audit;
 mod catalog;
 mod common;
 mod forecasting;
+mod limits;
 mod orders;
 mod outbox;
 mod recommendations;

@@ -255,6 +255,9 @@ pub async fn import(
         seconds: 0.0,
     };
     let mut parsed = parse::parse(format, data, decimals, progress);
+    if let Err(e) = bodega_domain::limits::warehouse_code("warehouse", &opts.warehouse) {
+        parsed.errors.push(0, &e.field, e.message);
+    }
     report.rows_read = parsed.rows_read;
     report.skipped = std::mem::take(&mut parsed.skipped);
     if parsed.errors.total == 0 {

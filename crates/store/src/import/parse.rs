@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::{parse_money, parse_timestamp, Errors, Format, Phase, Progress};
-use bodega_domain::{Email, Rut};
+use bodega_domain::error::{optional_text, required_text};
+use bodega_domain::{limits, Email, Rut, ValidationError};
 
 #[derive(Debug, Clone)]
 pub(crate) struct ProductRow {
@@ -86,6 +87,34 @@ fn get(rec: &csv::ByteRecord, idx: Option<usize>) -> &str {
         .and_then(|b| std::str::from_utf8(b).ok())
         .map(str::trim)
         .unwrap_or("")
+}
+
+/// The name of the first column holding a control character other than a tab or a line
+/// break (the API refuses them in text, and PostgreSQL cannot store a NUL).
+fn field_with_control_characters(header: &Header, rec: &csv::ByteRecord) -> Option<String> {
+    let column = rec.iter().position(|f| {
+        f.iter()
+            .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') || b == 0x7f)
+    })?;
+    Some(
+        header
+            .0
+            .iter()
+            .find(|(_, &i)| i == column)
+            .map_or_else(|| format!("column {}", column + 1), |(name, _)| name.clone()),
+    )
+}
+
+/// Pushes an error for each bound a sales line passes: the same bounds as the API's.
+fn check_line(out: &mut Parsed, line: u64, fields: (&str, &str), quantity: i64, unit_price: i64) {
+    let (quantity_field, price_field) = fields;
+    if let Err(e) = limits::quantity(quantity_field, quantity) {
+        out.errors.push(line, quantity_field, e.message);
+    } else if let Err(e) = limits::amount(price_field, unit_price) {
+        out.errors.push(line, price_field, e.message);
+    } else if let Err(e) = limits::total(price_field, [(unit_price, quantity)]) {
+        out.errors.push(line, price_field, e.message);
+    }
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -171,6 +200,10 @@ pub(crate) fn parse(format: Format, data: &[u8], decimals: u32, progress: Progre
             out.errors.push(line, "row", "not valid UTF-8");
             continue;
         }
+        if let Some(column) = field_with_control_characters(&header, &rec) {
+            out.errors.push(line, &column, "must not contain control characters");
+            continue;
+        }
         match format {
             Format::Products => product(&header, &rec, line, decimals, &mut out, &mut state),
             Format::Customers => customer(&header, &rec, line, &mut out, &mut state),
@@ -219,6 +252,11 @@ fn money(out: &mut Parsed, line: u64, field: &str, raw: &str, decimals: u32) -> 
     v
 }
 
+/// The value, or `None` with the validation error pushed.
+fn validated<T>(out: &mut Parsed, line: u64, checked: Result<T, ValidationError>) -> Option<T> {
+    checked.map_err(|e| out.errors.push(line, &e.field, e.message)).ok()
+}
+
 fn required(out: &mut Parsed, line: u64, field: &str, raw: &str) -> Option<String> {
     if raw.is_empty() {
         out.errors.push(line, field, "required");
@@ -241,11 +279,20 @@ fn timestamp(out: &mut Parsed, line: u64, field: &str, raw: &str) -> Option<Date
 
 fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut Parsed, st: &mut State) {
     let before = out.errors.total;
-    let sku = required(out, line, "sku", get(rec, h.col("sku")));
-    let name = required(out, line, "name", get(rec, h.col("name")));
+    let sku = validated(out, line, limits::sku("sku", get(rec, h.col("sku"))));
+    let name = validated(
+        out,
+        line,
+        required_text("name", get(rec, h.col("name")), limits::MAX_NAME),
+    );
+    validated(
+        out,
+        line,
+        optional_text("description", get(rec, h.col("description")), 5000),
+    );
     let price = money(out, line, "price", get(rec, h.col("price")), decimals);
-    if price.is_some_and(|(p, _)| p < 0) {
-        out.errors.push(line, "price", "must not be negative");
+    if let Some((p, _)) = price {
+        validated(out, line, limits::amount("price", p));
     }
     let cost_raw = get(rec, h.col("cost"));
     let cost = if cost_raw.is_empty() {
@@ -253,8 +300,8 @@ fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mu
     } else {
         money(out, line, "cost", cost_raw, decimals)
     };
-    if cost.is_some_and(|(c, _)| c < 0) {
-        out.errors.push(line, "cost", "must not be negative");
+    if let Some((c, _)) = cost {
+        validated(out, line, limits::amount("cost", c));
     }
     let status = match get(rec, h.col("status")) {
         "" => "active".to_string(),
@@ -271,15 +318,15 @@ fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mu
         "" => Some(10),
         raw => int(out, line, "low_stock_threshold", raw),
     };
-    if threshold.is_some_and(|t| t < 0) {
-        out.errors.push(line, "low_stock_threshold", "must not be negative");
+    if let Some(t) = threshold {
+        validated(out, line, limits::count("low_stock_threshold", t));
     }
     let stock = match get(rec, h.col("stock")) {
         "" => Some(0),
         raw => int(out, line, "stock", raw),
     };
-    if stock.is_some_and(|s| s < 0) {
-        out.errors.push(line, "stock", "must not be negative");
+    if let Some(q) = stock {
+        validated(out, line, limits::count("stock", q));
     }
     if let Some(sku) = &sku {
         if let Some(first) = st.products.get(sku) {
@@ -400,6 +447,21 @@ fn sale(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut P
     if out.errors.total > before {
         return;
     }
+    let store = opt(get(rec, h.col("store")));
+    if store.as_ref().is_some_and(|s| s.chars().count() > limits::MAX_CODE) {
+        return out.errors.push(
+            line,
+            "store",
+            format!("must be at most {} characters", limits::MAX_CODE),
+        );
+    }
+    if let Some(Some(t)) = total {
+        if !(0..=limits::MAX_TOTAL).contains(&t) {
+            return out
+                .errors
+                .push(line, "total", format!("must be between 0 and {}", limits::MAX_TOTAL));
+        }
+    }
     let (Some(external_ref), Some(sold_at), Some(total)) = (external_ref, sold_at, total) else {
         return;
     };
@@ -408,7 +470,7 @@ fn sale(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut P
         line,
         external_ref,
         customer_ref: opt(get(rec, h.col("customer_id"))),
-        store: opt(get(rec, h.col("store"))),
+        store,
         sold_at,
         total,
     });
@@ -419,12 +481,9 @@ fn item(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut P
     let sale_ref = required(out, line, "sale_id", get(rec, h.col("sale_id")));
     let sku = required(out, line, "product_id", get(rec, h.col("product_id")));
     let quantity = int(out, line, "quantity", get(rec, h.col("quantity")));
-    if quantity.is_some_and(|q| q <= 0) {
-        out.errors.push(line, "quantity", "must be positive");
-    }
     let price = money(out, line, "unit_price", get(rec, h.col("unit_price")), decimals);
-    if price.is_some_and(|(p, _)| p < 0) {
-        out.errors.push(line, "unit_price", "must not be negative");
+    if let (Some(q), Some((p, _))) = (quantity, price) {
+        check_line(out, line, ("quantity", "unit_price"), q, p);
     }
     if out.errors.total > before {
         return;
@@ -457,6 +516,28 @@ struct Txn<'a> {
 }
 
 fn add_txn(out: &mut Parsed, st: &mut State, line: u64, t: Txn<'_>) {
+    // Codes from other systems keep their spaces ("BANK CHARGES"), but not any length.
+    if t.sku.chars().count() > limits::MAX_SKU {
+        return out.errors.push(
+            line,
+            "product_id",
+            format!("must be at most {} characters", limits::MAX_SKU),
+        );
+    }
+    if t.store.chars().count() > limits::MAX_CODE {
+        return out.errors.push(
+            line,
+            "store",
+            format!("must be at most {} characters", limits::MAX_CODE),
+        );
+    }
+    if t.name.chars().count() > limits::MAX_NAME {
+        return out.errors.push(
+            line,
+            "product_name",
+            format!("must be at most {} characters", limits::MAX_NAME),
+        );
+    }
     match st.products.get(t.sku) {
         Some(&i) => {
             let p = &mut out.products[i];
@@ -532,12 +613,9 @@ fn transaction(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out:
     required(out, line, "order_id", order);
     required(out, line, "product_id", sku);
     let quantity = int(out, line, "quantity", get(rec, h.col("quantity")));
-    if quantity.is_some_and(|q| q <= 0) {
-        out.errors.push(line, "quantity", "must be positive");
-    }
     let price = money(out, line, "unit_price", get(rec, h.col("unit_price")), decimals);
-    if price.is_some_and(|(p, _)| p < 0) {
-        out.errors.push(line, "unit_price", "must not be negative");
+    if let (Some(q), Some((p, _))) = (quantity, price) {
+        check_line(out, line, ("quantity", "unit_price"), q, p);
     }
     let at = timestamp(out, line, "timestamp", get(rec, h.col("timestamp")));
     if out.errors.total > before {
@@ -600,6 +678,11 @@ fn online_retail(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, ou
     }
     if !positive {
         return skip(out, "non_positive_price");
+    }
+    let before = out.errors.total;
+    check_line(out, line, ("Quantity", "UnitPrice"), quantity, unit_price);
+    if out.errors.total > before {
+        return;
     }
     // CustomerID comes as "17850" or "17850.0" depending on the export.
     let customer = customer.strip_suffix(".0").unwrap_or(customer);

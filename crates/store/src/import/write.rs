@@ -9,7 +9,8 @@ use super::parse::Parsed;
 use super::{Format, ImportOptions, ImportReport, Phase, Progress, StockMode};
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
-use crate::{now, sql, Conn, StoreResult};
+use crate::{now, sql, Conn, StoreError, StoreResult};
+use bodega_domain::limits;
 
 /// A value bound into a multi-row insert.
 pub(crate) enum V {
@@ -473,8 +474,15 @@ pub(crate) async fn write(
     let mut totals: HashMap<&str, (i64, i64)> = HashMap::new();
     for i in &parsed.items {
         let t = totals.entry(i.sale_ref.as_str()).or_insert((0, 0));
-        t.0 += i.unit_price * i.quantity;
-        t.1 += i.quantity;
+        // Each line is within the bounds `parse` checks; a sale of very many of them is not.
+        t.0 = t.0.saturating_add(i.unit_price * i.quantity);
+        t.1 = t.1.saturating_add(i.quantity);
+    }
+    if let Some((sale, _)) = totals.iter().find(|(_, t)| t.0 > limits::MAX_TOTAL) {
+        return Err(StoreError::Rule {
+            field: Some("sale_id".into()),
+            message: format!("the lines of sale '{sale}' add up to more than {}", limits::MAX_TOTAL),
+        });
     }
     let mut values = Vec::with_capacity(parsed.sales.len() * 10);
     let mut sale_info: HashMap<String, (i64, Option<i64>, DateTime<Utc>)> = HashMap::new();
