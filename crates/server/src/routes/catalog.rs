@@ -462,6 +462,10 @@ async fn create_product(
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     let input = req.validate(&mut c, &caller).await?;
+    if initial.is_none() && req.warehouse_id.is_some() {
+        // Named without opening stock it does nothing, but a wrong one is still an error.
+        resolve_warehouse(&mut c, req.warehouse_id).await?;
+    }
     let product = catalog::create_product(&mut c, &caller.actor, &input).await?;
     let product = match initial {
         Some(quantity) => {

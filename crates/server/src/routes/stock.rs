@@ -92,7 +92,8 @@ pub struct MovementRequest {
     pub kind: MovementKind,
     /// Positive for entry/exit/return; a signed delta for an adjustment.
     pub quantity: i64,
-    /// Unit cost of an entry, in minor units (moves the average cost).
+    /// Unit cost of stock coming in, in minor units (moves the average cost); ignored for stock
+    /// going out, which leaves at its average cost.
     pub unit_cost: Option<i64>,
     pub note: Option<String>,
 }
@@ -125,13 +126,9 @@ async fn create_movement(
     }
     let quantity = req.kind.signed(req.quantity)?;
     let unit_cost = req.unit_cost.map(|c| check_amount("unit_cost", c)).transpose()?;
-    if unit_cost.is_some() && quantity < 0 {
-        // Stock leaves at its average cost; a cost given for an exit would be stored and unused.
-        return Err(ApiError::validation(
-            "unit_cost",
-            "applies to stock coming in (entries, returns, positive adjustments) only",
-        ));
-    }
+    // Stock leaves at its average cost: a cost sent with an exit is not the movement's cost,
+    // and is not stored as if it were.
+    let unit_cost = unit_cost.filter(|_| quantity > 0);
     let note = optional_text("note", req.note.as_deref().unwrap_or(""), 500)?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
