@@ -105,6 +105,16 @@ fn field_with_control_characters(header: &Header, rec: &csv::ByteRecord) -> Opti
     )
 }
 
+/// Whether a `(field, value)` is longer than `max` characters; the error is pushed then.
+fn longer_than(out: &mut Parsed, line: u64, (field, value): (&str, &str), max: usize) -> bool {
+    let long = value.chars().count() > max;
+    if long {
+        out.errors
+            .push(line, field, format!("must be at most {max} characters"));
+    }
+    long
+}
+
 /// Pushes an error for each bound a sales line passes: the same bounds as the API's.
 fn check_line(out: &mut Parsed, line: u64, fields: (&str, &str), quantity: i64, unit_price: i64) {
     let (quantity_field, price_field) = fields;
@@ -448,12 +458,11 @@ fn sale(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut P
         return;
     }
     let store = opt(get(rec, h.col("store")));
-    if store.as_ref().is_some_and(|s| s.chars().count() > limits::MAX_CODE) {
-        return out.errors.push(
-            line,
-            "store",
-            format!("must be at most {} characters", limits::MAX_CODE),
-        );
+    if store
+        .as_deref()
+        .is_some_and(|s| longer_than(out, line, ("store", s), limits::MAX_CODE))
+    {
+        return;
     }
     if let Some(Some(t)) = total {
         if !(0..=limits::MAX_TOTAL).contains(&t) {
@@ -517,26 +526,15 @@ struct Txn<'a> {
 
 fn add_txn(out: &mut Parsed, st: &mut State, line: u64, t: Txn<'_>) {
     // Codes from other systems keep their spaces ("BANK CHARGES"), but not any length.
-    if t.sku.chars().count() > limits::MAX_SKU {
-        return out.errors.push(
-            line,
-            "product_id",
-            format!("must be at most {} characters", limits::MAX_SKU),
-        );
-    }
-    if t.store.chars().count() > limits::MAX_CODE {
-        return out.errors.push(
-            line,
-            "store",
-            format!("must be at most {} characters", limits::MAX_CODE),
-        );
-    }
-    if t.name.chars().count() > limits::MAX_NAME {
-        return out.errors.push(
-            line,
-            "product_name",
-            format!("must be at most {} characters", limits::MAX_NAME),
-        );
+    let too_long = [
+        (("product_id", t.sku), limits::MAX_SKU),
+        (("store", t.store), limits::MAX_CODE),
+        (("product_name", t.name), limits::MAX_NAME),
+    ]
+    .into_iter()
+    .any(|(field, max)| longer_than(out, line, field, max));
+    if too_long {
+        return;
     }
     match st.products.get(t.sku) {
         Some(&i) => {
