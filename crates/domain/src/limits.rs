@@ -18,37 +18,24 @@ pub const MAX_CODE: usize = 40;
 
 /// A quantity of one line or movement: 1 to [`MAX_QUANTITY`].
 pub fn quantity(field: &str, q: i64) -> Result<i64, ValidationError> {
-    if (1..=MAX_QUANTITY).contains(&q) {
-        Ok(q)
-    } else {
-        Err(ValidationError::new(
-            field,
-            format!("must be between 1 and {MAX_QUANTITY}"),
-        ))
-    }
+    within(field, q, 1, MAX_QUANTITY)
 }
 
 /// A stock count or threshold: 0 to [`MAX_QUANTITY`].
 pub fn count(field: &str, q: i64) -> Result<i64, ValidationError> {
-    if (0..=MAX_QUANTITY).contains(&q) {
-        Ok(q)
-    } else {
-        Err(ValidationError::new(
-            field,
-            format!("must be between 0 and {MAX_QUANTITY}"),
-        ))
-    }
+    within(field, q, 0, MAX_QUANTITY)
 }
 
 /// A price or cost: 0 to [`MAX_AMOUNT`].
 pub fn amount(field: &str, v: i64) -> Result<i64, ValidationError> {
-    if (0..=MAX_AMOUNT).contains(&v) {
+    within(field, v, 0, MAX_AMOUNT)
+}
+
+fn within(field: &str, v: i64, min: i64, max: i64) -> Result<i64, ValidationError> {
+    if (min..=max).contains(&v) {
         Ok(v)
     } else {
-        Err(ValidationError::new(
-            field,
-            format!("must be between 0 and {MAX_AMOUNT}"),
-        ))
+        Err(ValidationError::new(field, format!("must be between {min} and {max}")))
     }
 }
 
