@@ -21,10 +21,19 @@ impl ValidationError {
 /// Checks a required free-text field: trimmed, non-empty, at most `max` characters.
 pub fn required_text(field: &str, value: &str, max: usize) -> Result<String, ValidationError> {
     let trimmed = value.trim();
-    if trimmed.is_empty() {
+    if trimmed.chars().all(is_invisible) {
         return Err(ValidationError::new(field, "must not be empty"));
     }
     optional_text(field, trimmed, max).map(|v| v.unwrap_or_default())
+}
+
+/// Characters that print nothing: a name made only of these (zero-width spaces, direction
+/// marks, a byte-order mark) looks blank on every screen and in every report.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Checks an optional free-text field: blank becomes `None`, longer than `max` is rejected.
@@ -52,6 +61,11 @@ mod tests {
         assert_eq!(required_text("name", "   ", 10).unwrap_err().field, "name");
         assert!(required_text("name", "abcdefghijk", 10).is_err());
         assert!(required_text("name", "a\u{0}b", 10).is_err());
+        assert_eq!(
+            required_text("name", "\u{202e}\u{200b}", 10).unwrap_err().message,
+            "must not be empty"
+        );
+        assert_eq!(required_text("name", "\u{200b}Ana", 10).unwrap(), "\u{200b}Ana");
     }
 
     #[test]
