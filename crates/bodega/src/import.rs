@@ -124,6 +124,12 @@ pub fn print_report(r: &ImportReport) {
         let list: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();
         println!("  skipped: {}", list.join(", "));
     }
+    if r.rounded > 0 {
+        println!(
+            "  rounded: {} amount(s) had more than {} decimal(s) and were rounded half up",
+            r.rounded, r.decimals
+        );
+    }
     if r.duplicates > 0 {
         println!("  duplicates (already imported, left as they are): {}", r.duplicates);
     }

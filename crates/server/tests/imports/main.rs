@@ -439,6 +439,19 @@ PRICY-1,Pricy,10000000000000,1
     assert_eq!(r.body["errors"][0]["field"], "quantity", "{}", r.body);
     assert_eq!(count(&app, "products").await, 0, "nothing half-imported");
     assert_eq!(count(&app, "stock_movements").await, 0);
+
+    // More decimals than the currency has: rounded half up, and the report says how many.
+    let r = import(
+        &app,
+        "products",
+        "decimals=0",
+        "sku,name,price\nR-1,Redondo,1.5\nR-2,Entero,2.0\n",
+    )
+    .await
+    .expect(200);
+    assert_eq!(r.body["rounded"], 1, "{}", r.body);
+    let rounded = app.get("/api/products?q=R-1", &app.admin).await.expect(200).body;
+    assert_eq!(rounded["items"][0]["price"], 2, "{rounded}");
 }
 
 on_both_stores!(

@@ -187,6 +187,9 @@ pub struct ImportReport {
     pub skipped: BTreeMap<String, u64>,
     /// Records already in the database (same SKU, customer id or sale id), left as they are.
     pub duplicates: u64,
+    /// Amounts written with more decimals than `decimals`, rounded half up to it (Online
+    /// Retail has four prices with three decimals).
+    pub rounded: u64,
     /// The first 1000 errors; any error means nothing was written.
     pub errors: Vec<RowError>,
     /// Every error, including those beyond the list.
@@ -250,6 +253,7 @@ pub async fn import(
         imported: ImportedCounts::default(),
         skipped: BTreeMap::new(),
         duplicates: 0,
+        rounded: 0,
         errors: Vec::new(),
         errors_total: 0,
         seconds: 0.0,
@@ -260,6 +264,7 @@ pub async fn import(
     }
     report.rows_read = parsed.rows_read;
     report.skipped = std::mem::take(&mut parsed.skipped);
+    report.rounded = parsed.rounded;
     if parsed.errors.total == 0 {
         let mut tx = db.begin().await?;
         let since = crate::now();
@@ -328,6 +333,13 @@ pub(crate) fn parse_money(raw: &str, decimals: u32) -> Option<(i64, bool)> {
     Some(if neg { (-value, false) } else { (value, positive_raw) })
 }
 
+/// Whether `raw` has a non-zero digit past `decimals` decimals (that [`parse_money`] rounds).
+pub(crate) fn is_rounded(raw: &str, decimals: u32) -> bool {
+    raw.trim()
+        .split_once('.')
+        .is_some_and(|(_, frac)| frac.bytes().skip(decimals as usize).any(|b| b != b'0'))
+}
+
 /// Minor units back to major units with `decimals` digits.
 pub(crate) fn format_money(minor: i64, decimals: u32) -> String {
     if decimals == 0 {
@@ -384,6 +396,8 @@ mod tests {
         assert_eq!(parse_money("1990", 0), Some((1990, true)));
         assert_eq!(parse_money("abc", 0), None);
         assert_eq!(parse_money("", 0), None);
+        assert!(is_rounded("0.001", 2) && is_rounded("1.5", 0) && is_rounded(" 2.555 ", 2));
+        assert!(!is_rounded("2.50", 2) && !is_rounded("2.500", 2) && !is_rounded("1990", 0));
         assert_eq!(format_money(255, 2), "2.55");
         assert_eq!(format_money(5, 2), "0.05");
         assert_eq!(format_money(1990, 0), "1990");

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use super::{parse_money, parse_timestamp, Errors, Format, Phase, Progress};
+use super::{is_rounded, parse_money, parse_timestamp, Errors, Format, Phase, Progress};
 use bodega_domain::error::{optional_text, required_text};
 use bodega_domain::{limits, Email, Rut, ValidationError};
 
@@ -68,6 +68,8 @@ pub(crate) struct Parsed {
     pub sales: Vec<SaleRow>,
     pub items: Vec<ItemRow>,
     pub skipped: BTreeMap<String, u64>,
+    /// Amounts rounded to the currency's decimals (see `ImportReport::rounded`).
+    pub rounded: u64,
     pub errors: Errors,
     /// Products and customers are implied by sales lines (created when missing) rather than
     /// listed (where an existing one is a duplicate).
@@ -258,6 +260,8 @@ fn money(out: &mut Parsed, line: u64, field: &str, raw: &str, decimals: u32) -> 
     let v = parse_money(raw, decimals);
     if v.is_none() {
         out.errors.push(line, field, format!("'{raw}' is not an amount"));
+    } else if is_rounded(raw, decimals) {
+        out.rounded += 1;
     }
     v
 }
