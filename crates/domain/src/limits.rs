@@ -15,6 +15,8 @@ pub const MAX_TOTAL: i64 = 1_000_000_000_000_000;
 pub const MAX_NAME: usize = 200;
 pub const MAX_SKU: usize = 64;
 pub const MAX_CODE: usize = 40;
+/// Longest category name (one level of a path).
+pub const MAX_CATEGORY: usize = 100;
 
 /// A quantity of one line or movement: 1 to [`MAX_QUANTITY`].
 pub fn quantity(field: &str, q: i64) -> Result<i64, ValidationError> {
@@ -52,13 +54,26 @@ pub fn total(field: &str, lines: impl IntoIterator<Item = (i64, i64)>) -> Result
         .ok_or_else(|| ValidationError::new(field, format!("the lines add up to more than {MAX_TOTAL}")))
 }
 
-/// A product's SKU: trimmed, 1 to [`MAX_SKU`] characters, no spaces or control characters.
+/// A product's SKU: trimmed, 1 to [`MAX_SKU`] characters; plain spaces inside are kept (codes
+/// from other systems have them: Online Retail's "BANK CHARGES"), other whitespace and control
+/// characters are refused.
 pub fn sku(field: &str, value: &str) -> Result<String, ValidationError> {
     let sku = required_text(field, value, MAX_SKU)?;
-    if sku.chars().any(char::is_whitespace) {
-        return Err(ValidationError::new(field, "must not contain spaces"));
+    if sku.chars().any(|c| c.is_whitespace() && c != ' ') {
+        return Err(ValidationError::new(
+            field,
+            "must not contain tabs, line breaks or other whitespace than a space",
+        ));
     }
     Ok(sku)
+}
+
+/// A category path ("Bebidas / Jugos"): every name in it 1 to [`MAX_CATEGORY`] characters.
+pub fn category_path(field: &str, value: &str) -> Result<(), ValidationError> {
+    for name in value.split('/').map(str::trim).filter(|n| !n.is_empty()) {
+        required_text(field, name, MAX_CATEGORY)?;
+    }
+    Ok(())
 }
 
 /// A warehouse code: 1 to [`MAX_CODE`] letters, digits, '-' and '_'.
@@ -88,7 +103,10 @@ mod tests {
     #[test]
     fn codes_and_bounds() {
         assert_eq!(sku("sku", " AB-1 ").unwrap(), "AB-1");
-        assert!(sku("sku", "AB 1").is_err());
+        assert_eq!(sku("sku", "BANK CHARGES").unwrap(), "BANK CHARGES");
+        assert!(sku("sku", "AB\t1").is_err());
+        assert!(category_path("category", "Bebidas / Jugos").is_ok());
+        assert!(category_path("category", &format!("Bebidas / {}", "x".repeat(MAX_CATEGORY + 1))).is_err());
         assert!(sku("sku", &"x".repeat(MAX_SKU + 1)).is_err());
         assert!(sku("sku", "a\u{0}b").is_err());
         assert!(warehouse_code("code", "STGO_01").is_ok());

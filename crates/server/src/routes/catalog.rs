@@ -179,7 +179,7 @@ pub struct CategoryRequest {
 
 impl CategoryRequest {
     fn name(&self) -> ApiResult<String> {
-        let name = required_text("name", &self.name, 100)?;
+        let name = required_text("name", &self.name, limits::MAX_CATEGORY)?;
         if name.contains('/') {
             return Err(ApiError::validation("name", "must not contain '/'"));
         }
@@ -358,6 +358,7 @@ impl ProductRequest {
                 Some(*id)
             }
             (None, Some(path)) if !path.trim().is_empty() => {
+                limits::category_path("category", path)?;
                 caller.require("categories", "create")?;
                 Some(catalog::ensure_category_path(c, &caller.actor, path).await?.id)
             }

@@ -400,7 +400,7 @@ async fn imports_keep_the_api_bounds(app: TestApp) {
         "sku,name,price,stock
 OK-1,Fine,100,1
 BIG-1,Huge,100,9223372036854775807
-SP 1,Spaced,100,1
+TAB\t1,Tabbed,100,1
 NUL-1,a{nul}b,100,1
 LONG-1,{long},100,1
 PRICY-1,Pricy,10000000000000,1
@@ -432,11 +432,24 @@ PRICY-1,Pricy,10000000000000,1
         &app,
         "transactions",
         "",
-        "order_id,customer_id,product_id,quantity,unit_price,timestamp\nO1,C1,P1,2000000,100,2024-01-01 10:00\n",
+        &format!(
+            "order_id,customer_id,product_id,quantity,unit_price,timestamp,store,category
+O1,C1,P1,2000000,100,2024-01-01 10:00,,
+O2,C1,P1,1,100,2024-01-01 10:00,BAD STORE,
+O3,C1,P1,1,100,2024-01-01 10:00,,Bebidas / {long}
+O4,C1,P 2,1,100,2024-01-01 10:00,SANTIAGO-1,Bebidas
+"
+        ),
     )
     .await
     .expect(422);
-    assert_eq!(r.body["errors"][0]["field"], "quantity", "{}", r.body);
+    let fields: Vec<&str> = r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["quantity", "store", "category"], "{}", r.body);
     assert_eq!(count(&app, "products").await, 0, "nothing half-imported");
     assert_eq!(count(&app, "stock_movements").await, 0);
 

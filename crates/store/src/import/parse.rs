@@ -107,16 +107,6 @@ fn field_with_control_characters(header: &Header, rec: &csv::ByteRecord) -> Opti
     )
 }
 
-/// Whether a `(field, value)` is longer than `max` characters; the error is pushed then.
-fn longer_than(out: &mut Parsed, line: u64, (field, value): (&str, &str), max: usize) -> bool {
-    let long = value.chars().count() > max;
-    if long {
-        out.errors
-            .push(line, field, format!("must be at most {max} characters"));
-    }
-    long
-}
-
 /// Pushes an error for each bound a sales line passes: the same bounds as the API's.
 fn check_line(out: &mut Parsed, line: u64, fields: (&str, &str), quantity: i64, unit_price: i64) {
     let (quantity_field, price_field) = fields;
@@ -317,6 +307,11 @@ fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mu
     if let Some((c, _)) = cost {
         validated(out, line, limits::amount("cost", c));
     }
+    validated(
+        out,
+        line,
+        limits::category_path("category", get(rec, h.col("category"))),
+    );
     let status = match get(rec, h.col("status")) {
         "" => "active".to_string(),
         s => {
@@ -462,11 +457,10 @@ fn sale(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut P
         return;
     }
     let store = opt(get(rec, h.col("store")));
-    if store
-        .as_deref()
-        .is_some_and(|s| longer_than(out, line, ("store", s), limits::MAX_CODE))
-    {
-        return;
+    if let Some(code) = &store {
+        if validated(out, line, limits::warehouse_code("store", code)).is_none() {
+            return;
+        }
     }
     if let Some(Some(t)) = total {
         if !(0..=limits::MAX_TOTAL).contains(&t) {
@@ -529,15 +523,14 @@ struct Txn<'a> {
 }
 
 fn add_txn(out: &mut Parsed, st: &mut State, line: u64, t: Txn<'_>) {
-    // Codes from other systems keep their spaces ("BANK CHARGES"), but not any length.
-    let too_long = [
-        (("product_id", t.sku), limits::MAX_SKU),
-        (("store", t.store), limits::MAX_CODE),
-        (("product_name", t.name), limits::MAX_NAME),
-    ]
-    .into_iter()
-    .any(|(field, max)| longer_than(out, line, field, max));
-    if too_long {
+    let before = out.errors.total;
+    validated(out, line, limits::sku("product_id", t.sku));
+    if !t.store.is_empty() {
+        validated(out, line, limits::warehouse_code("store", t.store));
+    }
+    validated(out, line, optional_text("product_name", t.name, limits::MAX_NAME));
+    validated(out, line, limits::category_path("category", t.category));
+    if out.errors.total > before {
         return;
     }
     match st.products.get(t.sku) {
