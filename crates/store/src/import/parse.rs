@@ -1,7 +1,7 @@
 //! Reading the layouts into one model: products, customers, sales and their items. Pure: no
 //! database; references are resolved by `write`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -226,6 +226,8 @@ pub(crate) fn parse(format: Format, data: &[u8], decimals: u32, progress: Progre
 #[derive(Default)]
 struct State {
     products: HashMap<String, usize>,
+    /// Store codes already checked.
+    stores: HashSet<String>,
     customers: HashMap<String, usize>,
     sales: HashMap<String, usize>,
     emails: HashMap<String, u64>,
@@ -523,13 +525,25 @@ struct Txn<'a> {
 }
 
 fn add_txn(out: &mut Parsed, st: &mut State, line: u64, t: Txn<'_>) {
+    // Checked on first sight (a product's or store's code) or when present: 400,000 lines
+    // name 4,000 products.
     let before = out.errors.total;
-    validated(out, line, limits::sku("product_id", t.sku));
-    if !t.store.is_empty() {
-        validated(out, line, limits::warehouse_code("store", t.store));
+    if !st.products.contains_key(t.sku) {
+        validated(out, line, limits::sku("product_id", t.sku));
     }
-    validated(out, line, optional_text("product_name", t.name, limits::MAX_NAME));
-    validated(out, line, limits::category_path("category", t.category));
+    if !t.store.is_empty()
+        && !st.stores.contains(t.store)
+        && validated(out, line, limits::warehouse_code("store", t.store)).is_some()
+    {
+        st.stores.insert(t.store.to_string());
+    }
+    if t.name.chars().count() > limits::MAX_NAME {
+        let message = format!("must be at most {} characters", limits::MAX_NAME);
+        out.errors.push(line, "product_name", message);
+    }
+    if !t.category.is_empty() {
+        validated(out, line, limits::category_path("category", t.category));
+    }
     if out.errors.total > before {
         return;
     }
