@@ -1,6 +1,7 @@
 //! The bounds every quantity, amount and catalogue code must keep, whichever way it arrives
 //! (the API, a CSV import). They keep every sum the ledger and the reports compute inside 64
-//! bits: a line is at most `MAX_QUANTITY × MAX_AMOUNT`, a sale or order at most [`MAX_TOTAL`].
+//! bits: a sale, an order or a stock entry is worth at most [`MAX_TOTAL`], and a line holds at
+//! most [`MAX_QUANTITY`] units (so its cost, at most `MAX_QUANTITY × MAX_AMOUNT`, fits too).
 
 use crate::error::{required_text, ValidationError};
 
@@ -8,8 +9,10 @@ use crate::error::{required_text, ValidationError};
 pub const MAX_QUANTITY: i64 = 1_000_000;
 /// Largest price or cost, in minor units.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
-/// Largest total of one sale or order, in minor units: 9,000 of them still sum inside 64 bits.
-pub const MAX_TOTAL: i64 = 1_000_000_000_000_000;
+/// Largest total of one sale, order or stock entry, in minor units (10^12: ten billion in a
+/// currency with cents). Nine million of them still sum inside 64 bits, so no report over
+/// the shop's history can overflow.
+pub const MAX_TOTAL: i64 = 1_000_000_000_000;
 
 /// Longest product name, SKU and warehouse code.
 pub const MAX_NAME: usize = 200;
@@ -94,6 +97,7 @@ mod tests {
         assert_eq!(total("items", [(1000, 3), (250, 2)]), Ok(3500));
         let largest_line = (MAX_AMOUNT, MAX_QUANTITY);
         assert!(total("items", [largest_line]).is_err(), "10^18 is past MAX_TOTAL");
+        assert!(total("items", [(MAX_AMOUNT, 1), (1, 1)]).is_err());
         assert!(total("items", [(i64::MAX, 2)]).is_err(), "the product overflows");
         assert!(total("items", [(i64::MAX, 1), (1, 1)]).is_err(), "the sum overflows");
         assert_eq!(total("items", [(MAX_TOTAL, 1)]), Ok(MAX_TOTAL));

@@ -123,6 +123,16 @@ pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> Stor
             quantity: r.quantity,
         });
     }
+    if let Some(l) = lines.iter().find(|l| l.quantity > limits::MAX_QUANTITY) {
+        return Err(StoreError::Rule {
+            field: Some("items".into()),
+            message: format!(
+                "the lines of product {} add up to more than {} units",
+                l.product_id,
+                limits::MAX_QUANTITY
+            ),
+        });
+    }
     lines_total(&lines)?;
     Ok(lines)
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::error::Shortage;
 use crate::outbox::{self, topics};
 use crate::{alerts, now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
-use bodega_domain::{MovementKind, Page, PageRequest};
+use bodega_domain::{limits, MovementKind, Page, PageRequest};
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Movement {
@@ -140,6 +140,14 @@ pub async fn book_into(
     events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<Movement> {
     let inbound_cost = if m.quantity > 0 { m.unit_cost } else { None };
+    if let (MovementKind::Entry, Some(cost)) = (m.kind, inbound_cost) {
+        // What comes in is bounded like a sale (`limits::MAX_TOTAL`), so that the stock's value,
+        // and the cost of what is sold from it, stay far inside 64 bits.
+        limits::total("unit_cost", [(cost, m.quantity)]).map_err(|_| StoreError::Rule {
+            field: Some("unit_cost".into()),
+            message: format!("an entry worth more than {} (quantity × unit cost)", limits::MAX_TOTAL),
+        })?;
+    }
     let mut updated = apply_movement(c, m, inbound_cost, consume_reserved, at).await?;
     if updated.is_none() && ensure_level(c, m.product_id, m.warehouse_id).await? {
         // The first movement of this product in this warehouse: its level row exists now.

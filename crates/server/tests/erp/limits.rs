@@ -11,7 +11,7 @@ use bodega_domain::limits::{MAX_AMOUNT, MAX_QUANTITY, MAX_TOTAL};
 
 crate::on_both_stores!(
     totals_past_the_limit_are_refused,
-    costs_past_64_bits_average_and_sum_without_overflow,
+    entries_are_bounded_and_average_without_overflow,
     nul_characters_are_refused,
     expired_reservations_cannot_be_committed,
     payments_follow_the_money,
@@ -20,8 +20,8 @@ crate::on_both_stores!(
 );
 
 async fn totals_past_the_limit_are_refused(app: TestApp) {
-    let p = simple_product(&app, "LIM-TOTAL", MAX_AMOUNT, 0, 5_000).await;
-    let line = MAX_TOTAL / MAX_AMOUNT; // 1,000 units: one line reaches the limit exactly
+    let p = simple_product(&app, "LIM-TOTAL", MAX_AMOUNT / 1_000, 0, 5_000).await;
+    let line = MAX_TOTAL / (MAX_AMOUNT / 1_000); // 1,000 units: one line reaches the limit exactly
     let before = written(&app).await;
     let two_lines = json!([{"product_id": p, "quantity": line}, {"product_id": p, "quantity": line}]);
     let refused = app
@@ -62,30 +62,30 @@ async fn totals_past_the_limit_are_refused(app: TestApp) {
     assert_no_drift(&app).await;
 }
 
-async fn costs_past_64_bits_average_and_sum_without_overflow(app: TestApp) {
+async fn entries_are_bounded_and_average_without_overflow(app: TestApp) {
     let main = main_warehouse(&app).await;
     let p = simple_product(&app, "LIM-COST", 100, 0, 0).await;
-    // 10^7 units at a cost of 10^12: a value of 10^19, past the largest 64-bit integer.
-    for _ in 0..10 {
+    // 10^6 units at a cost of 10^12: an entry worth 10^18, past MAX_TOTAL.
+    let before = written(&app).await;
+    book(
+        &app,
+        json!({"product_id": p, "kind": "entry", "quantity": MAX_QUANTITY, "unit_cost": MAX_AMOUNT}),
+    )
+    .await
+    .expect_error(422, "validation", Some("unit_cost"));
+    assert_eq!(written(&app).await, before, "nothing written");
+    assert_eq!(level(&app, p, main).await, (0, 0, 0, 0));
+    // At the bound: one unit at 10^12, then 999,999 units at 1. The average is computed wide
+    // and truncated: (10^12 + 999,999) / 10^6 = 1,000,000.
+    for (quantity, cost) in [(1, MAX_AMOUNT), (MAX_QUANTITY - 1, 1)] {
         book(
             &app,
-            json!({"product_id": p, "kind": "entry", "quantity": MAX_QUANTITY, "unit_cost": MAX_AMOUNT}),
+            json!({"product_id": p, "kind": "entry", "quantity": quantity, "unit_cost": cost}),
         )
         .await
         .expect(201);
     }
-    let on_hand = 10 * MAX_QUANTITY;
-    assert_eq!(level(&app, p, main).await, (on_hand, 0, on_hand, MAX_AMOUNT));
-    // One more unit at cost 0: the average drops by a truncated 1/(10^7 + 1) of itself.
-    book(
-        &app,
-        json!({"product_id": p, "kind": "entry", "quantity": 1, "unit_cost": 0}),
-    )
-    .await
-    .expect(201);
-    let expected = (i128::from(on_hand) * i128::from(MAX_AMOUNT) / i128::from(on_hand + 1)) as i64;
-    assert_eq!(level(&app, p, main).await.3, expected);
-    // The stock value saturates at the largest 64-bit integer instead of failing the report.
+    assert_eq!(level(&app, p, main).await, (MAX_QUANTITY, 0, MAX_QUANTITY, 1_000_000));
     let summary = app
         .get("/api/analytics/reports/inventory-summary", &app.admin)
         .await
@@ -97,7 +97,12 @@ async fn costs_past_64_bits_average_and_sum_without_overflow(app: TestApp) {
         .iter()
         .find(|w| w["warehouse_id"] == main)
         .unwrap();
-    assert_eq!(row["value"], i64::MAX, "{row}");
+    assert_eq!(row["value"], MAX_QUANTITY * 1_000_000, "{row}");
+    // A till sale of more than 10^6 units of one product, over several lines, is refused too.
+    let lines = json!([{"product_id": p, "quantity": 600_000}, {"product_id": p, "quantity": 600_000}]);
+    app.post("/api/pos/sales", &app.admin, json!({"items": lines}))
+        .await
+        .expect_error(422, "validation", Some("items"));
 
     // Small figures keep integer averages, truncated: (2 × 100 + 1 × 101) / 3 = 100.
     let q = simple_product(&app, "LIM-AVG", 100, 0, 0).await;

@@ -392,18 +392,19 @@ async fn permissions(app: TestApp) {
 
 /// Rows an API request would be refused for are refused by the import too, and nothing of the
 /// file is written: stock past the opening maximum (it broke every later entry on SQLite),
-/// a SKU with a space, a NUL (PostgreSQL cannot store one), an over-long name, a price past
-/// the maximum, a sales line past the quantity maximum, a warehouse code the API refuses.
+/// a SKU with a tab, a NUL (PostgreSQL cannot store one), an over-long name, a price past
+/// the maximum, an opening entry worth more than a sale may be, a sales line past the quantity maximum, a warehouse code the API refuses.
 async fn imports_keep_the_api_bounds(app: TestApp) {
     let long = "x".repeat(201);
     let csv = format!(
-        "sku,name,price,stock
-OK-1,Fine,100,1
-BIG-1,Huge,100,9223372036854775807
-TAB\t1,Tabbed,100,1
-NUL-1,a{nul}b,100,1
-LONG-1,{long},100,1
-PRICY-1,Pricy,10000000000000,1
+        "sku,name,price,cost,stock
+OK-1,Fine,100,0,1
+BIG-1,Huge,100,0,9223372036854775807
+TAB\t1,Tabbed,100,0,1
+NUL-1,a{nul}b,100,0,1
+LONG-1,{long},100,0,1
+PRICY-1,Pricy,10000000000000,0,1
+WORTH-1,Worth,100,1000000000000,2
 ",
         nul = '\u{0}'
     );
@@ -414,10 +415,17 @@ PRICY-1,Pricy,10000000000000,1
         .iter()
         .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap().to_string()))
         .collect();
-    let expected: Vec<(i64, String)> = [(3, "stock"), (4, "sku"), (5, "name"), (6, "name"), (7, "price")]
-        .iter()
-        .map(|(row, field)| (*row, field.to_string()))
-        .collect();
+    let expected: Vec<(i64, String)> = [
+        (3, "stock"),
+        (4, "sku"),
+        (5, "name"),
+        (6, "name"),
+        (7, "price"),
+        (8, "stock"),
+    ]
+    .iter()
+    .map(|(row, field)| (*row, field.to_string()))
+    .collect();
     assert_eq!(errors, expected, "{}", r.body);
     let r = import(
         &app,

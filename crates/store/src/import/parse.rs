@@ -338,6 +338,10 @@ fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mu
     };
     if let Some(q) = stock {
         validated(out, line, limits::count("stock", q));
+        if let Some((c, _)) = cost {
+            // The opening entry is bounded like any entry (see `stock::book_into`).
+            validated(out, line, limits::total("stock", [(c, q)]));
+        }
     }
     if let Some(sku) = &sku {
         if let Some(first) = st.products.get(sku) {
