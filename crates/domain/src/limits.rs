@@ -57,6 +57,16 @@ pub fn total(field: &str, lines: impl IntoIterator<Item = (i64, i64)>) -> Result
         .ok_or_else(|| ValidationError::new(field, format!("the lines add up to more than {MAX_TOTAL}")))
 }
 
+/// A stock entry's worth, `quantity × unit_cost`, refused past [`MAX_TOTAL`] like a sale's.
+pub fn entry_value(field: &str, quantity: i64, unit_cost: i64) -> Result<i64, ValidationError> {
+    total(field, [(unit_cost, quantity)]).map_err(|_| {
+        ValidationError::new(
+            field,
+            format!("an entry worth more than {MAX_TOTAL} (quantity × unit cost)"),
+        )
+    })
+}
+
 /// A product's SKU: trimmed, 1 to [`MAX_SKU`] characters; plain spaces inside are kept (codes
 /// from other systems have them: Online Retail's "BANK CHARGES"), other whitespace and control
 /// characters are refused.
@@ -102,6 +112,14 @@ mod tests {
         assert!(total("items", [(i64::MAX, 1), (1, 1)]).is_err(), "the sum overflows");
         assert_eq!(total("items", [(MAX_TOTAL, 1)]), Ok(MAX_TOTAL));
         assert_eq!(total("items", []), Ok(0));
+        assert_eq!(
+            entry_value("unit_cost", MAX_QUANTITY, MAX_TOTAL / MAX_QUANTITY),
+            Ok(MAX_TOTAL)
+        );
+        assert!(entry_value("unit_cost", MAX_QUANTITY, MAX_AMOUNT)
+            .unwrap_err()
+            .message
+            .contains("worth"));
     }
 
     #[test]

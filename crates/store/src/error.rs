@@ -69,6 +69,16 @@ fn out_of_range(message: &str) -> StoreError {
     StoreError::OutOfRange(message.into())
 }
 
+/// A domain rule the data broke, named by its field: a 422.
+impl From<bodega_domain::ValidationError> for StoreError {
+    fn from(e: bodega_domain::ValidationError) -> Self {
+        StoreError::Rule {
+            field: Some(e.field),
+            message: e.message,
+        }
+    }
+}
+
 impl From<sqlx::migrate::MigrateError> for StoreError {
     fn from(err: sqlx::migrate::MigrateError) -> Self {
         StoreError::Migrate(err.to_string())

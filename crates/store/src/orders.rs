@@ -751,32 +751,29 @@ async fn return_goods(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -
 
 /// Sets the payment status (its own field, independent of the fulfilment state).
 pub async fn set_payment(c: &mut Conn<'_>, actor: &Actor, id: i64, status: &str) -> StoreResult<OrderWithItems> {
-    // Locked on PostgreSQL, so that the check sees the status the update changes (SQLite's
-    // single writer already does).
-    let lock = if c.backend() == Backend::Postgres {
-        " FOR UPDATE"
-    } else {
-        ""
-    };
-    let current: Option<(String, String)> =
-        sql::query_as(format!("SELECT status, payment_status FROM orders WHERE id = $1{lock}"))
-            .bind(id)
-            .fetch_optional(c)
-            .await?;
-    let (order_status, payment_status) = current.ok_or(StoreError::NotFound)?;
-    let order_status: OrderStatus = order_status
-        .parse()
-        .map_err(|_| StoreError::State(format!("order {id} has unknown status {order_status}")))?;
-    order_status
-        .check_payment(&payment_status, status)
-        .map_err(|reason| StoreError::State(format!("order {id}: {reason}")))?;
     let before = get(c, id).await?;
-    sql::query("UPDATE orders SET payment_status = $1, updated_at = $2 WHERE id = $3")
-        .bind(status)
-        .bind(now())
-        .bind(id)
-        .execute(c)
-        .await?;
+    let order = &before.order;
+    let order_status: OrderStatus = order
+        .status
+        .parse()
+        .map_err(|_| StoreError::State(format!("order {id} has unknown status {}", order.status)))?;
+    order_status
+        .check_payment(&order.payment_status, status)
+        .map_err(|reason| StoreError::State(format!("order {id}: {reason}")))?;
+    // Only from the state just checked: a step or payment that committed in between is a 409.
+    let changed = sql::query(
+        "UPDATE orders SET payment_status = $1, updated_at = $2 WHERE id = $3 AND status = $4 AND payment_status = $5",
+    )
+    .bind(status)
+    .bind(now())
+    .bind(id)
+    .bind(&order.status)
+    .bind(&order.payment_status)
+    .execute(c)
+    .await?;
+    if changed == 0 {
+        return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
+    }
     let after = get(c, id).await?;
     audit::record(
         c,

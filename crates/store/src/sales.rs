@@ -140,10 +140,10 @@ pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> Stor
 /// The sum of the lines' totals; refused when it would pass [`limits::MAX_TOTAL`] (every
 /// line and sum of a sale then stays inside 64 bits, in the ledger and in the reports).
 pub(crate) fn lines_total(lines: &[Line]) -> StoreResult<i64> {
-    limits::total("items", lines.iter().map(|l| (l.unit_price, l.quantity))).map_err(|e| StoreError::Rule {
-        field: Some(e.field),
-        message: e.message,
-    })
+    Ok(limits::total(
+        "items",
+        lines.iter().map(|l| (l.unit_price, l.quantity)),
+    )?)
 }
 
 /// `$from, $from+1, …` (`count` placeholders), for `IN (…)` lists.

@@ -143,10 +143,7 @@ pub async fn book_into(
     if let (MovementKind::Entry, Some(cost)) = (m.kind, inbound_cost) {
         // What comes in is bounded like a sale (`limits::MAX_TOTAL`), so that the stock's value,
         // and the cost of what is sold from it, stay far inside 64 bits.
-        limits::total("unit_cost", [(cost, m.quantity)]).map_err(|_| StoreError::Rule {
-            field: Some("unit_cost".into()),
-            message: format!("an entry worth more than {} (quantity × unit cost)", limits::MAX_TOTAL),
-        })?;
+        limits::entry_value("unit_cost", m.quantity, cost)?;
     }
     let mut updated = apply_movement(c, m, inbound_cost, consume_reserved, at).await?;
     if updated.is_none() && ensure_level(c, m.product_id, m.warehouse_id).await? {

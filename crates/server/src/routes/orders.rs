@@ -302,8 +302,9 @@ async fn set_payment(
     }
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
-    orders::get(&mut c, id).await.or_not_found("order")?;
-    let order = orders::set_payment(&mut c, &caller.actor, id, &req.status).await?;
+    let order = orders::set_payment(&mut c, &caller.actor, id, &req.status)
+        .await
+        .or_not_found("order")?;
     tx.commit().await?;
     Ok(Json(order))
 }

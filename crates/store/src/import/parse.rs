@@ -340,7 +340,7 @@ fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mu
         validated(out, line, limits::count("stock", q));
         if let Some((c, _)) = cost {
             // The opening entry is bounded like any entry (see `stock::book_into`).
-            validated(out, line, limits::total("stock", [(c, q)]));
+            validated(out, line, limits::entry_value("stock", q, c));
         }
     }
     if let Some(sku) = &sku {
