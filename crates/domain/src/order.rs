@@ -73,6 +73,14 @@ impl OrderAction {
         }
     }
 
+    /// Whether the action can hold, release, sell or take back stock.
+    pub fn moves_stock(self) -> bool {
+        matches!(
+            self,
+            OrderAction::Confirm | OrderAction::Ship | OrderAction::Cancel | OrderAction::Return
+        )
+    }
+
     /// Checks that the action may run on an order in `from`.
     pub fn check(self, from: OrderStatus) -> Result<OrderStatus, String> {
         if self.allowed_from().contains(&from) {

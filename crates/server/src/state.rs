@@ -12,6 +12,7 @@ use bodega_events::EventBus;
 use bodega_store::api_keys;
 use bodega_store::audit::Actor;
 use bodega_store::catalog::{self, WarehouseInput};
+use bodega_store::orders::OrderSteps;
 use bodega_store::{reservations, roles, settings, Db};
 
 use crate::auth::known::KnownCallers;
@@ -30,6 +31,9 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub events: EventBus,
     pub recommender: Arc<Recommender>,
+    /// Runs the orders' saga steps (confirms and ships of concurrent requests together, on
+    /// PostgreSQL).
+    pub order_steps: Arc<OrderSteps>,
     /// The scheduled jobs (`server/src/jobs.rs`).
     pub jobs: Arc<Vec<crate::jobs::Job>>,
     pub started: Instant,
@@ -78,6 +82,7 @@ impl AppState {
         let jobs = Arc::new(crate::jobs::registry(&config.jobs).context("job schedules")?);
         Ok(Self {
             recommender,
+            order_steps: Arc::new(OrderSteps::new(db.clone())),
             jobs,
             tokens: Arc::new(TokenKeys::new(secret.as_bytes(), config.access_token_minutes * 60)),
             login_limiter: Limiter::per_minute(config.login_attempts_per_minute),

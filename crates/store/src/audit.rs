@@ -96,7 +96,7 @@ pub async fn record<B: Serialize, A: Serialize>(
     after: Option<&A>,
 ) -> StoreResult<()> {
     let entry = entry(actor, action, resource, resource_id, before, after);
-    entry.bind(sql::query(INSERT)).execute(c).await?;
+    entry.bind(sql::query(insert_sql(1))).execute(c).await?;
     Ok(())
 }
 
@@ -104,14 +104,47 @@ pub async fn record<B: Serialize, A: Serialize>(
 /// writable CTE: one round trip), in two on SQLite (in-process, nothing to save).
 pub async fn record_with_events(c: &mut Conn<'_>, entry: NewEntry, events: Vec<outbox::NewEvent>) -> StoreResult<()> {
     if c.backend() == Backend::Sqlite || events.is_empty() {
-        entry.bind(sql::query(INSERT)).execute(c).await?;
+        entry.bind(sql::query(insert_sql(1))).execute(c).await?;
         return outbox::emit_all(c, events).await;
     }
     let statement = format!(
-        "WITH audit AS ({INSERT}) {}",
+        "WITH audit AS ({}) {}",
+        insert_sql(1),
         outbox::insert_sql(events.len(), INSERT_PARAMS + 1)
     );
     let insert = entry.bind(sql::query(statement));
+    outbox::bind_all(insert, events).execute(c).await?;
+    Ok(())
+}
+
+/// [`record_with_events`] of several changes (saga steps of several orders run together): their
+/// entries and events in one statement on PostgreSQL.
+pub async fn record_all_with_events(
+    c: &mut Conn<'_>,
+    entries: Vec<NewEntry>,
+    events: Vec<outbox::NewEvent>,
+) -> StoreResult<()> {
+    if entries.is_empty() {
+        return outbox::emit_all(c, events).await;
+    }
+    let insert_entries = insert_sql(entries.len());
+    let statement = match c.backend() {
+        Backend::Postgres if !events.is_empty() => format!(
+            "WITH audit AS ({insert_entries}) {}",
+            outbox::insert_sql(events.len(), entries.len() * INSERT_PARAMS + 1)
+        ),
+        _ => insert_entries,
+    };
+    // Its text changes with the batch's size: not kept prepared, where it would push out the
+    // statements every request runs.
+    let mut insert = sql::query(statement).once();
+    for entry in entries {
+        insert = entry.bind(insert);
+    }
+    if c.backend() == Backend::Sqlite || events.is_empty() {
+        insert.execute(c).await?;
+        return outbox::emit_all(c, events).await;
+    }
     outbox::bind_all(insert, events).execute(c).await?;
     Ok(())
 }
@@ -155,14 +188,18 @@ pub fn entry<B: Serialize, A: Serialize>(
     }
 }
 
-const INSERT: &str =
-    "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-/// The parameters of [`INSERT`].
+const COLUMNS: &str =
+    "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after)";
+
+/// The insert of `entries` audit entries, their parameters numbered from 1 on.
+fn insert_sql(entries: usize) -> String {
+    format!("{COLUMNS} VALUES {}", sql::value_rows(entries, INSERT_PARAMS, 1))
+}
+/// The parameters of one entry in [`insert_sql`].
 const INSERT_PARAMS: usize = 11;
 
 impl NewEntry {
-    /// Binds the parameters of [`INSERT`], first in `q`.
+    /// Binds the parameters of one entry of [`insert_sql`], after those already bound to `q`.
     fn bind(self, q: sql::Query<'_>) -> sql::Query<'_> {
         q.bind(self.at)
             .bind(self.actor_kind)

@@ -388,7 +388,7 @@ impl<'q> Query<'q> {
             }
             Conn::Postgres(conn) => {
                 let args = pg_args(&self.args)?;
-                let q = sqlx::query_with::<Postgres, _>(&self.sql, args);
+                let q = sqlx::query_with::<Postgres, _>(&self.sql, args).persistent(!self.once);
                 if limit == Some(1) {
                     if let Some(row) = q.fetch_optional(&mut **conn).await? {
                         out.push(decode(&Row::Postgres(&row))?);
@@ -520,6 +520,12 @@ impl<'q, O: FromRow> QueryAs<'q, O> {
     /// See [`Query::once`].
     pub fn once(mut self) -> Self {
         self.query = self.query.once();
+        self
+    }
+
+    /// [`Query::once`] when `once` holds.
+    pub fn once_if(mut self, once: bool) -> Self {
+        self.query.once |= once;
         self
     }
 

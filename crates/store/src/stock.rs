@@ -407,6 +407,7 @@ pub(crate) async fn change_levels_with(
          {LEVEL_AFTER}",
         sql::value_rows(changes.len(), 4, 2),
     ))
+    .once_if(changes.len() > PREPARED_LEVELS)
     .bind(at)
     .bind_all(
         changes
@@ -424,6 +425,11 @@ pub(crate) async fn change_levels_with(
     Ok(changed)
 }
 
+/// Statements changing more levels than this are not kept prepared: their texts (one per
+/// count of levels) rarely repeat — the orders of a batch of steps, a large sale — and would
+/// push the statements every request runs out of the connection's cache.
+const PREPARED_LEVELS: usize = 8;
+
 /// On PostgreSQL a multi-row update locks its rows in whatever order its plan reads them, and
 /// two transactions locking the same levels in different orders could deadlock. So the levels
 /// are locked in key order first, in the same statement: `locked` takes the row locks
@@ -436,6 +442,27 @@ const LOCK_IN_KEY_ORDER: &str = ",
              ORDER BY product_id, warehouse_id FOR UPDATE)";
 const AFTER_THE_LOCK: &str = "
            AND (SELECT count(*) FROM locked) >= 0";
+
+/// Locks the stock levels of `keys` (product, warehouse) in key order, on PostgreSQL, for a
+/// transaction about to change them over several statements (saga steps of several orders run
+/// together): each statement locks its own levels in key order, but a second statement's
+/// levels can sort before the first's, and two such transactions could deadlock. SQLite has a
+/// single writer and needs no lock.
+pub(crate) async fn lock_levels(c: &mut Conn<'_>, keys: &[(i64, i64)]) -> StoreResult<()> {
+    if keys.is_empty() || c.backend() == Backend::Sqlite {
+        return Ok(());
+    }
+    let (products, warehouses): (Vec<i64>, Vec<i64>) = keys.iter().copied().unzip();
+    sql::query(
+        "SELECT 1 FROM stock_levels WHERE (product_id, warehouse_id) IN (SELECT * FROM unnest($1, $2))
+         ORDER BY product_id, warehouse_id FOR UPDATE",
+    )
+    .bind(products)
+    .bind(warehouses)
+    .execute(c)
+    .await?;
+    Ok(())
+}
 
 /// The changes that [`change_levels`] could not apply, with the stock available to each.
 pub(crate) async fn shortages(

@@ -205,11 +205,11 @@ async fn get_order(
 
 async fn step(state: &AppState, caller: &Caller, id: i64, action: OrderAction) -> ApiResult<Json<OrderWithItems>> {
     caller.require("orders", "update")?;
-    let mut tx = state.db.begin().await?;
-    let order = orders::transition(&mut tx.conn(), &caller.actor, id, action)
+    let order = state
+        .order_steps
+        .run(&caller.actor, id, action)
         .await
         .or_not_found("order")?;
-    tx.commit().await?;
     if action == OrderAction::Ship {
         state.recommender.learn_shipped_order(&order);
     }

@@ -3,6 +3,9 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request};
+use bodega_domain::OrderAction;
+use bodega_store::audit::Actor;
+use bodega_store::{orders, StoreError};
 use serde_json::{json, Value};
 
 use crate::common::{assert_no_drift, id, level, main_warehouse, movements, simple_product, written};
@@ -11,7 +14,8 @@ use crate::helpers::{Response, TestApp};
 crate::on_both_stores!(
     idempotent_creation_and_snapshots,
     saga_ship_deliver_return,
-    saga_refusals_and_cancel
+    saga_refusals_and_cancel,
+    steps_run_together
 );
 
 async fn create_with_key(app: &TestApp, key: &str, body: &Value) -> Response {
@@ -456,5 +460,132 @@ async fn saga_refusals_and_cancel(app: TestApp) {
     app.get("/api/orders?status=lost", &app.admin)
         .await
         .expect_error(422, "validation", Some("status"));
+    assert_no_drift(&app).await;
+}
+
+/// Creates a pending order of `items` (`(product, quantity)`) and returns its id.
+async fn pending_order(app: &TestApp, items: &[(i64, i64)]) -> i64 {
+    let items: Vec<Value> = items
+        .iter()
+        .map(|(product, quantity)| json!({"product_id": product, "quantity": quantity}))
+        .collect();
+    id(&app
+        .post("/api/orders", &app.admin, json!({ "items": items }))
+        .await
+        .expect(201)
+        .body)
+}
+
+/// Runs `action` on `ids` together (what the API does with concurrent confirms and ships on
+/// PostgreSQL), committing only when the batch as a whole succeeded.
+async fn together(app: &TestApp, ids: &[i64], action: OrderAction) -> Result<Vec<Result<Value, String>>, StoreError> {
+    let actor = Actor::system("batch-test");
+    let steps: Vec<(&Actor, i64)> = ids.iter().map(|&id| (&actor, id)).collect();
+    let mut tx = app.state.db.begin().await.unwrap();
+    let outcomes = orders::transition_all(&mut tx.conn(), &steps, action).await?;
+    tx.commit().await.unwrap();
+    Ok(outcomes
+        .into_iter()
+        .map(|o| {
+            o.map(|order| serde_json::to_value(order).unwrap())
+                .map_err(|e| e.to_string())
+        })
+        .collect())
+}
+
+async fn steps_run_together(app: TestApp) {
+    let main = main_warehouse(&app).await;
+    let a = simple_product(&app, "BATCH-A", 1000, 400, 10).await;
+    let b = simple_product(&app, "BATCH-B", 2500, 1000, 5).await;
+    // An alert opens when B's available stock falls below 3: in the middle of a batch.
+    app.put(
+        &format!("/api/products/{b}"),
+        &app.admin,
+        json!({"sku": "BATCH-B", "name": "Producto BATCH-B", "price": 2500, "cost": 1000, "low_stock_threshold": 3}),
+    )
+    .await
+    .expect(200);
+    let first = pending_order(&app, &[(a, 2), (b, 1)]).await;
+    let second = pending_order(&app, &[(b, 2), (a, 1), (b, 1)]).await;
+    let done = pending_order(&app, &[(a, 1)]).await;
+    step(&app, done, "confirm").await.expect(200);
+    let before = written(&app).await;
+
+    // Each order gets its own outcome: two confirmed, one refused by its state, one missing.
+    let outcomes = together(&app, &[second, done, 999_999, first], OrderAction::Confirm)
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 4);
+    let confirmed = outcomes[0].as_ref().unwrap();
+    assert_eq!(confirmed["id"], second);
+    assert_eq!(confirmed["status"], "confirmed");
+    assert!(confirmed["confirmed_at"].is_string());
+    assert_eq!(
+        outcomes[1].as_ref().unwrap_err(),
+        "cannot confirm an order that is confirmed"
+    );
+    assert_eq!(outcomes[2].as_ref().unwrap_err(), "not found");
+    assert_eq!(outcomes[3].as_ref().unwrap()["id"], first);
+    assert_eq!(level(&app, a, main).await, (10, 4, 6, 400));
+    assert_eq!(level(&app, b, main).await, (5, 4, 1, 1000));
+    // One audit entry and one order event per confirmed order, besides the alert's.
+    let after = written(&app).await;
+    assert_eq!(after.1 - before.1, 2, "audit entries");
+    let alerts = app.get("/api/alerts", &app.admin).await.expect(200).body;
+    let open: Vec<&Value> = alerts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|alert| alert["product_id"] == b)
+        .collect();
+    assert_eq!(open.len(), 1, "one open alert for B: {alerts}");
+    assert_eq!(after.0 - before.0, 3, "two order events and the alert's");
+
+    // Shipped together: one sale per order, every reservation committed into a sale exit.
+    let shipped = together(&app, &[first, second], OrderAction::Ship).await.unwrap();
+    let sales: Vec<i64> = shipped
+        .iter()
+        .map(|o| o.as_ref().unwrap()["sale_id"].as_i64().unwrap())
+        .collect();
+    assert_ne!(sales[0], sales[1]);
+    assert_eq!(level(&app, a, main).await, (7, 1, 6, 400));
+    assert_eq!(level(&app, b, main).await, (1, 0, 1, 1000));
+    let exits = movements(&app, &format!("product_id={b}")).await;
+    let balances: Vec<i64> = exits["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "sale")
+        .map(|m| m["balance_after"].as_i64().unwrap())
+        .collect();
+    assert_eq!(balances.len(), 2);
+    assert!(
+        balances.contains(&1) && balances.contains(&4),
+        "balances chained across the batch: {balances:?}"
+    );
+    assert_no_drift(&app).await;
+
+    // One short order fails the batch as a whole: the caller rolls back, nothing changed.
+    let short = pending_order(&app, &[(a, 6)]).await;
+    let fits = pending_order(&app, &[(a, 1)]).await;
+    let before = written(&app).await;
+    match together(&app, &[fits, short], OrderAction::Confirm).await {
+        Err(StoreError::Insufficient(lines)) => assert_eq!(lines.len(), 1),
+        other => panic!("expected a shortage, got {other:?}"),
+    }
+    assert_eq!(level(&app, a, main).await, (7, 1, 6, 400));
+    assert_eq!(written(&app).await, before);
+    for order in [fits, short] {
+        let now = app
+            .get(&format!("/api/orders/{order}"), &app.admin)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(now["status"], "pending");
+    }
+
+    // An order twice in one batch is refused before anything runs.
+    assert!(together(&app, &[fits, fits], OrderAction::Confirm).await.is_err());
+    assert_eq!(level(&app, a, main).await, (7, 1, 6, 400));
     assert_no_drift(&app).await;
 }

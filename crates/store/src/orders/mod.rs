@@ -15,6 +15,9 @@ use crate::stock::{self, NewMovement};
 use crate::{now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, OrderAction, OrderStatus, Page, PageRequest};
 
+mod steps;
+pub use steps::OrderSteps;
+
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Order {
     pub id: i64,
@@ -328,78 +331,138 @@ impl sql::FromRow for ClaimRow {
     }
 }
 
+/// Whether `action` may run on `order` as it is: its state then, or a 409-style error.
+fn state_for(order: &Order, action: OrderAction) -> StoreResult<OrderStatus> {
+    let (id, status) = (order.id, &order.status);
+    let from: OrderStatus = status
+        .parse()
+        .map_err(|_| StoreError::State(format!("order {id} has unknown status {status}")))?;
+    action.check(from).map_err(StoreError::State)?;
+    Ok(from)
+}
+
+/// An order claimed for a step: as it was before, with its items and sale, and its state then.
+type Claimed = (OrderWithItems, OrderStatus);
+
 /// Claims `action` on order `id`, moving it to the action's target state stamped at `at`, so
-/// that two concurrent steps on one order cannot both run. Returns the order as it was before,
-/// with its items and sale, and its state then; [`StoreError::NotFound`] without such an order,
-/// a 409-style error when the action is not allowed from its state.
-async fn claim(
+/// that two concurrent steps on one order cannot both run. Returns the order as it was before;
+/// [`StoreError::NotFound`] without such an order, a 409-style error when the action is not
+/// allowed from its state.
+async fn claim(c: &mut Conn<'_>, id: i64, action: OrderAction, at: DateTime<Utc>) -> StoreResult<Claimed> {
+    claim_all(c, &[id], action, at)
+        .await?
+        .pop()
+        .unwrap_or(Err(StoreError::NotFound))
+}
+
+/// [`claim`] of several distinct orders at once, each one's outcome in `ids` order. An `Err`
+/// of the whole is a database error; a refused claim changes nothing.
+async fn claim_all(
     c: &mut Conn<'_>,
-    id: i64,
+    ids: &[i64],
     action: OrderAction,
     at: DateTime<Utc>,
-) -> StoreResult<(OrderWithItems, OrderStatus)> {
+) -> StoreResult<Vec<StoreResult<Claimed>>> {
     let to = action.target();
     // PostgreSQL refuses a column assigned twice: `updated_at` is set once when it is the stamp.
     let stamp = stamp_column(to).map(|col| format!("{col} = $2, ")).unwrap_or_default();
-    let state_of = |order: &Order| {
-        let status = &order.status;
-        let from: OrderStatus = status
-            .parse()
-            .map_err(|_| StoreError::State(format!("order {id} has unknown status {status}")))?;
-        action.check(from).map_err(StoreError::State)?;
-        Ok::<_, StoreError>(from)
-    };
     if c.backend() == Backend::Sqlite {
-        // The single writer: nothing moves the order between this read and the claim.
-        let before = get(c, id).await?;
-        let from = state_of(&before.order)?;
-        let claimed = sql::query(format!(
-            "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4"
-        ))
-        .bind(to.as_str())
-        .bind(at)
-        .bind(id)
-        .bind(from.as_str())
-        .execute(c)
-        .await?;
-        if claimed == 0 {
-            return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
+        // The single writer: nothing moves an order between this read and its claim.
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let before = match get(c, id).await {
+                Ok(order) => order,
+                Err(StoreError::NotFound) => {
+                    outcomes.push(Err(StoreError::NotFound));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let from = match state_for(&before.order, action) {
+                Ok(from) => from,
+                Err(refused) => {
+                    outcomes.push(Err(refused));
+                    continue;
+                }
+            };
+            let claimed = sql::query(format!(
+                "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4"
+            ))
+            .bind(to.as_str())
+            .bind(at)
+            .bind(id)
+            .bind(from.as_str())
+            .execute(c)
+            .await?;
+            outcomes.push(if claimed == 0 {
+                Err(StoreError::State(format!("order {id} changed concurrently; retry")))
+            } else {
+                Ok((before, from))
+            });
         }
-        return Ok((before, from));
+        return Ok(outcomes);
     }
-    // One round trip: the order is locked and read as it is now (`old`, after any concurrent
-    // step committed), claimed when its state allows the action, and returned with its items.
+    // One round trip: the orders are locked in id order and read as they are now (`old`, after
+    // any concurrent step committed), claimed when their state allows the action, and
+    // returned with their items. One statement text for any number of orders (an array), so
+    // it is prepared once per connection.
     let allowed: Vec<String> = action.allowed_from().iter().map(|s| format!("'{s}'")).collect();
     let rows: Vec<ClaimRow> = sql::query_as(format!(
-        "WITH old AS MATERIALIZED (SELECT * FROM orders WHERE id = $3 FOR UPDATE),
+        "WITH old AS MATERIALIZED (SELECT * FROM orders WHERE id = ANY($3) ORDER BY id FOR UPDATE),
          claimed AS (UPDATE orders o SET status = $1, {stamp}updated_at = $2 FROM old
                      WHERE o.id = old.id AND old.status IN ({}) RETURNING o.id)
-         SELECT old.*, EXISTS (SELECT 1 FROM claimed) AS claimed, {ITEM_COLUMNS},
+         SELECT old.*, old.id IN (SELECT id FROM claimed) AS claimed, {ITEM_COLUMNS},
                 CASE WHEN old.shipped_at IS NOT NULL
                      THEN (SELECT s.id FROM sales s WHERE s.order_id = old.id ORDER BY s.id LIMIT 1) END AS sale_id
-         FROM old LEFT JOIN order_items i ON i.order_id = old.id ORDER BY i.id",
+         FROM old LEFT JOIN order_items i ON i.order_id = old.id ORDER BY old.id, i.id",
         allowed.join(", ")
     ))
     .bind(to.as_str())
     .bind(at)
-    .bind(id)
+    .bind(ids)
     .fetch_all(c)
     .await?;
-    let claimed = rows.first().is_some_and(|r| r.claimed);
-    let mut before = assemble(rows.into_iter().map(|r| r.row)).ok_or(StoreError::NotFound)?;
-    let from = state_of(&before.order)?;
-    if !claimed {
-        return Err(StoreError::State(format!("order {id} changed concurrently; retry")));
+    let mut by_order: std::collections::HashMap<i64, (bool, Vec<OrderRow>)> = std::collections::HashMap::new();
+    for r in rows {
+        by_order
+            .entry(r.row.order.id)
+            .or_insert((r.claimed, Vec::new()))
+            .1
+            .push(r.row);
     }
-    if before.order.shipped_at.is_some() && before.sale_id.is_none() {
-        // Shipped by a step that committed while this one waited for the lock: its sale is
-        // not in this statement's snapshot.
-        before.sale_id = sql::query_scalar("SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1")
-            .bind(id)
-            .fetch_optional(c)
-            .await?;
+    let mut outcomes = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Some((claimed, mut before)) = by_order
+            .remove(&id)
+            .and_then(|(claimed, rows)| Some((claimed, assemble(rows)?)))
+        else {
+            outcomes.push(Err(StoreError::NotFound));
+            continue;
+        };
+        let from = match state_for(&before.order, action) {
+            Ok(from) => from,
+            Err(refused) => {
+                outcomes.push(Err(refused));
+                continue;
+            }
+        };
+        if !claimed {
+            outcomes.push(Err(StoreError::State(format!(
+                "order {id} changed concurrently; retry"
+            ))));
+            continue;
+        }
+        if before.order.shipped_at.is_some() && before.sale_id.is_none() {
+            // Shipped by a step that committed while this one waited for the lock: its sale is
+            // not in this statement's snapshot.
+            before.sale_id = sql::query_scalar("SELECT id FROM sales WHERE order_id = $1 ORDER BY id LIMIT 1")
+                .bind(id)
+                .fetch_optional(c)
+                .await?;
+        }
+        outcomes.push(Ok((before, from)));
     }
-    Ok((before, from))
+    Ok(outcomes)
 }
 
 /// The `erp.orders` event of a saga step.
@@ -415,26 +478,121 @@ struct Transitioned<'a> {
 /// Runs one step of the saga on an order.
 pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderAction) -> StoreResult<OrderWithItems> {
     let at = now();
-    let (before, from) = claim(c, id, action, at).await?;
-    let to = action.target();
-    let order = &before.order;
-    let mut sale_id = before.sale_id;
+    let claimed = claim(c, id, action, at).await?;
     let mut events = Vec::new();
+    let (after, entry) = carry_out(c, actor, action, at, claimed, &mut events).await?;
+    audit::record_with_events(c, entry, events).await?;
+    Ok(after)
+}
+
+/// Runs `action` on several distinct orders in the caller's transaction, as [`transition`] would
+/// one after the other, with fewer statements: one claim of them all, one insert of all their
+/// audit entries and events. Returns each order's outcome in `steps` order; a refused claim (no
+/// such order, a state that does not allow the action) is that order's `Err` and changes
+/// nothing. An `Err` of the whole (a shortage, a database error) leaves work of other orders in
+/// the transaction: the caller must roll it back.
+pub async fn transition_all(
+    c: &mut Conn<'_>,
+    steps: &[(&Actor, i64)],
+    action: OrderAction,
+) -> StoreResult<Vec<StoreResult<OrderWithItems>>> {
+    let ids: Vec<i64> = steps.iter().map(|&(_, id)| id).collect();
+    if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
+        return Err(StoreError::Database(
+            "an order appears twice in one batch of steps".into(),
+        ));
+    }
+    let at = now();
+    let claims = claim_all(c, &ids, action, at).await?;
+    let claimed: Vec<&OrderWithItems> = claims.iter().flatten().map(|(order, _)| order).collect();
+    if action == OrderAction::Confirm {
+        // Every order's lines held by one statement, which locks their levels in key order.
+        hold_lines(c, &claimed).await?;
+    } else if action.moves_stock() {
+        // Each order's work locks its own levels in key order; together they are locked first,
+        // all in key order, or two batches could lock them in opposite orders.
+        let mut levels: Vec<(i64, i64)> = claimed
+            .iter()
+            .flat_map(|o| o.items.iter().map(|i| (i.product_id, o.order.warehouse_id)))
+            .collect();
+        levels.sort_unstable();
+        levels.dedup();
+        stock::lock_levels(c, &levels).await?;
+    }
+    let mut events = Vec::new();
+    let mut entries = Vec::new();
+    let mut outcomes = Vec::with_capacity(steps.len());
+    for (&(actor, _), claim) in steps.iter().zip(claims) {
+        let claimed = match claim {
+            Ok(claimed) => claimed,
+            Err(refused) => {
+                outcomes.push(Err(refused));
+                continue;
+            }
+        };
+        let (after, entry) = match action {
+            OrderAction::Confirm => {
+                let sale_id = claimed.0.sale_id;
+                conclude(c, actor, action, at, claimed, sale_id, &mut events).await?
+            }
+            _ => carry_out(c, actor, action, at, claimed, &mut events).await?,
+        };
+        entries.push(entry);
+        outcomes.push(Ok(after));
+    }
+    audit::record_all_with_events(c, entries, events).await?;
+    Ok(outcomes)
+}
+
+/// The work of a step on an order just claimed for it: stock held, released, sold or taken
+/// back. Leaves its events in `events`, the order's own last, and returns the order after the
+/// step with the step's audit entry (neither written yet).
+async fn carry_out(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    action: OrderAction,
+    at: DateTime<Utc>,
+    claimed: Claimed,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<(OrderWithItems, audit::NewEntry)> {
+    let (before, from) = &claimed;
+    let id = before.order.id;
+    let mut sale_id = before.sale_id;
     match action {
-        OrderAction::Confirm => reserve_lines(c, order, &before.items).await?,
+        OrderAction::Confirm => hold_lines(c, &[before]).await?,
         OrderAction::Cancel if from.holds_reservations() => {
-            for r in reservations::for_order(c, id)
+            // Released level by level in key order, as every writer locks levels: in id order
+            // they could lock in another order and deadlock with a writer of several levels.
+            let mut held: Vec<_> = reservations::for_order(c, id)
                 .await?
-                .iter()
+                .into_iter()
                 .filter(|r| r.status == "active")
-            {
+                .collect();
+            held.sort_by_key(|r| (r.product_id, r.warehouse_id, r.id));
+            for r in held {
                 reservations::release(c, r.id, "released").await?;
             }
         }
-        OrderAction::Ship => sale_id = Some(ship(c, actor, &before, &mut events).await?),
-        OrderAction::Return => return_goods(c, actor, &before).await?,
+        OrderAction::Ship => sale_id = Some(ship(c, actor, before, events).await?),
+        OrderAction::Return => return_goods(c, actor, before).await?,
         _ => {}
     }
+    conclude(c, actor, action, at, claimed, sale_id, events).await
+}
+
+/// What follows a step's work: the order after it (with `sale_id`), its audit entry, and its
+/// `erp.orders` event left in `events`.
+async fn conclude(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    action: OrderAction,
+    at: DateTime<Utc>,
+    (before, from): Claimed,
+    sale_id: Option<i64>,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<(OrderWithItems, audit::NewEntry)> {
+    let id = before.order.id;
+    let to = action.target();
     // Only a return can change the order again (a paid order is refunded): read it back then.
     let after = match action {
         OrderAction::Return => get(c, id).await?,
@@ -465,30 +623,34 @@ pub async fn transition(c: &mut Conn<'_>, actor: &Actor, id: i64, action: OrderA
             sale_id: after.sale_id,
         },
     ));
-    audit::record_with_events(c, entry, events).await?;
-    Ok(after)
+    Ok((after, entry))
 }
 
-/// Reserves every line or none (one reservation per product): all shortages are reported
-/// together.
-async fn reserve_lines(c: &mut Conn<'_>, order: &Order, items: &[OrderItem]) -> StoreResult<()> {
-    let mut wanted: Vec<(i64, i64)> = Vec::new();
-    for item in items {
-        match wanted.iter_mut().find(|(p, _)| *p == item.product_id) {
-            Some((_, q)) => *q += item.quantity,
-            None => wanted.push((item.product_id, item.quantity)),
+/// Reserves every line of the orders or none (one reservation per order and product), in one
+/// statement: all shortages are reported together.
+async fn hold_lines(c: &mut Conn<'_>, orders: &[&OrderWithItems]) -> StoreResult<()> {
+    // (order, product, quantity): an order's lines of one product summed, in product order.
+    let mut wanted: Vec<(&Order, i64, i64)> = Vec::new();
+    for order in orders {
+        let first = wanted.len();
+        for item in &order.items {
+            match wanted[first..].iter_mut().find(|w| w.1 == item.product_id) {
+                Some(w) => w.2 += item.quantity,
+                None => wanted.push((&order.order, item.product_id, item.quantity)),
+            }
         }
+        wanted[first..].sort_by_key(|w| w.1);
     }
-    wanted.sort();
-    let reference = format!("order:{}", order.id);
+    let references: Vec<String> = wanted.iter().map(|(o, ..)| format!("order:{}", o.id)).collect();
     let reservations: Vec<NewReservation> = wanted
-        .into_iter()
-        .map(|(product_id, quantity)| NewReservation {
+        .iter()
+        .zip(&references)
+        .map(|(&(order, product_id, quantity), reference)| NewReservation {
             product_id,
             warehouse_id: order.warehouse_id,
             quantity,
             order_id: Some(order.id),
-            reference: Some(&reference),
+            reference: Some(reference),
             expires_at: None,
         })
         .collect();
@@ -729,7 +891,10 @@ impl sql::FromRow for ShipRow {
 
 async fn return_goods(c: &mut Conn<'_>, actor: &Actor, order: &OrderWithItems) -> StoreResult<()> {
     let reference = order.order.id.to_string();
-    for item in &order.items {
+    // One level after the other in key order, as every writer locks levels (see the cancel).
+    let mut items: Vec<&OrderItem> = order.items.iter().collect();
+    items.sort_by_key(|i| (i.product_id, i.id));
+    for item in items {
         let movement = NewMovement {
             product_id: item.product_id,
             warehouse_id: order.order.warehouse_id,
