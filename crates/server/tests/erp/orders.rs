@@ -550,19 +550,28 @@ async fn steps_run_together(app: TestApp) {
     assert_ne!(sales[0], sales[1]);
     assert_eq!(level(&app, a, main).await, (7, 1, 6, 400));
     assert_eq!(level(&app, b, main).await, (1, 0, 1, 1000));
-    let exits = movements(&app, &format!("product_id={b}")).await;
-    let balances: Vec<i64> = exits["items"]
+    // B's two sale exits chain their balances in movement order, from the 5 units it held.
+    let exits = movements(&app, &format!("product_id={b}&kind=sale")).await;
+    let mut exits: Vec<(i64, i64, i64)> = exits["items"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["kind"] == "sale")
-        .map(|m| m["balance_after"].as_i64().unwrap())
+        .map(|m| {
+            (
+                id(m),
+                m["quantity"].as_i64().unwrap(),
+                m["balance_after"].as_i64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(balances.len(), 2);
-    assert!(
-        balances.contains(&1) && balances.contains(&4),
-        "balances chained across the batch: {balances:?}"
-    );
+    exits.sort_unstable();
+    assert_eq!(exits.len(), 2);
+    let mut balance = 5;
+    for (_, quantity, after) in exits {
+        balance += quantity;
+        assert_eq!(after, balance, "balances chained across the batch");
+    }
+    assert_eq!(balance, 1);
     assert_no_drift(&app).await;
 
     // One short order fails the batch as a whole: the caller rolls back, nothing changed.

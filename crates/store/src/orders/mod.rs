@@ -504,22 +504,41 @@ pub async fn transition_all(
     }
     let at = now();
     let claims = claim_all(c, &ids, action, at).await?;
-    let claimed: Vec<&OrderWithItems> = claims.iter().flatten().map(|(order, _)| order).collect();
-    if action == OrderAction::Confirm {
-        // Every order's lines held by one statement, which locks their levels in key order.
-        hold_lines(c, &claimed).await?;
-    } else if action.moves_stock() {
-        // Each order's work locks its own levels in key order; together they are locked first,
-        // all in key order, or two batches could lock them in opposite orders.
-        let mut levels: Vec<(i64, i64)> = claimed
-            .iter()
-            .flat_map(|o| o.items.iter().map(|i| (i.product_id, o.order.warehouse_id)))
-            .collect();
-        levels.sort_unstable();
-        levels.dedup();
-        stock::lock_levels(c, &levels).await?;
-    }
+    let claimed: Vec<(&Actor, &OrderWithItems)> = steps
+        .iter()
+        .zip(&claims)
+        .filter_map(|(&(actor, _), claim)| claim.as_ref().ok().map(|(order, _)| (actor, order)))
+        .collect();
+    let orders: Vec<&OrderWithItems> = claimed.iter().map(|&(_, order)| order).collect();
     let mut events = Vec::new();
+    // Confirms and ships do the stock work of all the orders in one statement, which locks
+    // their levels in key order (`Some`, with the ships' sales). Other steps work order by
+    // order; their levels are locked first, all in key order, or two batches could lock them
+    // in opposite orders.
+    let together: Option<Vec<i64>> = match action {
+        _ if claimed.is_empty() => Some(Vec::new()),
+        OrderAction::Confirm => {
+            hold_lines(c, &orders).await?;
+            Some(Vec::new())
+        }
+        OrderAction::Ship if c.backend() == Backend::Postgres && orders.iter().all(|o| !o.items.is_empty()) => {
+            Some(ship_together(c, &claimed, &mut events).await?)
+        }
+        _ => {
+            if action.moves_stock() {
+                let mut levels: Vec<(i64, i64)> = orders
+                    .iter()
+                    .flat_map(|o| o.items.iter().map(|i| (i.product_id, o.order.warehouse_id)))
+                    .collect();
+                levels.sort_unstable();
+                levels.dedup();
+                stock::lock_levels(c, &levels).await?;
+            }
+            None
+        }
+    };
+    let done_together = together.is_some();
+    let mut sales = together.unwrap_or_default().into_iter();
     let mut entries = Vec::new();
     let mut outcomes = Vec::with_capacity(steps.len());
     for (&(actor, _), claim) in steps.iter().zip(claims) {
@@ -530,12 +549,14 @@ pub async fn transition_all(
                 continue;
             }
         };
-        let (after, entry) = match action {
-            OrderAction::Confirm => {
-                let sale_id = claimed.0.sale_id;
-                conclude(c, actor, action, at, claimed, sale_id, &mut events).await?
-            }
-            _ => carry_out(c, actor, action, at, claimed, &mut events).await?,
+        let (after, entry) = if done_together {
+            let sale_id = match action {
+                OrderAction::Ship => sales.next(),
+                _ => claimed.0.sale_id,
+            };
+            conclude(c, actor, action, at, claimed, sale_id, &mut events).await?
+        } else {
+            carry_out(c, actor, action, at, claimed, &mut events).await?
         };
         entries.push(entry);
         outcomes.push(Ok(after));
@@ -657,15 +678,9 @@ async fn hold_lines(c: &mut Conn<'_>, orders: &[&OrderWithItems]) -> StoreResult
     reservations::hold_all(c, &reservations).await
 }
 
-/// Records the sale of a shipped order and turns its reservations into sale exits; the sale id.
-async fn ship(
-    c: &mut Conn<'_>,
-    actor: &Actor,
-    order: &OrderWithItems,
-    events: &mut Vec<outbox::NewEvent>,
-) -> StoreResult<i64> {
-    let id = order.order.id;
-    let lines: Vec<Line> = order
+/// The lines of an order's sale: its items as they were sold.
+fn lines_of(order: &OrderWithItems) -> Vec<Line> {
+    order
         .items
         .iter()
         .map(|i| Line {
@@ -676,9 +691,23 @@ async fn ship(
             unit_price: i.unit_price,
             quantity: i.quantity,
         })
-        .collect();
-    if c.backend() == Backend::Postgres && !lines.is_empty() {
-        return ship_in_one_statement(c, actor, order, &lines, events).await;
+        .collect()
+}
+
+/// Records the sale of a shipped order and turns its reservations into sale exits; the sale id.
+async fn ship(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    order: &OrderWithItems,
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<i64> {
+    let id = order.order.id;
+    if c.backend() == Backend::Postgres && !order.items.is_empty() {
+        let sales = ship_together(c, &[(actor, order)], events).await?;
+        return sales
+            .first()
+            .copied()
+            .ok_or_else(|| StoreError::Database("a sale was not written".into()));
     }
     let sale = sales::record(
         c,
@@ -693,7 +722,7 @@ async fn ship(
             sold_at: now(),
             created_by: &actor.label,
         },
-        &lines,
+        &lines_of(order),
         events,
     )
     .await?;
@@ -702,56 +731,76 @@ async fn ship(
     Ok(sale.sale.id)
 }
 
-/// [`ship`] on PostgreSQL in one statement (one round trip instead of four): the sale and its
-/// items are inserted, the order's active reservations committed, their stock levels changed
-/// (locked in key order, as every writer does) and one sale exit per reservation written, as
-/// separate statements would. SQLite keeps the statements: it runs in-process and a round
-/// trip costs nothing there.
+/// [`ship`] of several orders (each with items) on PostgreSQL, in one statement: their sales
+/// and sale items are inserted, their active reservations committed, the stock levels changed
+/// (all locked in key order, as every writer does) and one sale exit per reservation written,
+/// with each level's balances chained exit after exit. One round trip instead of four an order,
+/// and a batch of ships holds its level locks for one statement only. SQLite keeps the
+/// statements: it runs in-process and a round trip costs nothing there. The sale ids, in
+/// `orders` order.
 ///
-/// The rows of the three sets it returns (sale items, movements, per-level changes with the
-/// level after them) are zipped side by side by their position, each row also carrying the
-/// sale: together they are everything the events and alert checks need.
-async fn ship_in_one_statement(
+/// The rows of the four sets it returns (sales, sale items, movements, per-level changes with
+/// the level after them) are zipped side by side by their position (`row_n`; the sales' own
+/// `n` is one of their columns, so ordering by `n` would order by that), each set in id
+/// order: together they are everything the events and alert checks need.
+async fn ship_together(
     c: &mut Conn<'_>,
-    actor: &Actor,
-    order: &OrderWithItems,
-    lines: &[Line],
+    orders: &[(&Actor, &OrderWithItems)],
     events: &mut Vec<outbox::NewEvent>,
-) -> StoreResult<i64> {
-    let o = &order.order;
+) -> StoreResult<Vec<i64>> {
     let at = now();
-    let total = sales::lines_total(lines)? - o.discount;
-    let count: i64 = lines.iter().map(|l| l.quantity).sum();
-    // INSERT_SALE's twelve parameters ($10 created_by, $12 the time), then the order ($13).
-    let header = [
-        Some(o.id).to_value(),
-        Some(o.warehouse_id).to_value(),
-        o.customer_id.to_value(),
-        "order".to_value(),
-        None::<&str>.to_value(),
-        false.to_value(),
-        o.discount.to_value(),
-        total.to_value(),
-        count.to_value(),
-        actor.label.to_value(),
-        at.to_value(),
-        at.to_value(),
-        o.id.to_value(),
-    ];
-    // The balance after each exit: the level's on hand after the statement plus what the
-    // exits after it (of the same level, in id order) took out, as if booked one by one.
+    let ids: Vec<i64> = orders.iter().map(|(_, o)| o.order.id).collect();
+    let lines: Vec<Vec<Line>> = orders.iter().map(|(_, o)| lines_of(o)).collect();
+    // $1 the time, $2 the orders; then seven parameters an order, then eight a line.
+    let mut values = vec![at.to_value(), ids.to_value()];
+    for ((actor, order), lines) in orders.iter().zip(&lines) {
+        let o = &order.order;
+        values.extend([
+            o.id.to_value(),
+            o.warehouse_id.to_value(),
+            o.customer_id.to_value(),
+            o.discount.to_value(),
+            (sales::lines_total(lines)? - o.discount).to_value(),
+            lines.iter().map(|l| l.quantity).sum::<i64>().to_value(),
+            actor.label.to_value(),
+        ]);
+    }
+    let first_line = 3 + 7 * orders.len();
+    let mut line_count = 0;
+    for (order, lines) in orders.iter().zip(&lines) {
+        for l in lines {
+            values.extend([
+                order.1.order.id.to_value(),
+                (line_count as i64).to_value(),
+                l.product_id.to_value(),
+                l.sku.to_value(),
+                l.product_name.to_value(),
+                l.unit_price.to_value(),
+                l.quantity.to_value(),
+                (l.unit_price * l.quantity).to_value(),
+            ]);
+            line_count += 1;
+        }
+    }
     let statement = format!(
-        "WITH s AS ({insert_sale}),
-         i AS ({insert_items}),
-         r AS (UPDATE reservations SET status = 'committed', updated_at = $12
-               WHERE order_id = $13 AND status = 'active' RETURNING id, product_id, warehouse_id, quantity),
+        "WITH o (order_id, warehouse_id, customer_id, discount, total, items_count, created_by) AS (VALUES {orders}),
+         s AS (INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total,
+                   items_count, created_by, sold_at, created_at)
+               SELECT order_id, warehouse_id, customer_id, 'order', NULL, FALSE, discount, total, items_count, created_by, $1, $1
+               FROM o ORDER BY order_id RETURNING *),
+         i AS (INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
+               SELECT s.id, l.product_id, l.sku, l.product_name, l.unit_price, {unit_cost}, l.quantity, l.line_total
+               FROM (VALUES {lines}) l (order_id, k, product_id, sku, product_name, unit_price, quantity, line_total)
+               JOIN s ON s.order_id = l.order_id ORDER BY l.k RETURNING *),
+         r AS (UPDATE reservations SET status = 'committed', updated_at = $1
+               WHERE order_id = ANY($2) AND status = 'active' RETURNING id, order_id, product_id, warehouse_id, quantity),
          change AS (SELECT product_id, warehouse_id, CAST(SUM(quantity) AS BIGINT) AS quantity
                     FROM r GROUP BY product_id, warehouse_id),
          locked AS MATERIALIZED (SELECT 1 FROM stock_levels
              WHERE (product_id, warehouse_id) IN (SELECT product_id, warehouse_id FROM change)
              ORDER BY product_id, warehouse_id FOR UPDATE),
          lv AS (UPDATE stock_levels SET on_hand = on_hand - change.quantity,
-                    reserved = reserved - change.quantity, updated_at = $12
+                    reserved = reserved - change.quantity, updated_at = $1
                 FROM change
                 WHERE stock_levels.product_id = change.product_id AND stock_levels.warehouse_id = change.warehouse_id
                   AND reserved - change.quantity >= 0 AND on_hand - reserved >= 0
@@ -760,14 +809,15 @@ async fn ship_in_one_statement(
          m AS (INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
                    reference_type, reference_id, note, created_by, created_at)
                SELECT r.product_id, r.warehouse_id, '{kind}', -r.quantity, NULL,
-                      lv.on_hand + COALESCE(SUM(r.quantity) OVER later, 0), 'sale', CAST(s.id AS TEXT), NULL, $10, $12
-               FROM r JOIN lv ON lv.product_id = r.product_id AND lv.warehouse_id = r.warehouse_id CROSS JOIN s
+                      lv.on_hand + COALESCE(SUM(r.quantity) OVER later, 0), 'sale', CAST(s.id AS TEXT), NULL, s.created_by, $1
+               FROM r JOIN lv ON lv.product_id = r.product_id AND lv.warehouse_id = r.warehouse_id
+                    JOIN s ON s.order_id = r.order_id
                WINDOW later AS (PARTITION BY r.product_id, r.warehouse_id ORDER BY r.id
                                 ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)
                ORDER BY r.product_id, r.warehouse_id, r.id
                RETURNING *)
-         SELECT s.*,
-                {item_columns},
+         SELECT n AS row_n, ss.*,
+                {item_columns}, ii.sale_id AS item_sale_id,
                 mm.id AS move_id, mm.product_id AS move_product_id, mm.warehouse_id AS move_warehouse_id,
                 mm.kind AS move_kind, mm.quantity AS move_quantity, mm.unit_cost AS move_unit_cost,
                 mm.balance_after AS move_balance_after, mm.reference_type AS move_reference_type,
@@ -776,28 +826,32 @@ async fn ship_in_one_statement(
                 cc.product_id AS change_product_id, cc.warehouse_id AS change_warehouse_id,
                 cc.quantity AS change_quantity, cc.on_hand AS level_on_hand, cc.reserved AS level_reserved,
                 cc.threshold AS level_threshold, cc.product_status AS level_product_status
-         FROM s CROSS JOIN (
-             (SELECT row_number() OVER (ORDER BY id) AS n, * FROM i) ii
+         FROM (SELECT row_number() OVER (ORDER BY id) AS n, * FROM s) ss
+             FULL JOIN (SELECT row_number() OVER (ORDER BY id) AS n, * FROM i) ii USING (n)
              FULL JOIN (SELECT row_number() OVER (ORDER BY id) AS n, * FROM m) mm USING (n)
              FULL JOIN (SELECT row_number() OVER (ORDER BY change.product_id, change.warehouse_id) AS n,
                                change.*, lv.on_hand, lv.reserved, lv.threshold, lv.product_status
                         FROM change LEFT JOIN lv
                              ON lv.product_id = change.product_id AND lv.warehouse_id = change.warehouse_id) cc
-                 USING (n)) ORDER BY n",
-        insert_sale = sales::INSERT_SALE,
-        insert_items = sales::insert_items_of_sale_s(lines.len(), header.len() + 1),
+                 USING (n)
+         ORDER BY row_n",
+        orders = sql::value_rows(orders.len(), 7, 3),
+        lines = sql::value_rows(line_count, 8, first_line),
+        unit_cost = sales::unit_cost_sql("l.product_id", "s.warehouse_id"),
         item_columns = sales::item_columns("ii"),
         level_after = stock::LEVEL_AFTER,
         kind = MovementKind::Sale.as_str(),
     );
-    let insert = sql::query_as(statement).bind_all(header);
-    let rows: Vec<ShipRow> = sales::bind_lines(insert, lines).fetch_all(c).await?;
-    let sale = rows
-        .first()
-        .map(|r| r.sale.clone())
-        .ok_or_else(|| StoreError::Database("a sale was not written".into()))?;
-    let (mut items, mut movements, mut levels, mut changes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    // One order's statement is the same text every time; a batch's changes with its size.
+    let rows: Vec<ShipRow> = sql::query_as(statement)
+        .bind_all(values)
+        .once_if(orders.len() > 1)
+        .fetch_all(c)
+        .await?;
+    let (mut sales, mut items, mut movements, mut levels, mut changes) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for row in rows {
+        sales.extend(row.sale);
         items.extend(row.item);
         movements.extend(row.movement);
         if let Some((change, level)) = row.level {
@@ -810,7 +864,21 @@ async fn ship_in_one_statement(
         // caller's transaction is given up, which undoes the whole statement.
         return Err(StoreError::Insufficient(stock::shortages(c, &changes, &levels).await?));
     }
-    sales::push_events(&sale, &items, lines, events);
+    let mut sale_ids = Vec::with_capacity(orders.len());
+    for ((_, order), lines) in orders.iter().zip(&lines) {
+        let sale = sales
+            .iter()
+            .find(|s| s.order_id == Some(order.order.id))
+            .ok_or_else(|| StoreError::Database("a sale was not written".into()))?;
+        // Items were inserted in line order: by id, they follow the lines.
+        let of_sale: Vec<SaleItem> = items
+            .iter()
+            .filter(|(sale_id, _)| *sale_id == sale.id)
+            .map(|(_, item)| item.clone())
+            .collect();
+        sales::push_events(sale, &of_sale, lines, events);
+        sale_ids.push(sale.id);
+    }
     let exit_changes: Vec<stock::LevelChange> = movements
         .iter()
         .map(|m| stock::LevelChange {
@@ -821,23 +889,29 @@ async fn ship_in_one_statement(
         })
         .collect();
     stock::exits_booked(c, &exit_changes, &movements, &levels, &changes, at, events).await?;
-    Ok(sale.id)
+    Ok(sale_ids)
 }
 
-/// A row of [`ship_in_one_statement`]: the sale, and the `n`-th sale item, movement and level
+/// A row of [`ship_together`]: the `n`-th sale, sale item (with its sale), movement and level
 /// change (with the level after it; `None` when the level could not take the change) of each
 /// set that has that many.
 struct ShipRow {
-    sale: Sale,
-    item: Option<SaleItem>,
+    sale: Option<Sale>,
+    item: Option<(i64, SaleItem)>,
     movement: Option<stock::Movement>,
     level: Option<(stock::LevelChange, Option<stock::LevelAfter>)>,
 }
 
 impl sql::FromRow for ShipRow {
     fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
-        let sale = Sale::from_row(row)?;
-        let item = sales::item_from_columns(row, sale.id)?;
+        let sale = match row.get::<Option<i64>, _>("id")? {
+            None => None,
+            Some(_) => Some(Sale::from_row(row)?),
+        };
+        let item = match row.get::<Option<i64>, _>("item_sale_id")? {
+            None => None,
+            Some(sale_id) => sales::item_from_columns(row, sale_id)?.map(|item| (sale_id, item)),
+        };
         let movement = match row.get::<Option<i64>, _>("move_id")? {
             None => None,
             Some(id) => Some(stock::Movement {

@@ -3,9 +3,9 @@
 //! On PostgreSQL most of a confirm's or a ship's cost is fixed work per statement and per
 //! transaction, not per line (docs/BENCHMARKS.md, session 11). So when many orders are
 //! confirmed (or shipped) at once, a worker takes every request queued for that step and runs
-//! them in one transaction ([`orders::transition_all`]): one claim of all the orders, their
-//! stock levels locked in key order, each order's own stock work, one insert of all the audit
-//! entries and events, one commit. When any order's work fails (a shortage, a database error),
+//! them in one transaction ([`orders::transition_all`]): one claim of all the orders, one
+//! statement for the stock work of them all, one insert of all the audit entries and events,
+//! one commit. When any order's work fails (a shortage, a database error),
 //! the transaction is rolled back and each order of the batch runs alone, exactly as without
 //! batching, so each caller gets its own answer. A caller waits at most for the batch before
 //! its own: the queue is never held back to let a batch grow.
