@@ -169,6 +169,9 @@ pub(crate) fn placeholders(from: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// Where a sale was made: a till (`pos`), a shipped order (`order`), or a CSV import.
+pub const CHANNELS: [&str; 3] = ["pos", "order", "import"];
+
 pub struct NewSale<'a> {
     pub order_id: Option<i64>,
     pub warehouse_id: Option<i64>,

@@ -82,19 +82,28 @@ pub struct SaleQuery {
 }
 
 impl SaleQuery {
-    fn filter(&self) -> SaleFilter {
-        SaleFilter {
+    /// The store's filter; an unknown channel is a 422 rather than an empty page.
+    fn filter(&self) -> ApiResult<SaleFilter> {
+        if let Some(channel) = &self.channel {
+            if !sales::CHANNELS.contains(&channel.as_str()) {
+                return Err(ApiError::validation(
+                    "channel",
+                    format!("must be one of {}", sales::CHANNELS.join(", ")),
+                ));
+            }
+        }
+        Ok(SaleFilter {
             customer_id: self.customer_id,
             warehouse_id: self.warehouse_id,
             channel: self.channel.clone(),
             from: self.from,
             to: self.to,
-        }
+        })
     }
 }
 
 #[utoipa::path(get, path = "/api/sales", tag = "sales", params(SaleQuery),
-    responses((status = 200, body = Page<Sale>)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 200, body = Page<Sale>), (status = 422, body = ErrorBody)), security(("bearer" = []), ("api_key" = [])))]
 async fn list_sales(
     State(state): State<AppState>,
     caller: Caller,
@@ -103,7 +112,7 @@ async fn list_sales(
     caller.require("sales", "read")?;
     let page = PageRequest::parse(q.page, q.per_page)?;
     let mut conn = state.db.read().await?;
-    Ok(Json(sales::list(&mut conn.conn(), &q.filter(), page).await?))
+    Ok(Json(sales::list(&mut conn.conn(), &q.filter()?, page).await?))
 }
 
 #[utoipa::path(get, path = "/api/sales/{id}", tag = "sales", params(("id" = i64, Path)),
@@ -124,7 +133,7 @@ pub struct StatsResponse {
 
 /// Count, revenue, units, gross margin, average ticket and best sellers over the filter.
 #[utoipa::path(get, path = "/api/sales/stats", tag = "sales", params(SaleQuery),
-    responses((status = 200, body = StatsResponse)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 200, body = StatsResponse), (status = 422, body = ErrorBody)), security(("bearer" = []), ("api_key" = [])))]
 async fn sales_stats(
     State(state): State<AppState>,
     caller: Caller,
@@ -132,6 +141,6 @@ async fn sales_stats(
 ) -> ApiResult<Json<StatsResponse>> {
     caller.require("sales", "read")?;
     let mut conn = state.db.read().await?;
-    let (stats, top_products) = sales::stats(&mut conn.conn(), &q.filter()).await?;
+    let (stats, top_products) = sales::stats(&mut conn.conn(), &q.filter()?).await?;
     Ok(Json(StatsResponse { stats, top_products }))
 }

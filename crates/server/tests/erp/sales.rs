@@ -470,6 +470,12 @@ async fn sales_list_and_stats(app: TestApp) {
     );
     assert_eq!(pos["gross_margin"], 11300 - 4600);
     assert_eq!(pos["average_ticket"], 3766);
+    // An unknown channel is refused, not answered with nothing.
+    for path in ["/api/sales?channel=web", "/api/sales/stats?channel=POS"] {
+        app.get(path, &app.admin)
+            .await
+            .expect_error(422, "validation", Some("channel"));
+    }
     let orders = stats("channel=order").await;
     assert_eq!(
         (
