@@ -103,18 +103,7 @@ pub async fn record<B: Serialize, A: Serialize>(
 /// Records one change (an [`entry`]) and writes its events: in one statement on PostgreSQL (a
 /// writable CTE: one round trip), in two on SQLite (in-process, nothing to save).
 pub async fn record_with_events(c: &mut Conn<'_>, entry: NewEntry, events: Vec<outbox::NewEvent>) -> StoreResult<()> {
-    if c.backend() == Backend::Sqlite || events.is_empty() {
-        entry.bind(sql::query(insert_sql(1))).execute(c).await?;
-        return outbox::emit_all(c, events).await;
-    }
-    let statement = format!(
-        "WITH audit AS ({}) {}",
-        insert_sql(1),
-        outbox::insert_sql(events.len(), INSERT_PARAMS + 1)
-    );
-    let insert = entry.bind(sql::query(statement));
-    outbox::bind_all(insert, events).execute(c).await?;
-    Ok(())
+    record_all_with_events(c, vec![entry], events).await
 }
 
 /// [`record_with_events`] of several changes (saga steps of several orders run together): their
@@ -127,6 +116,7 @@ pub async fn record_all_with_events(
     if entries.is_empty() {
         return outbox::emit_all(c, events).await;
     }
+    let batched = entries.len() > 1;
     let insert_entries = insert_sql(entries.len());
     let statement = match c.backend() {
         Backend::Postgres if !events.is_empty() => format!(
@@ -135,9 +125,12 @@ pub async fn record_all_with_events(
         ),
         _ => insert_entries,
     };
-    // Its text changes with the batch's size: not kept prepared, where it would push out the
-    // statements every request runs.
-    let mut insert = sql::query(statement).once();
+    let mut insert = sql::query(statement);
+    if batched {
+        // Its text changes with the batch's size: not kept prepared, where it would push out
+        // the statements every request runs.
+        insert = insert.once();
+    }
     for entry in entries {
         insert = entry.bind(insert);
     }
