@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
-use crate::{now, sql, Conn, FromRow, StoreError, StoreResult};
+use crate::{now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
 // ---------------------------------------------------------------------------------------------
@@ -85,7 +85,15 @@ pub async fn create_warehouse(c: &mut Conn<'_>, actor: &Actor, w: &WarehouseInpu
 pub async fn update_warehouse(c: &mut Conn<'_>, actor: &Actor, id: i64, w: &WarehouseInput) -> StoreResult<Warehouse> {
     let before = warehouse(c, id).await?;
     if before.is_active && !w.is_active {
-        // An inactive warehouse takes no movements, so stock left in it could never leave.
+        // An inactive warehouse takes no stock (`stock::book_into`), so stock left in it could
+        // never leave. The row is locked first: stock coming in share-locks it, so it is either
+        // committed before the sums below or refused after this commits.
+        if c.backend() == Backend::Postgres {
+            sql::query("SELECT id FROM warehouses WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .execute(c)
+                .await?;
+        }
         let (on_hand, reserved): (i64, i64) = sql::query_as(
             "SELECT CAST(COALESCE(SUM(on_hand), 0) AS BIGINT), CAST(COALESCE(SUM(reserved), 0) AS BIGINT)
              FROM stock_levels WHERE warehouse_id = $1",

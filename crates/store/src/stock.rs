@@ -140,6 +140,9 @@ pub async fn book_into(
     events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<Movement> {
     let inbound_cost = if m.quantity > 0 { m.unit_cost } else { None };
+    if m.quantity > 0 {
+        ensure_takes_stock(c, m.warehouse_id).await?;
+    }
     if let (MovementKind::Entry, Some(cost)) = (m.kind, inbound_cost) {
         // What comes in is bounded like a sale (`limits::MAX_TOTAL`), so that the stock's value,
         // and the cost of what is sold from it, stay far inside 64 bits.
@@ -187,6 +190,29 @@ pub async fn book_into(
     }
     check.run(c, m.product_id, m.warehouse_id, at).await?;
     Ok(movement)
+}
+
+/// Refuses stock coming into a deactivated warehouse (409): nothing could ever take it out
+/// again. On PostgreSQL the warehouse row stays share-locked until the caller commits, so a
+/// deactivation (which locks the row before it checks that the warehouse is empty, see
+/// `catalog::update_warehouse`) either waits for this stock and then refuses, or commits first
+/// and this movement is refused.
+async fn ensure_takes_stock(c: &mut Conn<'_>, warehouse_id: i64) -> StoreResult<()> {
+    let sql = match c.backend() {
+        Backend::Sqlite => "SELECT code, is_active FROM warehouses WHERE id = $1",
+        Backend::Postgres => "SELECT code, is_active FROM warehouses WHERE id = $1 FOR SHARE",
+    };
+    let warehouse: Option<(String, bool)> = sql::query_as(sql).bind(warehouse_id).fetch_optional(c).await?;
+    match warehouse {
+        None => Err(StoreError::Rule {
+            field: Some("warehouse_id".into()),
+            message: format!("no warehouse {warehouse_id}"),
+        }),
+        Some((code, false)) => Err(StoreError::State(format!(
+            "warehouse {code} is deactivated and takes no stock; reactivate it first"
+        ))),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The `erp.stock` event of a movement that left its level at `on_hand` and `reserved`.

@@ -17,6 +17,7 @@ crate::on_both_stores!(
     payments_follow_the_money,
     unknown_filter_values_and_exit_costs,
     a_warehouse_holding_stock_stays_active,
+    a_deactivated_warehouse_takes_no_stock,
 );
 
 async fn totals_past_the_limit_are_refused(app: TestApp) {
@@ -342,5 +343,115 @@ async fn a_warehouse_holding_stock_stays_active(app: TestApp) {
         .expect(200)
         .body;
     assert_eq!(w["is_active"], false);
+    assert_no_drift(&app).await;
+}
+
+/// Stock could never leave a deactivated warehouse, so nothing brings stock into one: not a
+/// customer return, not a reorder request (neither made nor received there), and the refusal
+/// changes nothing. Reactivated, it takes the return.
+async fn a_deactivated_warehouse_takes_no_stock(app: TestApp) {
+    let code = "LIM-CLOSED";
+    let wid = id(&app
+        .post(
+            "/api/warehouses",
+            &app.admin,
+            json!({"code": code, "name": "Tienda por cerrar"}),
+        )
+        .await
+        .expect(201)
+        .body);
+    let p = simple_product(&app, "LIM-CLOSE", 100, 10, 0).await;
+    book(
+        &app,
+        json!({"product_id": p, "warehouse_id": wid, "kind": "entry", "quantity": 3, "unit_cost": 10}),
+    )
+    .await
+    .expect(201);
+    let order = id(&app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"warehouse_id": wid, "items": [{"product_id": p, "quantity": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    for step in ["confirm", "ship"] {
+        app.post(&format!("/api/orders/{order}/{step}"), &app.admin, json!({}))
+            .await
+            .expect(200);
+    }
+    let pending_reorder = id(&app
+        .post(
+            "/api/reorder-requests",
+            &app.admin,
+            json!({"product_id": p, "warehouse_id": wid, "quantity": 5}),
+        )
+        .await
+        .expect(201)
+        .body);
+    book(
+        &app,
+        json!({"product_id": p, "warehouse_id": wid, "kind": "exit", "quantity": 2}),
+    )
+    .await
+    .expect(201);
+    let close = |active: bool| json!({"code": code, "name": "Tienda por cerrar", "is_active": active});
+    app.put(&format!("/api/warehouses/{wid}"), &app.admin, close(false))
+        .await
+        .expect(200);
+
+    let before = written(&app).await;
+    let refused = app
+        .post(&format!("/api/orders/{order}/return"), &app.admin, json!({}))
+        .await
+        .expect_error(409, "conflict", None)
+        .body;
+    assert!(
+        refused["error"]["message"].as_str().unwrap().contains("deactivated"),
+        "{refused}"
+    );
+    let received = app
+        .post(
+            &format!("/api/reorder-requests/{pending_reorder}/status"),
+            &app.admin,
+            json!({"status": "received"}),
+        )
+        .await
+        .expect_error(409, "conflict", None)
+        .body;
+    assert!(
+        received["error"]["message"].as_str().unwrap().contains(code),
+        "{received}"
+    );
+    app.post(
+        "/api/reorder-requests",
+        &app.admin,
+        json!({"product_id": p, "warehouse_id": wid, "quantity": 5}),
+    )
+    .await
+    .expect_error(422, "validation", Some("warehouse_id"));
+    assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
+    assert_eq!(level(&app, p, wid).await.0, 0);
+    let still = app
+        .get(&format!("/api/orders/{order}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(still["status"], "shipped");
+    let reorder = app
+        .get(&format!("/api/reorder-requests/{pending_reorder}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(reorder["status"], "open");
+
+    app.put(&format!("/api/warehouses/{wid}"), &app.admin, close(true))
+        .await
+        .expect(200);
+    app.post(&format!("/api/orders/{order}/return"), &app.admin, json!({}))
+        .await
+        .expect(200);
+    assert_eq!(level(&app, p, wid).await.0, 1);
     assert_no_drift(&app).await;
 }

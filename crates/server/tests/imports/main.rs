@@ -436,6 +436,28 @@ WORTH-1,Worth,100,1000000000000,2
     .await
     .expect(422);
     assert_eq!(r.body["errors"][0]["field"], "warehouse", "{}", r.body);
+    // Opening stock in a deactivated warehouse could never leave it.
+    app.post(
+        "/api/warehouses",
+        &app.admin,
+        serde_json::json!({"code": "SHUT", "name": "Cerrada", "is_active": false}),
+    )
+    .await
+    .expect(201);
+    let r = import(
+        &app,
+        "products",
+        "warehouse=SHUT",
+        "sku,name,price,stock\nW-1,W,100,1\n",
+    )
+    .await
+    .expect(422);
+    assert_eq!(r.body["errors"][0]["field"], "warehouse", "{}", r.body);
+    assert!(
+        r.body["errors"][0]["reason"].as_str().unwrap().contains("deactivated"),
+        "{}",
+        r.body
+    );
     let r = import(
         &app,
         "transactions",

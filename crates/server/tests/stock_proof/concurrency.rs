@@ -21,6 +21,7 @@ crate::on_both_stores!(
     mixed_order_steps_sales_and_transfers_keep_the_ledger_consistent,
     one_order_stepped_by_many_at_once_moves_once,
     orders_sharing_products_shipped_at_once_each_take_their_reservations,
+    a_warehouse_deactivated_while_stock_comes_in_strands_nothing,
 );
 
 /// Runs every request of `requests` in its own task, all released at once, and returns the
@@ -502,4 +503,67 @@ async fn mixed_order_steps_sales_and_transfers_keep_the_ledger_consistent(app: T
             "product {p}: units conserved"
         );
     }
+}
+
+/// (f) An empty warehouse deactivated while entries race into it, ten times over: either the
+/// deactivation wins and the entries that had not committed are refused (4xx), or entries win
+/// and the deactivation is refused (409). Never a deactivated warehouse holding stock, which
+/// nothing could take out again.
+async fn a_warehouse_deactivated_while_stock_comes_in_strands_nothing(app: TestApp) {
+    const ENTRIES: usize = 8;
+    let app = Arc::new(app);
+    for round in 0..10 {
+        let code = format!("CLOSING-{round}");
+        let body = |active: bool| json!({"code": code, "name": "Closing", "is_active": active});
+        let w = app
+            .post("/api/warehouses", &app.admin, body(true))
+            .await
+            .expect(201)
+            .body["id"]
+            .as_i64()
+            .unwrap();
+        let p = new_product(&app, 0).await;
+        let mut requests: Vec<(Method, String, Option<Value>)> = (0..ENTRIES)
+            .map(|_| {
+                let entry =
+                    json!({"product_id": p, "warehouse_id": w, "kind": "entry", "quantity": 1, "unit_cost": 400});
+                (Method::POST, "/api/stock/movements".to_string(), Some(entry))
+            })
+            .collect();
+        requests.insert(
+            ENTRIES / 2,
+            (Method::PUT, format!("/api/warehouses/{w}"), Some(body(false))),
+        );
+        let responses = race(&app, requests).await;
+        let mut booked = 0;
+        for (i, r) in responses.iter().enumerate() {
+            assert_not_5xx("entry or deactivation", r);
+            if i == ENTRIES / 2 {
+                assert!(
+                    matches!(r.status.as_u16(), 200 | 409),
+                    "deactivation: {} {}",
+                    r.status,
+                    r.body
+                );
+            } else if r.status.as_u16() == 201 {
+                booked += 1;
+            } else {
+                assert!(matches!(r.status.as_u16(), 409 | 422), "entry: {} {}", r.status, r.body);
+            }
+        }
+        let active = app
+            .get(&format!("/api/warehouses/{w}"), &app.admin)
+            .await
+            .expect(200)
+            .body["is_active"]
+            .as_bool()
+            .unwrap();
+        let (on_hand, _) = level(&app, p, w).await;
+        assert_eq!(on_hand, booked, "round {round}: units booked");
+        assert!(
+            active || on_hand == 0,
+            "round {round}: deactivated holding {on_hand} units"
+        );
+    }
+    assert_no_drift(&drift(&app).await);
 }

@@ -280,13 +280,22 @@ pub(crate) async fn write(
     tick(0);
 
     // ---- Warehouses -----------------------------------------------------------------------
-    let mut warehouses: HashMap<String, i64> = {
-        let rows: Vec<(i64, String)> = sql::query_as("SELECT id, code FROM warehouses").fetch_all(c).await?;
-        rows.into_iter().map(|(id, code)| (code, id)).collect()
+    let (mut warehouses, inactive): (HashMap<String, i64>, Vec<String>) = {
+        let rows: Vec<(i64, String, bool)> = sql::query_as("SELECT id, code, is_active FROM warehouses")
+            .fetch_all(c)
+            .await?;
+        let inactive = rows.iter().filter(|r| !r.2).map(|r| r.1.clone()).collect();
+        (rows.into_iter().map(|(id, code, _)| (code, id)).collect(), inactive)
     };
+    let stocked = format == Format::Products && parsed.products.iter().any(|p| p.stock > 0);
+    if stocked && inactive.contains(&opts.warehouse) {
+        // Opening stock there could never leave (the API refuses the same entry).
+        let message = format!("warehouse {} is deactivated and takes no stock", opts.warehouse);
+        parsed.errors.push(0, "warehouse", message);
+        return Ok(false);
+    }
     let mut needed: Vec<(String, &str)> = Vec::new();
-    let default_needed = (format == Format::Products && parsed.products.iter().any(|p| p.stock > 0))
-        || (format.has_sales() && parsed.sales.iter().any(|s| s.store.is_none()));
+    let default_needed = stocked || (format.has_sales() && parsed.sales.iter().any(|s| s.store.is_none()));
     if default_needed {
         needed.push((opts.warehouse.clone(), "warehouse"));
     }
