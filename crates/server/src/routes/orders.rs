@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use bodega_domain::error::optional_text;
 use bodega_domain::{OrderAction, OrderStatus, Page, PageRequest};
-use bodega_store::orders::{self, Created, NewOrder, Order, OrderFilter, OrderWithItems};
+use bodega_store::orders::{self, Created, NewOrder, Order, OrderChanges, OrderFilter, OrderWithItems};
 use bodega_store::sales::LineRequest;
 use bodega_store::StoreError;
 
@@ -26,7 +26,7 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_orders, create_order))
-        .routes(routes!(get_order))
+        .routes(routes!(get_order, update_order))
         .routes(routes!(confirm))
         .routes(routes!(process))
         .routes(routes!(ship))
@@ -201,6 +201,40 @@ async fn get_order(
     caller.require("orders", "read")?;
     let mut conn = state.db.read().await?;
     Ok(Json(orders::get(&mut conn.conn(), id).await.or_not_found("order")?))
+}
+
+/// Changes a pending order: customer, warehouse (omitted: the one it has), discount, notes and
+/// items, which replace the old ones and are priced as the products are now. Stock is not
+/// touched (nothing is reserved before confirm). A confirmed, shipped or cancelled order no
+/// longer changes (409): cancel it and create another.
+#[utoipa::path(put, path = "/api/orders/{id}", tag = "orders", params(("id" = i64, Path)), request_body = OrderRequest,
+    responses((status = 200, body = OrderWithItems), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn update_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    ApiJson(req): ApiJson<OrderRequest>,
+) -> ApiResult<Json<OrderWithItems>> {
+    caller.require("orders", "update")?;
+    let items = lines(&req.items)?;
+    let discount = check_amount("discount", req.discount.unwrap_or(0))?;
+    let notes = optional_text("notes", req.notes.as_deref().unwrap_or(""), 2000)?;
+    let mut tx = state.db.begin().await?;
+    let mut c = tx.conn();
+    let changes = OrderChanges {
+        customer_id: req.customer_id,
+        warehouse_id: req.warehouse_id,
+        items: &items,
+        discount,
+        notes: notes.as_deref(),
+    };
+    let order = orders::update(&mut c, &caller.actor, id, &changes)
+        .await
+        .or_not_found("order")?;
+    tx.commit().await?;
+    Ok(Json(order))
 }
 
 async fn step(state: &AppState, caller: &Caller, id: i64, action: OrderAction) -> ApiResult<Json<OrderWithItems>> {

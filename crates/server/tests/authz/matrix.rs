@@ -105,6 +105,7 @@ pub const MATRIX: &[Row] = &[
     row(Op::Erp(Erp::ListOrders),           Needs("orders:read", 200),       [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::CreateOrder),          Needs("orders:create", 201),     [401, 201, 201, 201, 403, 403, 403]),
     row(Op::Erp(Erp::GetOrder),             Needs("orders:read", 200),       [401, 200, 200, 200, 403, 403, 403]),
+    row(Op::Erp(Erp::UpdateOrder),          Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::ConfirmOrder),         Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::ProcessOrder),         Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::ShipOrder),            Needs("orders:update", 200),     [401, 200, 200, 200, 403, 403, 403]),

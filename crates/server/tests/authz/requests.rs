@@ -76,6 +76,10 @@ impl Fixture {
                 Some(json!({"items": [{"product_id": r.product, "quantity": 1}], "notes": format!("pedido {n}")})),
             ),
             Erp::GetOrder => (format!("/api/orders/{}", r.order), None),
+            Erp::UpdateOrder => (
+                format!("/api/orders/{}", self.order_in(&[]).await),
+                Some(json!({"items": [{"product_id": r.product, "quantity": 2}], "notes": format!("cambio {n}")})),
+            ),
             Erp::ConfirmOrder => (format!("/api/orders/{}/confirm", self.order_in(&[]).await), None),
             Erp::ProcessOrder => (
                 format!("/api/orders/{}/process", self.order_in(&["confirm"]).await),

@@ -15,7 +15,8 @@ crate::on_both_stores!(
     idempotent_creation_and_snapshots,
     saga_ship_deliver_return,
     saga_refusals_and_cancel,
-    steps_run_together
+    steps_run_together,
+    a_pending_order_changes_until_it_is_confirmed
 );
 
 async fn create_with_key(app: &TestApp, key: &str, body: &Value) -> Response {
@@ -596,5 +597,155 @@ async fn steps_run_together(app: TestApp) {
     // An order twice in one batch is refused before anything runs.
     assert!(together(&app, &[fits, fits], OrderAction::Confirm).await.is_err());
     assert_eq!(level(&app, a, main).await, (7, 1, 6, 400));
+    assert_no_drift(&app).await;
+}
+
+/// `PUT /api/orders/{id}` replaces a pending order's items (priced as the products are now),
+/// customer, discount and notes, with an audit entry and an `order.updated` event; bad input is
+/// a 422 that changes nothing; once confirmed the order no longer changes (409), and what is
+/// reserved and shipped is what the order holds after its last change.
+async fn a_pending_order_changes_until_it_is_confirmed(app: TestApp) {
+    let main = main_warehouse(&app).await;
+    let a = simple_product(&app, "CHG-A", 1_000, 400, 10).await;
+    let b = simple_product(&app, "CHG-B", 2_500, 900, 10).await;
+    let order = app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": a, "quantity": 2}], "notes": "first"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    let oid = id(&order);
+    assert_eq!(order["revision"], 0);
+
+    // B's price changes before the order does: the new line takes today's price.
+    app.put(
+        &format!("/api/products/{b}"),
+        &app.admin,
+        json!({"sku": "CHG-B", "name": "Producto B", "price": 2_700, "cost": 900, "low_stock_threshold": 0}),
+    )
+    .await
+    .expect(200);
+
+    let changed = app
+        .put(
+            &format!("/api/orders/{oid}"),
+            &app.admin,
+            json!({"items": [{"product_id": b, "quantity": 3}, {"product_id": a, "quantity": 1, "unit_price": 800}],
+                   "discount": 100, "notes": "second"}),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(changed["revision"], 1);
+    assert_eq!(changed["status"], "pending");
+    assert_eq!(changed["notes"], "second");
+    let items: Vec<(i64, i64, i64)> = changed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["product_id"].as_i64().unwrap(),
+                i["quantity"].as_i64().unwrap(),
+                i["unit_price"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(items, [(a, 1, 800), (b, 3, 2_700)], "{changed}");
+    assert_eq!(changed["subtotal"], 800 + 3 * 2_700);
+    assert_eq!(changed["total"], 800 + 3 * 2_700 - 100);
+    let audit = app
+        .get(
+            &format!("/api/audit?resource=order&resource_id={oid}&action=update"),
+            &app.admin,
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(audit["total"], 1, "{audit}");
+    let events = {
+        let mut conn = app.state.db.read().await.unwrap();
+        bodega_store::outbox::list(&mut conn.conn(), Some("erp.orders"), 0, 1_000)
+            .await
+            .unwrap()
+    };
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event_type == "order.updated" && e.event_key.as_deref() == Some(&oid.to_string())),
+        "no order.updated event"
+    );
+
+    // Refused changes leave everything as it was.
+    let before = written(&app).await;
+    let path = format!("/api/orders/{oid}");
+    app.put(&path, &app.admin, json!({"items": []}))
+        .await
+        .expect_error(422, "validation", Some("items"));
+    app.put(
+        &path,
+        &app.admin,
+        json!({"items": [{"product_id": 999_999, "quantity": 1}]}),
+    )
+    .await
+    .expect_error(422, "validation", Some("items[0].product_id"));
+    app.put(
+        &path,
+        &app.admin,
+        json!({"items": [{"product_id": a, "quantity": 1}], "discount": 5_000}),
+    )
+    .await
+    .expect_error(422, "validation", Some("discount"));
+    app.put(
+        &path,
+        &app.admin,
+        json!({"items": [{"product_id": a, "quantity": 1}], "warehouse_id": 999_999}),
+    )
+    .await
+    .expect_error(422, "validation", Some("warehouse_id"));
+    app.put(
+        &path,
+        &app.admin,
+        json!({"items": [{"product_id": a, "quantity": 1}], "customer_id": 999_999}),
+    )
+    .await
+    .expect_error(422, "validation", Some("customer_id"));
+    app.put(
+        "/api/orders/999999",
+        &app.admin,
+        json!({"items": [{"product_id": a, "quantity": 1}]}),
+    )
+    .await
+    .expect(404);
+    assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
+    assert_eq!(app.get(&path, &app.admin).await.expect(200).body, changed);
+
+    // Confirmed: what is reserved is what the order holds now; it no longer changes.
+    step(&app, oid, "confirm").await.expect(200);
+    assert_eq!(level(&app, a, main).await.1, 1, "A reserved");
+    assert_eq!(level(&app, b, main).await.1, 3, "B reserved");
+    let refused = app
+        .put(&path, &app.admin, json!({"items": [{"product_id": a, "quantity": 1}]}))
+        .await
+        .expect_error(409, "conflict", None)
+        .body;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only a pending order"),
+        "{refused}"
+    );
+    let shipped = step(&app, oid, "ship").await.expect(200).body;
+    let sale = app
+        .get(&format!("/api/sales/{}", shipped["sale_id"]), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(sale["total"], changed["total"], "{sale}");
+    assert_eq!(level(&app, b, main).await, (7, 0, 7, 900));
     assert_no_drift(&app).await;
 }

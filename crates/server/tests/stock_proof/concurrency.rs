@@ -22,6 +22,7 @@ crate::on_both_stores!(
     one_order_stepped_by_many_at_once_moves_once,
     orders_sharing_products_shipped_at_once_each_take_their_reservations,
     a_warehouse_deactivated_while_stock_comes_in_strands_nothing,
+    orders_changed_while_being_confirmed_reserve_what_they_hold,
 );
 
 /// Runs every request of `requests` in its own task, all released at once, and returns the
@@ -565,5 +566,61 @@ async fn a_warehouse_deactivated_while_stock_comes_in_strands_nothing(app: TestA
             "round {round}: deactivated holding {on_hand} units"
         );
     }
+    assert_no_drift(&drift(&app).await);
+}
+
+/// (g) 24 pending orders, each changed (`PUT`: other products and quantities) and confirmed at
+/// the same moment. A change either commits first, and the confirm reserves the new items, or
+/// is refused (409) because the order is confirmed already; never a reservation of items the
+/// order no longer holds (`check_orders` compares them order by order).
+async fn orders_changed_while_being_confirmed_reserve_what_they_hold(app: TestApp) {
+    const ORDERS: usize = 24;
+    let app = Arc::new(app);
+    let w = main_warehouse(&app).await;
+    let (a, b, c) = (
+        new_product(&app, 1_000).await,
+        new_product(&app, 1_000).await,
+        new_product(&app, 1_000).await,
+    );
+    let mut ids = Vec::with_capacity(ORDERS);
+    for _ in 0..ORDERS {
+        ids.push(
+            create_order(
+                &app,
+                w,
+                json!([{"product_id": a, "quantity": 1}, {"product_id": b, "quantity": 2}]),
+            )
+            .await,
+        );
+    }
+    let mut requests = Vec::with_capacity(2 * ORDERS);
+    for id in &ids {
+        let changed = json!({"items": [{"product_id": b, "quantity": 1}, {"product_id": c, "quantity": 3}]});
+        requests.push((Method::PUT, format!("/api/orders/{id}"), Some(changed)));
+        requests.push((Method::POST, format!("/api/orders/{id}/confirm"), None));
+    }
+    let responses = race(&app, requests).await;
+    let mut changed = 0;
+    for pair in responses.chunks(2) {
+        let (change, confirm) = (&pair[0], &pair[1]);
+        assert_not_5xx("change", change);
+        assert_not_5xx("confirm", confirm);
+        assert_eq!(confirm.status.as_u16(), 200, "confirm: {}", confirm.body);
+        match change.status.as_u16() {
+            200 => changed += 1,
+            409 => assert!(code(&change.body) == "conflict", "{}", change.body),
+            other => panic!("change answered {other}: {}", change.body),
+        }
+    }
+    let counts = check_orders(&app).await;
+    assert_eq!(counts.get("confirmed").copied(), Some(ORDERS));
+    let reserved = |p: i64| {
+        let app = Arc::clone(&app);
+        async move { level(&app, p, w).await.1 }
+    };
+    let unchanged = (ORDERS - changed) as i64;
+    assert_eq!(reserved(a).await, unchanged, "A reserved");
+    assert_eq!(reserved(b).await, 2 * unchanged + changed as i64, "B reserved");
+    assert_eq!(reserved(c).await, 3 * changed as i64, "C reserved");
     assert_no_drift(&drift(&app).await);
 }

@@ -35,6 +35,8 @@ pub struct Order {
     pub discount: i64,
     pub total: i64,
     pub notes: Option<String>,
+    /// How many times the order was changed while pending (0: as created).
+    pub revision: i64,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -56,6 +58,9 @@ pub struct OrderItem {
     pub unit_price: i64,
     pub quantity: i64,
     pub line_total: i64,
+    /// The order's revision this item was written for (see migration 0011).
+    #[serde(skip)]
+    pub revision: i64,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -89,7 +94,7 @@ pub enum Created {
 /// The columns of an order's items in [`OrderRow`], from `order_items i`.
 const ITEM_COLUMNS: &str = "i.id AS item_id, i.product_id AS item_product_id, i.sku AS item_sku,
     i.product_name AS item_product_name, i.unit_price AS item_unit_price,
-    i.quantity AS item_quantity, i.line_total AS item_line_total";
+    i.quantity AS item_quantity, i.line_total AS item_line_total, i.revision AS item_revision";
 
 /// An order with its items and, once shipped, its sale: one read.
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
@@ -140,6 +145,7 @@ impl sql::FromRow for OrderRow {
                 unit_price: row.get("item_unit_price")?,
                 quantity: row.get("item_quantity")?,
                 line_total: row.get("item_line_total")?,
+                revision: row.get("item_revision")?,
             }),
         };
         Ok(Self {
@@ -186,36 +192,8 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
             return Ok(Created::Replayed(existing));
         }
     }
-    let (customer_name, customer_email) = match new.customer_id {
-        Some(id) => {
-            let found: Option<(String, String, Option<String>)> = sql::query_as(
-                "SELECT first_name, last_name, email FROM customers WHERE id = $1 AND deleted_at IS NULL",
-            )
-            .bind(id)
-            .fetch_optional(c)
-            .await?;
-            let (first, last, email) = found.ok_or_else(|| StoreError::Rule {
-                field: Some("customer_id".into()),
-                message: format!("no customer {id}"),
-            })?;
-            (Some(format!("{first} {last}").trim().to_string()), email)
-        }
-        None => (None, None),
-    };
-    let lines = sales::snapshot_lines(c, new.items).await?;
-    if lines.is_empty() {
-        return Err(StoreError::Rule {
-            field: Some("items".into()),
-            message: "an order needs at least one item".into(),
-        });
-    }
-    let subtotal = sales::lines_total(&lines)?;
-    if new.discount > subtotal {
-        return Err(StoreError::Rule {
-            field: Some("discount".into()),
-            message: "discount exceeds the order subtotal".into(),
-        });
-    }
+    let (customer_name, customer_email) = customer_snapshot(c, new.customer_id).await?;
+    let (lines, subtotal) = priced_lines(c, new.items, new.discount).await?;
     let at = now();
     let header = [
         new.customer_id.to_value(),
@@ -283,6 +261,133 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
     let created = outbox::event(topics::ORDERS, "order.created", id, &order);
     audit::record_with_events(c, entry, vec![created]).await?;
     Ok(Created::New(order))
+}
+
+/// The name and e-mail an order keeps of its customer, as they are now.
+async fn customer_snapshot(
+    c: &mut Conn<'_>,
+    customer_id: Option<i64>,
+) -> StoreResult<(Option<String>, Option<String>)> {
+    let Some(id) = customer_id else {
+        return Ok((None, None));
+    };
+    let found: Option<(String, String, Option<String>)> =
+        sql::query_as("SELECT first_name, last_name, email FROM customers WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id)
+            .fetch_optional(c)
+            .await?;
+    let (first, last, email) = found.ok_or_else(|| StoreError::Rule {
+        field: Some("customer_id".into()),
+        message: format!("no customer {id}"),
+    })?;
+    Ok((Some(format!("{first} {last}").trim().to_string()), email))
+}
+
+/// An order's lines with the products' names, SKUs and prices as they are now, and their
+/// subtotal, which the discount may not exceed.
+async fn priced_lines(c: &mut Conn<'_>, items: &[LineRequest], discount: i64) -> StoreResult<(Vec<Line>, i64)> {
+    let lines = sales::snapshot_lines(c, items).await?;
+    if lines.is_empty() {
+        return Err(StoreError::Rule {
+            field: Some("items".into()),
+            message: "an order needs at least one item".into(),
+        });
+    }
+    let subtotal = sales::lines_total(&lines)?;
+    if discount > subtotal {
+        return Err(StoreError::Rule {
+            field: Some("discount".into()),
+            message: "discount exceeds the order subtotal".into(),
+        });
+    }
+    Ok((lines, subtotal))
+}
+
+/// What a change of a pending order replaces.
+pub struct OrderChanges<'a> {
+    pub customer_id: Option<i64>,
+    /// The active warehouse that serves the order; `None`: the one it has.
+    pub warehouse_id: Option<i64>,
+    pub items: &'a [LineRequest],
+    pub discount: i64,
+    pub notes: Option<&'a str>,
+}
+
+/// Changes a pending order: its customer, warehouse, discount and notes, and its items, which
+/// are replaced and priced as the products are now. Nothing is reserved yet, so stock is not
+/// touched; once confirmed an order can no longer change (409: cancel it and create another).
+/// The order row is locked first, so a step cannot claim it half-changed; a step that waited
+/// for the lock sees the new revision (see [`claim_all`]).
+pub async fn update(
+    c: &mut Conn<'_>,
+    actor: &Actor,
+    id: i64,
+    changes: &OrderChanges<'_>,
+) -> StoreResult<OrderWithItems> {
+    if c.backend() == Backend::Postgres {
+        sql::query("SELECT id FROM orders WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .execute(c)
+            .await?;
+    }
+    let before = get(c, id).await?;
+    if before.order.status != OrderStatus::Pending.as_str() {
+        return Err(StoreError::State(format!(
+            "order {id} is {}: only a pending order can change; cancel it and create another",
+            before.order.status
+        )));
+    }
+    let (customer_name, customer_email) = customer_snapshot(c, changes.customer_id).await?;
+    let (lines, subtotal) = priced_lines(c, changes.items, changes.discount).await?;
+    let revision = before.order.revision + 1;
+    let changed = sql::query(
+        "UPDATE orders SET customer_id = $1, warehouse_id = w.id, customer_name = $2, customer_email = $3,
+             subtotal = $4, discount = $5, total = $6, notes = $7, revision = $8, updated_at = $9
+         FROM warehouses w WHERE orders.id = $10 AND w.id = $11 AND w.is_active",
+    )
+    .bind(changes.customer_id)
+    .bind(customer_name)
+    .bind(customer_email)
+    .bind(subtotal)
+    .bind(changes.discount)
+    .bind(subtotal - changes.discount)
+    .bind(changes.notes)
+    .bind(revision)
+    .bind(now())
+    .bind(id)
+    .bind(changes.warehouse_id.unwrap_or(before.order.warehouse_id))
+    .execute(c)
+    .await?;
+    if changed == 0 {
+        return Err(StoreError::Rule {
+            field: Some("warehouse_id".into()),
+            message: format!(
+                "no active warehouse {}",
+                changes.warehouse_id.unwrap_or(before.order.warehouse_id)
+            ),
+        });
+    }
+    sql::query("DELETE FROM order_items WHERE order_id = $1")
+        .bind(id)
+        .execute(c)
+        .await?;
+    let rows: Vec<String> = (0..lines.len())
+        .map(|i| format!("($1, $2, {})", sales::placeholders(3 + i * 6, 6)))
+        .collect();
+    let insert = sql::query_as::<OrderItem>(format!(
+        "INSERT INTO order_items (order_id, revision, product_id, sku, product_name, unit_price, quantity, line_total)
+         VALUES {} RETURNING *",
+        rows.join(", ")
+    ))
+    .bind(id)
+    .bind(revision)
+    .once();
+    sales::bind_lines(insert, &lines).fetch_all(c).await?;
+    let after = get(c, id).await?;
+    let entry = audit::entry(actor, "update", "order", id, Some(&before), Some(&after));
+    let updated = outbox::event(topics::ORDERS, "order.updated", id, &after);
+    audit::record_with_events(c, entry, vec![updated]).await?;
+    Ok(after)
 }
 
 /// The column stamped with the time an order reaches `status`, besides `updated_at`.
@@ -463,6 +568,11 @@ async fn claim_all(
                 "order {id} changed concurrently; retry"
             ))));
             continue;
+        }
+        if before.items.iter().any(|i| i.revision != before.order.revision) {
+            // Changed (`update`) by a transaction that committed while this one waited for the
+            // lock: the order row is the new one, its items are not in this statement's snapshot.
+            before = get(c, id).await?;
         }
         if before.order.shipped_at.is_some() && before.sale_id.is_none() {
             // Shipped by a step that committed while this one waited for the lock: its sale is
