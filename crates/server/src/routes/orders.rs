@@ -81,6 +81,23 @@ pub struct OrderRequest {
     pub notes: Option<String>,
 }
 
+/// The lines, discount and notes of an [`OrderRequest`], checked (422 otherwise).
+struct CheckedOrder {
+    items: Vec<LineRequest>,
+    discount: i64,
+    notes: Option<String>,
+}
+
+impl OrderRequest {
+    fn checked(&self) -> ApiResult<CheckedOrder> {
+        Ok(CheckedOrder {
+            items: lines(&self.items)?,
+            discount: check_amount("discount", self.discount.unwrap_or(0))?,
+            notes: optional_text("notes", self.notes.as_deref().unwrap_or(""), 2000)?,
+        })
+    }
+}
+
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -111,17 +128,15 @@ async fn create_order(
     caller.require("orders", "create")?;
     let key = idempotency_key(&headers)?;
     let hash = sha256_hex(&serde_json::to_string(&req).unwrap_or_default());
-    let items = lines(&req.items)?;
-    let discount = check_amount("discount", req.discount.unwrap_or(0))?;
-    let notes = optional_text("notes", req.notes.as_deref().unwrap_or(""), 2000)?;
+    let checked = req.checked()?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     let new = NewOrder {
         customer_id: req.customer_id,
         warehouse_id: req.warehouse_id,
-        items: &items,
-        discount,
-        notes: notes.as_deref(),
+        items: &checked.items,
+        discount: checked.discount,
+        notes: checked.notes.as_deref(),
         idempotency_key: key.as_deref(),
         request_hash: Some(&hash),
     };
@@ -218,17 +233,15 @@ async fn update_order(
     ApiJson(req): ApiJson<OrderRequest>,
 ) -> ApiResult<Json<OrderWithItems>> {
     caller.require("orders", "update")?;
-    let items = lines(&req.items)?;
-    let discount = check_amount("discount", req.discount.unwrap_or(0))?;
-    let notes = optional_text("notes", req.notes.as_deref().unwrap_or(""), 2000)?;
+    let checked = req.checked()?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     let changes = OrderChanges {
         customer_id: req.customer_id,
         warehouse_id: req.warehouse_id,
-        items: &items,
-        discount,
-        notes: notes.as_deref(),
+        items: &checked.items,
+        discount: checked.discount,
+        notes: checked.notes.as_deref(),
     };
     let order = orders::update(&mut c, &caller.actor, id, &changes)
         .await
