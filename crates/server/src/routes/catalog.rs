@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,7 +20,7 @@ use bodega_store::{recommendations, Conn};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, ErrorBody, OrNotFound};
-use crate::extract::{ApiJson, ApiQuery, PathId};
+use crate::extract::{parse_json, ApiJson, ApiQuery, PathId};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_categories, create_category))
         .routes(routes!(get_category, update_category, delete_category))
         .routes(routes!(list_products, create_product))
-        .routes(routes!(get_product, update_product, delete_product))
+        .routes(routes!(get_product, update_product, patch_product, delete_product))
         .routes(routes!(sell_product))
 }
 
@@ -519,22 +519,67 @@ async fn update_product(
     ApiJson(req): ApiJson<ProductRequest>,
 ) -> ApiResult<Json<Product>> {
     caller.require("products", "update")?;
+    let mut tx = state.db.begin().await?;
+    let mut c = tx.conn();
+    let existing = catalog::product(&mut c, id).await.or_not_found("product")?;
+    let product = replace_product(&mut c, &caller, existing, &req).await?;
+    tx.commit().await?;
+    Ok(Json(product))
+}
+
+/// Changes only the fields sent, e.g. `{"price": 1290}`: a JSON merge patch (RFC 7396) over the
+/// product as it is, checked as a `PUT` of the result. A field sent as null takes the value a
+/// `PUT` without it gives; `attributes` merge key by key (null removes one); a `category` path
+/// replaces the category.
+#[utoipa::path(patch, path = "/api/products/{id}", tag = "catalogue", params(("id" = i64, Path)),
+    request_body(content = Object, description = "Any fields of ProductRequest but initial_stock"),
+    responses((status = 200, body = Product), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn patch_product(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathId(id): PathId,
+    ApiJson(patch): ApiJson<Map<String, Value>>,
+) -> ApiResult<Json<Product>> {
+    caller.require("products", "update")?;
+    let mut tx = state.db.begin().await?;
+    let mut c = tx.conn();
+    let existing = catalog::product(&mut c, id).await.or_not_found("product")?;
+    let mut merged = json!({
+        "sku": existing.sku, "name": existing.name, "description": existing.description,
+        "category_id": existing.category_id, "supplier_id": existing.supplier_id,
+        "price": existing.price, "cost": existing.cost, "status": existing.status,
+        "keywords": existing.keywords, "image_url": existing.image_url,
+        "low_stock_threshold": existing.low_stock_threshold, "attributes": existing.attributes,
+    });
+    if patch.contains_key("category") && !patch.contains_key("category_id") {
+        merged["category_id"] = Value::Null;
+    }
+    json_patch::merge(&mut merged, &Value::Object(patch));
+    let req: ProductRequest = parse_json(merged.to_string().as_bytes())?;
+    let product = replace_product(&mut c, &caller, existing, &req).await?;
+    tx.commit().await?;
+    Ok(Json(product))
+}
+
+/// The `PUT` of `existing` as `req` describes it (its SKU kept when `req` has none).
+async fn replace_product(
+    c: &mut Conn<'_>,
+    caller: &Caller,
+    existing: Product,
+    req: &ProductRequest,
+) -> ApiResult<Product> {
     if req.initial_stock.is_some() {
         return Err(ApiError::validation(
             "initial_stock",
             "stock changes through /api/stock/movements",
         ));
     }
-    let mut tx = state.db.begin().await?;
-    let mut c = tx.conn();
-    let existing = catalog::product(&mut c, id).await.or_not_found("product")?;
-    let mut input = req.validate(&mut c, &caller).await?;
+    let mut input = req.validate(c, caller).await?;
     if req.sku.is_none() {
         input.sku = existing.sku;
     }
-    let product = catalog::update_product(&mut c, &caller.actor, id, &input).await?;
-    tx.commit().await?;
-    Ok(Json(product))
+    Ok(catalog::update_product(c, &caller.actor, existing.id, &input).await?)
 }
 
 /// Retires a product (status discontinued, hidden from listings; history kept).

@@ -91,6 +91,7 @@ pub const MATRIX: &[Row] = &[
     row(Op::Erp(Erp::CreateProduct),        Needs("products:create", 201),   [401, 201, 201, 403, 403, 403, 403]),
     row(Op::Erp(Erp::GetProduct),           Needs("products:read", 200),     [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::UpdateProduct),        Needs("products:update", 200),   [401, 200, 200, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::PatchProduct),         Needs("products:update", 200),   [401, 200, 200, 403, 403, 403, 403]),
     row(Op::Erp(Erp::DeleteProduct),        Needs("products:delete", 204),   [401, 204, 204, 403, 403, 403, 403]),
     row(Op::Erp(Erp::SellProduct),          Needs("sales:create", 201),      [401, 201, 201, 201, 403, 403, 403]),
     row(Op::Erp(Erp::ListMovements),        Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),

@@ -40,6 +40,10 @@ impl Fixture {
                 format!("/api/products/{}", self.product(0, 0).await),
                 Some(json!({"name": format!("Cambiado {n}"), "price": 1200})),
             ),
+            Erp::PatchProduct => (
+                format!("/api/products/{}", self.product(0, 0).await),
+                Some(json!({"price": 1300 + n})),
+            ),
             Erp::DeleteProduct => (format!("/api/products/{}", self.product(0, 0).await), None),
             Erp::SellProduct => (
                 format!("/api/products/{}/sell", r.product),

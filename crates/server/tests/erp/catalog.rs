@@ -1,11 +1,17 @@
 //! Warehouses, the category tree and products.
 
+use axum::http::Method;
 use serde_json::{json, Value};
 
-use crate::common::{assert_no_drift, id, movements, product};
+use crate::common::{assert_no_drift, id, movements, product, written};
 use crate::helpers::TestApp;
 
-crate::on_both_stores!(warehouses, category_tree, products_crud_and_filters);
+crate::on_both_stores!(
+    warehouses,
+    category_tree,
+    products_crud_and_filters,
+    a_product_patch_changes_only_what_it_sends
+);
 
 async fn warehouses(app: TestApp) {
     let list = app.get("/api/warehouses", &app.admin).await.expect(200).body;
@@ -428,4 +434,80 @@ async fn products_crud_and_filters(app: TestApp) {
     };
     assert_eq!(status, "discontinued");
     assert_no_drift(&app).await;
+}
+
+/// `PATCH /api/products/{id}` is a JSON merge patch over the product: the fields sent change,
+/// the others stay, `attributes` merge key by key and null falls back to the `PUT` default.
+/// Bad patches are refused like a bad `PUT` and change nothing.
+async fn a_product_patch_changes_only_what_it_sends(app: TestApp) {
+    let created = app
+        .post(
+            "/api/products",
+            &app.admin,
+            json!({"sku": "PAT-1", "name": "Blusa de lino", "description": "Manga corta", "category": "Ropa / Mujer",
+                   "price": 1_000, "cost": 400, "keywords": ["blusa", "lino"], "low_stock_threshold": 7,
+                   "attributes": {"color": "azul", "talla": "M"}}),
+        )
+        .await
+        .expect(201)
+        .body;
+    app.post(
+        "/api/products",
+        &app.admin,
+        json!({"sku": "PAT-2", "name": "Otra", "price": 1}),
+    )
+    .await
+    .expect(201);
+    let path = format!("/api/products/{}", created["id"]);
+    let patch = |body: Value| {
+        let path = path.clone();
+        let app = &app;
+        async move { app.call(Method::PATCH, &path, &app.admin, Some(body)).await }
+    };
+
+    let repriced = patch(json!({"price": 1_290})).await.expect(200).body;
+    let mut expected = created.clone();
+    expected["price"] = json!(1_290);
+    expected["updated_at"] = repriced["updated_at"].clone();
+    assert_eq!(repriced, expected);
+
+    let merged = patch(json!({"attributes": {"talla": null, "material": "lino"}, "description": null}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(merged["attributes"], json!({"color": "azul", "material": "lino"}));
+    assert_eq!(merged["description"], "");
+    assert_eq!(merged["keywords"], json!(["blusa", "lino"]));
+    assert_eq!(merged["low_stock_threshold"], 7);
+    let moved = patch(json!({"category": "Hogar / Textil"})).await.expect(200).body;
+    assert_eq!(moved["category"], "Hogar / Textil");
+    assert_eq!(moved["sku"], "PAT-1");
+
+    let before = written(&app).await;
+    patch(json!({"price": -1}))
+        .await
+        .expect_error(422, "validation", Some("price"));
+    patch(json!({"nmae": "x"}))
+        .await
+        .expect_error(422, "validation", Some("nmae"));
+    patch(json!({"initial_stock": 3}))
+        .await
+        .expect_error(422, "validation", Some("initial_stock"));
+    patch(json!({"status": "archived"}))
+        .await
+        .expect_error(422, "validation", Some("status"));
+    patch(json!(["price"])).await.expect(422);
+    patch(json!({"sku": "PAT-2"}))
+        .await
+        .expect_error(409, "conflict", Some("sku"));
+    app.call(
+        Method::PATCH,
+        "/api/products/999999",
+        &app.admin,
+        Some(json!({"price": 5})),
+    )
+    .await
+    .expect_error(404, "not_found", None);
+    assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
+    assert_eq!(app.get(&path, &app.admin).await.expect(200).body, moved);
 }
