@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -545,13 +545,14 @@ async fn patch_product(
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     let existing = catalog::product(&mut c, id).await.or_not_found("product")?;
-    let mut merged = json!({
-        "sku": existing.sku, "name": existing.name, "description": existing.description,
-        "category_id": existing.category_id, "supplier_id": existing.supplier_id,
-        "price": existing.price, "cost": existing.cost, "status": existing.status,
-        "keywords": existing.keywords, "image_url": existing.image_url,
-        "low_stock_threshold": existing.low_stock_threshold, "attributes": existing.attributes,
-    });
+    // The product as a `PUT` would describe it: its representation without the fields that
+    // are read, not written (a new one of those fails every patch until it is listed here).
+    let mut merged = serde_json::to_value(&existing).map_err(anyhow::Error::from)?;
+    if let Value::Object(fields) = &mut merged {
+        for read_only in ["id", "category", "on_hand", "available", "created_at", "updated_at"] {
+            fields.remove(read_only);
+        }
+    }
     if patch.contains_key("category") && !patch.contains_key("category_id") {
         merged["category_id"] = Value::Null;
     }

@@ -229,24 +229,11 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
             .await?
         {
             None => None,
-            Some(inserted) => {
-                let rows: Vec<String> = (0..lines.len())
-                    .map(|i| format!("($1, {})", sales::placeholders(2 + i * 6, 6)))
-                    .collect();
-                let insert = sql::query_as(format!(
-                    "INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
-                     VALUES {} RETURNING *",
-                    rows.join(", ")
-                ))
-                .bind(inserted.id);
-                let mut items: Vec<OrderItem> = sales::bind_lines(insert, &lines).fetch_all(c).await?;
-                items.sort_by_key(|i| i.id);
-                Some(OrderWithItems {
-                    order: inserted,
-                    items,
-                    sale_id: None,
-                })
-            }
+            Some(inserted) => Some(OrderWithItems {
+                items: insert_items(c, inserted.id, inserted.revision, &lines).await?,
+                order: inserted,
+                sale_id: None,
+            }),
         },
     };
     let order = order.ok_or_else(|| StoreError::Rule {
@@ -261,6 +248,23 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> Stor
     let created = outbox::event(topics::ORDERS, "order.created", id, &order);
     audit::record_with_events(c, entry, vec![created]).await?;
     Ok(Created::New(order))
+}
+
+/// Writes the items of revision `revision` of order `order_id`; returned in id order.
+async fn insert_items(c: &mut Conn<'_>, order_id: i64, revision: i64, lines: &[Line]) -> StoreResult<Vec<OrderItem>> {
+    let rows: Vec<String> = (0..lines.len())
+        .map(|i| format!("($1, $2, {})", sales::placeholders(3 + i * 6, 6)))
+        .collect();
+    let insert = sql::query_as(format!(
+        "INSERT INTO order_items (order_id, revision, product_id, sku, product_name, unit_price, quantity, line_total)
+         VALUES {} RETURNING *",
+        rows.join(", ")
+    ))
+    .bind(order_id)
+    .bind(revision);
+    let mut items: Vec<OrderItem> = sales::bind_lines(insert, lines).fetch_all(c).await?;
+    items.sort_by_key(|i| i.id);
+    Ok(items)
 }
 
 /// The name and e-mail an order keeps of its customer, as they are now.
@@ -339,11 +343,11 @@ pub async fn update(
     }
     let (customer_name, customer_email) = customer_snapshot(c, changes.customer_id).await?;
     let (lines, subtotal) = priced_lines(c, changes.items, changes.discount).await?;
-    let revision = before.order.revision + 1;
-    let changed = sql::query(
-        "UPDATE orders SET customer_id = $1, warehouse_id = w.id, customer_name = $2, customer_email = $3,
-             subtotal = $4, discount = $5, total = $6, notes = $7, revision = $8, updated_at = $9
-         FROM warehouses w WHERE orders.id = $10 AND w.id = $11 AND w.is_active",
+    let warehouse_id = changes.warehouse_id.unwrap_or(before.order.warehouse_id);
+    let changed: Option<Order> = sql::query_as(
+        "UPDATE orders SET customer_id = $1, warehouse_id = $10, customer_name = $2, customer_email = $3,
+             subtotal = $4, discount = $5, total = $6, notes = $7, revision = revision + 1, updated_at = $8
+         WHERE id = $9 AND EXISTS (SELECT 1 FROM warehouses w WHERE w.id = $10 AND w.is_active) RETURNING *",
     )
     .bind(changes.customer_id)
     .bind(customer_name)
@@ -352,38 +356,24 @@ pub async fn update(
     .bind(changes.discount)
     .bind(subtotal - changes.discount)
     .bind(changes.notes)
-    .bind(revision)
     .bind(now())
     .bind(id)
-    .bind(changes.warehouse_id.unwrap_or(before.order.warehouse_id))
-    .execute(c)
+    .bind(warehouse_id)
+    .fetch_optional(c)
     .await?;
-    if changed == 0 {
-        return Err(StoreError::Rule {
-            field: Some("warehouse_id".into()),
-            message: format!(
-                "no active warehouse {}",
-                changes.warehouse_id.unwrap_or(before.order.warehouse_id)
-            ),
-        });
-    }
+    let order = changed.ok_or_else(|| StoreError::Rule {
+        field: Some("warehouse_id".into()),
+        message: format!("no active warehouse {warehouse_id}"),
+    })?;
     sql::query("DELETE FROM order_items WHERE order_id = $1")
         .bind(id)
         .execute(c)
         .await?;
-    let rows: Vec<String> = (0..lines.len())
-        .map(|i| format!("($1, $2, {})", sales::placeholders(3 + i * 6, 6)))
-        .collect();
-    let insert = sql::query_as::<OrderItem>(format!(
-        "INSERT INTO order_items (order_id, revision, product_id, sku, product_name, unit_price, quantity, line_total)
-         VALUES {} RETURNING *",
-        rows.join(", ")
-    ))
-    .bind(id)
-    .bind(revision)
-    .once();
-    sales::bind_lines(insert, &lines).fetch_all(c).await?;
-    let after = get(c, id).await?;
+    let after = OrderWithItems {
+        items: insert_items(c, id, order.revision, &lines).await?,
+        order,
+        sale_id: None,
+    };
     let entry = audit::entry(actor, "update", "order", id, Some(&before), Some(&after));
     let updated = outbox::event(topics::ORDERS, "order.updated", id, &after);
     audit::record_with_events(c, entry, vec![updated]).await?;
