@@ -4,11 +4,13 @@
 //! event out but before marking it re-delivers it, and subscribers deduplicate (on `event_id`
 //! or `seq`, see [`Seen`]).
 //!
-//! Order: events are handed out in the order they are published, and within a round in id
-//! order. On SQLite ids are taken in commit order, so that is commit order. On PostgreSQL an
-//! id is taken when the row is inserted, before its transaction commits: an event can be
-//! published after events with higher ids (a transaction that took id 10 commits after the one
-//! that took id 11). A subscriber must not treat "seq below the last one seen" as a repeat.
+//! Order: events are handed out in the order of their position in the outbox
+//! ([`outbox::Position`]: the writing transaction, then the id), which never goes back. On
+//! SQLite ids are taken in commit order, so that is commit order. On PostgreSQL an id is taken
+//! when the row is inserted, before its transaction commits, and the position orders by the
+//! transaction's id, not by its commit: an event can be published after events with higher ids
+//! (a transaction that took id 10 commits after the one that took id 11; the relay waits for
+//! it before passing it). A subscriber must not treat "seq below the last one seen" as a repeat.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -27,6 +29,8 @@ pub struct Event {
     /// The event's outbox id: unique, in commit order on SQLite but not on PostgreSQL (see
     /// the crate's documentation).
     pub seq: i64,
+    /// Where it stands in the order the relay publishes (see the crate's documentation).
+    pub position: outbox::Position,
     pub event_id: String,
     pub topic: String,
     pub event_type: String,
@@ -37,9 +41,6 @@ pub struct Event {
     /// does not decode what nobody reads.
     decoded: OnceLock<Value>,
     pub created_at: DateTime<Utc>,
-    /// When the relay published it: the same for a round's events, never earlier than a
-    /// previous round's in this process. `None` for events read back from the outbox.
-    pub published_at: Option<DateTime<Utc>>,
 }
 
 impl Event {
@@ -59,6 +60,7 @@ impl From<OutboxEvent> for Event {
     fn from(row: OutboxEvent) -> Self {
         Self {
             seq: row.id,
+            position: row.position(),
             envelope: row.payload,
             decoded: OnceLock::new(),
             event_id: row.event_id,
@@ -66,7 +68,6 @@ impl From<OutboxEvent> for Event {
             event_type: row.event_type,
             key: row.event_key,
             created_at: row.created_at,
-            published_at: None,
         }
     }
 }
@@ -86,12 +87,9 @@ pub const RELAY_BATCH: i64 = 500;
 pub struct Seen {
     ids: HashSet<i64>,
     order: VecDeque<i64>,
-    /// The highest seq received: on SQLite, where seqs are in commit order, everything above
-    /// it is still to come.
-    high: i64,
-    /// When the last event received from the bus was published: on PostgreSQL, every event
-    /// published since then (including the rest of its round) may still be to come.
-    since: DateTime<Utc>,
+    /// The highest position received: the relay publishes in position order, so everything
+    /// past it is still to come.
+    high: outbox::Position,
 }
 
 impl Seen {
@@ -99,27 +97,21 @@ impl Seen {
     /// what it still holds.
     pub const CAPACITY: usize = 4 * CHANNEL_CAPACITY;
 
-    /// Nothing received yet; events published from about now on are to come. Create it when
-    /// subscribing. (A minute back: a round that took its time just before the subscription
-    /// may hand its events out just after.)
+    /// Nothing received yet. Create it when subscribing.
     pub fn new() -> Self {
         Self {
             ids: HashSet::with_capacity(1024),
             order: VecDeque::with_capacity(1024),
-            high: 0,
-            since: bodega_store::now() - chrono::TimeDelta::minutes(1),
+            high: outbox::Position::default(),
         }
     }
 
     /// Records an event; false if it was received before (a repeat to skip).
     pub fn first_time(&mut self, event: &Event) -> bool {
-        if let Some(at) = event.published_at {
-            self.since = self.since.max(at);
-        }
         if !self.ids.insert(event.seq) {
             return false;
         }
-        self.high = self.high.max(event.seq);
+        self.high = self.high.max(event.position);
         self.order.push_back(event.seq);
         if self.order.len() > Self::CAPACITY {
             if let Some(old) = self.order.pop_front() {
@@ -135,7 +127,7 @@ impl Seen {
     /// afterwards, and are then recognised as repeats.
     pub async fn missed(&self, db: &Db) -> Result<Vec<i64>, bodega_store::StoreError> {
         let mut reader = db.read().await?;
-        let ids = outbox::published_since(&mut reader.conn(), self.high, self.since).await?;
+        let ids = outbox::published_since(&mut reader.conn(), self.high).await?;
         Ok(ids.into_iter().filter(|id| !self.ids.contains(id)).collect())
     }
 }
@@ -146,7 +138,7 @@ impl Default for Seen {
     }
 }
 
-/// The events with these ids from the outbox, in id order (for a catch-up: see
+/// The events with these ids from the outbox, in position order (for a catch-up: see
 /// [`Seen::missed`]).
 pub async fn read(db: &Db, ids: &[i64]) -> Result<Vec<Event>, bodega_store::StoreError> {
     let mut reader = db.read().await?;
@@ -162,8 +154,8 @@ const CHANNEL_CAPACITY: usize = 16_384;
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Event>>,
     wake: Arc<Notify>,
-    /// One publishing round at a time in this process; holds the last round's time.
-    publishing: Arc<Mutex<DateTime<Utc>>>,
+    /// One publishing round at a time in this process.
+    publishing: Arc<Mutex<()>>,
 }
 
 impl Default for EventBus {
@@ -178,7 +170,7 @@ impl EventBus {
         Self {
             sender,
             wake: Arc::new(Notify::new()),
-            publishing: Arc::new(Mutex::new(DateTime::<Utc>::MIN_UTC)),
+            publishing: Arc::new(Mutex::new(())),
         }
     }
 
@@ -247,55 +239,47 @@ impl EventBus {
 
     /// Publishes up to `limit` pending events; returns how many.
     ///
-    /// On PostgreSQL one statement claims the events (`FOR UPDATE SKIP LOCKED`, so replicas
-    /// share the work) and stamps them published, in a transaction that commits only after
-    /// they are handed out: BEGIN, UPDATE … RETURNING, COMMIT. On SQLite there is one process
-    /// and one writer: events are read and decoded on a read connection, and the writer is
-    /// taken only for the short update that moves the cursor, not while they are handed out.
+    /// On PostgreSQL one statement claims the events and moves the relay's position past them
+    /// (`FOR UPDATE SKIP LOCKED` on the position: while one replica's relay runs a round, the
+    /// others claim nothing), in a transaction that commits only after they are handed out:
+    /// BEGIN, the claim, COMMIT. On SQLite there is one process and one writer: events are read
+    /// and decoded on a read connection, and the writer is taken only for the short update that
+    /// moves the position, not while they are handed out.
     pub async fn publish_pending(&self, db: &Db, limit: i64) -> Result<usize, bodega_store::StoreError> {
-        let mut last = self.publishing.lock().await;
-        // Never earlier than the previous round, even if the clock steps back: a subscriber
-        // catching up re-reads from the time of the last round it received.
-        let at = bodega_store::now().max(*last);
-        *last = at;
+        let _round = self.publishing.lock().await;
         if db.backend() == Backend::Sqlite {
             let batch = {
                 let mut reader = db.read().await?;
                 outbox::unpublished(&mut reader.conn(), limit).await?
             };
-            if batch.is_empty() {
+            let Some(last) = batch.last().map(OutboxEvent::position) else {
                 return Ok(0);
-            }
-            let ids = self.hand_out(batch, at);
+            };
+            let n = batch.len();
+            self.hand_out(batch);
             let mut tx = db.begin().await?;
-            outbox::mark_published(&mut tx.conn(), &ids, at).await?;
+            outbox::mark_published(&mut tx.conn(), last).await?;
             tx.commit().await?;
-            return Ok(ids.len());
+            return Ok(n);
         }
         let mut tx = db.begin().await?;
-        let batch = outbox::claim_unpublished(&mut tx.conn(), at, limit).await?;
+        let batch = outbox::claim_unpublished(&mut tx.conn(), limit).await?;
         let n = batch.len();
-        if n > 0 {
-            self.hand_out(batch, at);
-        }
+        self.hand_out(batch);
         tx.commit().await?;
         Ok(n)
     }
 
-    /// Sends each event to the subscribers, in order; the ids sent.
-    fn hand_out(&self, batch: Vec<OutboxEvent>, at: DateTime<Utc>) -> Vec<i64> {
-        let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
+    /// Sends each event to the subscribers, in order.
+    fn hand_out(&self, batch: Vec<OutboxEvent>) {
         if self.sender.receiver_count() == 0 {
             // Nobody listens in this process: nothing to decode. The events stay in the
             // outbox for replays.
-            return ids;
+            return;
         }
         for row in batch {
-            let mut event = Event::from(row);
-            event.published_at = Some(at);
             // No subscriber is not an error: the event stays in the outbox for replays.
-            let _ = self.sender.send(Arc::new(event));
+            let _ = self.sender.send(Arc::new(Event::from(row)));
         }
-        ids
     }
 }

@@ -1,6 +1,7 @@
 //! The relay and a subscriber's [`Seen`] on both stores: events published out of seq order
-//! (PostgreSQL: a transaction that took a lower id commits later) are new, not repeats, and a
-//! subscriber that missed them (`Lagged`) finds them in the outbox.
+//! (PostgreSQL: an older transaction took the higher id) are new, not repeats, a subscriber
+//! that missed them (`Lagged`) finds them in the outbox, and the relay's position only moves
+//! forward.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -88,15 +89,26 @@ async fn late_commits_are_new_events_and_found_when_missed() {
         let mut seen = Seen::new();
         let postgres = matches!(store, Store::Postgres { .. });
 
-        // Two transactions: the one with the lower id commits last (PostgreSQL only: SQLite
-        // has one writer, ids come in commit order). `first` is published, then `second`.
+        // Two events, published in position order (the writing transaction, then the id). On
+        // PostgreSQL the transaction that began writing first comes first even though its
+        // event took the higher id, and nothing after it is published while it is open. On
+        // SQLite (one writer) ids come in commit order. `first` is published, then `second`.
         let (first_id, second_id) = if postgres {
             let mut late = db.begin().await.unwrap();
-            let low = write(&mut late, 1).await;
-            let high = commit_one(&db, 2).await;
+            let _: String = sql::query_scalar("SELECT pg_current_xact_id()::text")
+                .fetch_one(&mut late.conn())
+                .await
+                .unwrap();
+            let low = commit_one(&db, 1).await;
+            assert_eq!(
+                bus.publish_pending(&db, 100).await.unwrap(),
+                0,
+                "an older transaction is open"
+            );
+            let high = write(&mut late, 2).await;
             assert!(low < high);
-            assert_eq!(bus.publish_pending(&db, 100).await.unwrap(), 1);
             late.commit().await.unwrap();
+            assert_eq!(bus.publish_pending(&db, 1).await.unwrap(), 1);
             (high, low)
         } else {
             let low = commit_one(&db, 1).await;
@@ -106,7 +118,6 @@ async fn late_commits_are_new_events_and_found_when_missed() {
         };
         let first = received(&mut rx);
         assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), [first_id]);
-        assert!(first[0].published_at.is_some());
         assert!(seen.first_time(&first[0]));
         assert!(!seen.first_time(&first[0]), "a repeat");
 
@@ -129,28 +140,34 @@ async fn late_commits_are_new_events_and_found_when_missed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn marks_by_id_list() {
+async fn the_relay_position_moves_forward_only() {
     for (store, db) in stores().await {
         let ids = [
             commit_one(&db, 1).await,
             commit_one(&db, 2).await,
             commit_one(&db, 3).await,
         ];
-        let mut tx = db.begin().await.unwrap();
-        outbox::mark_published(&mut tx.conn(), &ids[..2], bodega_store::now())
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        let left: Vec<i64> = {
+        let pending = |db: Db| async move {
             let mut r = db.read().await.unwrap();
-            outbox::unpublished(&mut r.conn(), 10)
-                .await
-                .unwrap()
-                .iter()
-                .map(|e| e.id)
-                .collect()
+            outbox::unpublished(&mut r.conn(), 10).await.unwrap()
         };
+        let all = pending(db.clone()).await;
+        assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+        assert!(all.windows(2).all(|w| w[0].position() < w[1].position()));
+        let mark = |to: outbox::Position| {
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                outbox::mark_published(&mut tx.conn(), to).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        };
+        mark(all[1].position()).await;
+        let left: Vec<i64> = pending(db.clone()).await.iter().map(|e| e.id).collect();
         assert_eq!(left, [ids[2]]);
+        mark(all[0].position()).await;
+        let left: Vec<i64> = pending(db.clone()).await.iter().map(|e| e.id).collect();
+        assert_eq!(left, [ids[2]], "a position never goes back");
         let read = bodega_events::read(&db, &[ids[2], ids[0]]).await.unwrap();
         assert_eq!(read.iter().map(|e| e.seq).collect::<Vec<_>>(), [ids[0], ids[2]]);
         drop_store(store, db).await;

@@ -33,6 +33,29 @@ pub struct OutboxEvent {
     pub event_key: Option<String>,
     pub payload: String,
     pub created_at: DateTime<Utc>,
+    /// The transaction that wrote it (PostgreSQL; 0 on SQLite): see [`Position`].
+    pub tx: i64,
+}
+
+impl OutboxEvent {
+    pub fn position(&self) -> Position {
+        Position {
+            tx: self.tx,
+            id: self.id,
+        }
+    }
+}
+
+/// Where an event stands in the order the relay publishes: by the transaction that wrote it,
+/// then by id. On SQLite `tx` is always 0 and ids are taken in commit order (one writer). On
+/// PostgreSQL ids are taken at insert, not at commit, so they are not in commit order; `tx` is
+/// the writing transaction's 64-bit id, and the relay passes a position only once every
+/// transaction below it has ended (migration 0012), so no event ever appears behind a
+/// position already passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Position {
+    pub tx: i64,
+    pub id: i64,
 }
 
 impl OutboxEvent {
@@ -130,50 +153,67 @@ pub(crate) fn bind_all(mut q: sql::Query<'_>, events: Vec<NewEvent>) -> sql::Que
     q
 }
 
-/// Claims the oldest unpublished events for the relay and records them as published at `at`,
-/// in the caller's transaction, which must hand them out *before* it commits: a rollback (or a
-/// crash) leaves them unpublished, so delivery stays at least once. Returned in id order.
-///
-/// On PostgreSQL this is one statement: the rows are locked with `SKIP LOCKED` (relays of
-/// several replicas share the work instead of publishing the same events) and stamped
-/// `published_at = at`. Ids are assigned at insert, not at commit, so an event can be claimed
-/// *after* events with higher ids (its transaction committed later). On SQLite (one writer,
-/// ids in commit order) the events after the relay's cursor are read and the cursor moves
-/// past them.
-pub async fn claim_unpublished(c: &mut Conn<'_>, at: DateTime<Utc>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
-    if c.backend() == Backend::Sqlite {
-        let batch = unpublished(c, limit).await?;
-        let ids: Vec<i64> = batch.iter().map(|e| e.id).collect();
-        mark_published(c, &ids, at).await?;
-        return Ok(batch);
-    }
-    let mut batch: Vec<OutboxEvent> = sql::query_as(
-        "UPDATE outbox SET published_at = $1 WHERE id IN (
-             SELECT id FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED)
-         RETURNING id, event_id, topic, event_type, event_key, payload, created_at",
+/// The columns of an [`OutboxEvent`].
+const EVENT_COLUMNS: &str = "id, event_id, topic, event_type, event_key, payload, created_at, tx";
+
+/// PostgreSQL: the events past the relay's position whose transactions are older than every
+/// transaction still running (the snapshot's xmin), oldest position first. `relay` is a row
+/// source with the position (`last_tx`, `last_id`). Looked up key by key in the position's
+/// index, whatever the table's size.
+fn postgres_pending(relay: &str) -> String {
+    format!(
+        "SELECT o.{cols} FROM {relay} CROSS JOIN LATERAL (
+             SELECT {EVENT_COLUMNS} FROM outbox
+             WHERE tx > 0 AND (tx, id) > (relay.last_tx, relay.last_id)
+               AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+             ORDER BY tx, id LIMIT $1) o",
+        cols = EVENT_COLUMNS.replace(", ", ", o.")
     )
-    .bind(at)
-    .bind(limit)
-    .fetch_all(c)
-    .await?;
-    batch.sort_unstable_by_key(|e| e.id);
-    Ok(batch)
 }
 
-/// The oldest unpublished events, in id order. On SQLite "unpublished" means after the
-/// relay's cursor (see migration 0007) and id order is commit order; on PostgreSQL, not yet
-/// stamped `published_at`, and an event whose transaction is still open is not there yet
-/// even if events with higher ids are.
+/// Claims the next events for the relay and moves its position past them, in the caller's
+/// transaction, which must hand them out *before* it commits: a rollback (or a crash) leaves
+/// the position where it was, so delivery stays at least once. Returned in position order.
+///
+/// On PostgreSQL this is one statement. The position's row is locked with `SKIP LOCKED`: while
+/// another replica's relay holds it, this one claims nothing (rather than publishing the same
+/// events twice). No event row is written: publishing costs one row update per round, not one
+/// per event. On SQLite (one writer, ids in commit order) the events after the position are
+/// read and the position moves past them.
+pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+    if c.backend() == Backend::Sqlite {
+        let batch = unpublished(c, limit).await?;
+        if let Some(last) = batch.last() {
+            mark_published(c, last.position()).await?;
+        }
+        return Ok(batch);
+    }
+    let claim = format!(
+        "WITH relay AS MATERIALIZED (
+             SELECT last_tx, last_id FROM outbox_cursor WHERE name = 'relay' FOR UPDATE SKIP LOCKED),
+         batch AS MATERIALIZED ({pending}),
+         moved AS (
+             UPDATE outbox_cursor SET last_tx = b.tx, last_id = b.id
+             FROM (SELECT tx, id FROM batch ORDER BY tx DESC, id DESC LIMIT 1) b
+             WHERE name = 'relay')
+         SELECT * FROM batch ORDER BY tx, id",
+        pending = postgres_pending("relay")
+    );
+    sql::query_as(claim).bind(limit).fetch_all(c).await
+}
+
+/// The next events the relay would publish, in position order, without claiming them. On
+/// PostgreSQL an event whose transaction is still open is not there yet, nor are events of
+/// transactions that began after it (until it ends).
 pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     let sql = match c.backend() {
-        Backend::Sqlite => {
-            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
+        Backend::Sqlite => format!(
+            "SELECT {EVENT_COLUMNS} FROM outbox
              WHERE id > COALESCE((SELECT last_id FROM outbox_cursor WHERE name = 'relay'), 0)
              ORDER BY id LIMIT $1"
-        }
+        ),
         Backend::Postgres => {
-            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-             WHERE published_at IS NULL ORDER BY id LIMIT $1"
+            postgres_pending("(SELECT last_tx, last_id FROM outbox_cursor WHERE name = 'relay') relay")
         }
     };
     sql::query_as(sql).bind(limit).fetch_all(c).await
@@ -188,83 +228,56 @@ pub async fn any_unpublished(c: &mut Conn<'_>) -> StoreResult<bool> {
             "SELECT EXISTS (SELECT 1 FROM outbox
              WHERE id > COALESCE((SELECT last_id FROM outbox_cursor WHERE name = 'relay'), 0))"
         }
-        Backend::Postgres => "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)",
+        Backend::Postgres => {
+            "SELECT EXISTS (SELECT 1 FROM outbox_cursor relay, outbox o
+             WHERE relay.name = 'relay' AND o.tx > 0 AND (o.tx, o.id) > (relay.last_tx, relay.last_id)
+               AND o.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+        }
     };
     sql::query_scalar(sql).fetch_one(c).await
 }
 
-/// Records events as published at `at`. On SQLite `ids` must be the events [`unpublished`]
-/// returned (a prefix in commit order): the cursor moves to the last one, and `at` is not
-/// kept. On PostgreSQL each row is stamped.
-pub async fn mark_published(c: &mut Conn<'_>, ids: &[i64], at: DateTime<Utc>) -> StoreResult<()> {
-    if c.backend() == Backend::Sqlite {
-        let Some(&last) = ids.iter().max() else {
-            return Ok(());
-        };
-        sql::query(
-            "INSERT INTO outbox_cursor (name, last_id) VALUES ('relay', $1)
-             ON CONFLICT (name) DO UPDATE SET last_id = MAX(last_id, excluded.last_id)",
-        )
-        .bind(last)
-        .execute(c)
-        .await?;
-        return Ok(());
-    }
-    if ids.is_empty() {
-        return Ok(());
-    }
-    // One statement text whatever the number of ids: prepared once per connection.
-    sql::query("UPDATE outbox SET published_at = $1 WHERE id = ANY($2)")
-        .bind(at)
-        .bind(ids)
-        .execute(c)
-        .await?;
+/// Moves the relay's position to `to` (never back): the events up to it are published.
+pub async fn mark_published(c: &mut Conn<'_>, to: Position) -> StoreResult<()> {
+    sql::query(
+        "INSERT INTO outbox_cursor (name, last_tx, last_id) VALUES ('relay', $1, $2)
+         ON CONFLICT (name) DO UPDATE SET last_tx = excluded.last_tx, last_id = excluded.last_id
+         WHERE (outbox_cursor.last_tx, outbox_cursor.last_id) < (excluded.last_tx, excluded.last_id)",
+    )
+    .bind(to.tx)
+    .bind(to.id)
+    .execute(c)
+    .await?;
     Ok(())
 }
 
-/// The ids of the events published since a subscriber's position, for a subscriber that
-/// missed some (see `bodega_events`). On SQLite ids are in commit order, and these are the
-/// ids above `after_id` (published or about to be). On PostgreSQL ids are not in commit
-/// order, so the position is a time: the events stamped `published_at >= since` (a full
-/// scan of the outbox: this is for recovery, not for every event). Oldest first.
-pub async fn published_since(c: &mut Conn<'_>, after_id: i64, since: DateTime<Utc>) -> StoreResult<Vec<i64>> {
-    match c.backend() {
-        Backend::Sqlite => {
-            sql::query_scalar("SELECT id FROM outbox WHERE id > $1 ORDER BY id")
-                .bind(after_id)
-                .fetch_all(c)
-                .await
-        }
-        Backend::Postgres => {
-            sql::query_scalar("SELECT id FROM outbox WHERE published_at >= $1 ORDER BY published_at, id")
-                .bind(since)
-                .fetch_all(c)
-                .await
-        }
-    }
+/// The ids of the events past a subscriber's position, in position order, for a subscriber
+/// that missed some (see `bodega_events`): published, or about to be.
+pub async fn published_since(c: &mut Conn<'_>, after: Position) -> StoreResult<Vec<i64>> {
+    let sql = match c.backend() {
+        // Every tx is 0 here: the position is the id, and the rowid range finds them.
+        Backend::Sqlite => "SELECT id FROM outbox WHERE id > $2 AND (tx, id) > ($1, $2) ORDER BY id",
+        Backend::Postgres => "SELECT id FROM outbox WHERE tx > 0 AND (tx, id) > ($1, $2) ORDER BY tx, id",
+    };
+    sql::query_scalar(sql).bind(after.tx).bind(after.id).fetch_all(c).await
 }
 
-/// The events with these ids, in id order.
+/// The events with these ids, in position order.
 pub async fn by_ids(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<Vec<OutboxEvent>> {
     let sql = match c.backend() {
         Backend::Sqlite => {
-            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-             WHERE id IN (SELECT value FROM json_each($1)) ORDER BY id"
+            format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id IN (SELECT value FROM json_each($1)) ORDER BY tx, id")
         }
-        Backend::Postgres => {
-            "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-             WHERE id = ANY($1) ORDER BY id"
-        }
+        Backend::Postgres => format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id = ANY($1) ORDER BY tx, id"),
     };
     sql::query_as(sql).bind(ids).fetch_all(c).await
 }
 
 /// Events of a topic after `after_id`, for replays and tests.
 pub async fn list(c: &mut Conn<'_>, topic: Option<&str>, after_id: i64, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
-    sql::query_as(
-        "SELECT id, event_id, topic, event_type, event_key, payload, created_at FROM outbox
-         WHERE ($1 IS NULL OR topic = $1) AND id > $2 ORDER BY id LIMIT $3",
-    )
+    sql::query_as(format!(
+        "SELECT {EVENT_COLUMNS} FROM outbox WHERE ($1 IS NULL OR topic = $1) AND id > $2 ORDER BY id LIMIT $3"
+    ))
     .bind(topic)
     .bind(after_id)
     .bind(limit)

@@ -108,8 +108,8 @@ impl Recommender {
 
     /// The highest event seq handled from the bus. Events are handled in the order the relay
     /// handed them out, so every event handed out before that one has been handled too. It is
-    /// not a watermark of seqs: on PostgreSQL an event with a lower seq can still come (its
-    /// transaction committed later).
+    /// not a watermark of seqs: on PostgreSQL an event with a lower seq can still come (written
+    /// by a transaction younger than the one that wrote this event).
     pub fn learnt_seq(&self) -> i64 {
         self.learnt_seq.load(Ordering::Acquire)
     }

@@ -38,9 +38,9 @@ pub fn spawn_sale_subscriber(bus: &EventBus, db: Db, recommender: Arc<Recommende
     let (to_store, stored) = mpsc::unbounded_channel();
     spawn_recommendation_writer(db.clone(), stored, bus.clone());
     tokio::spawn(async move {
-        // The relay delivers at least once, and not in seq order on PostgreSQL (an event
-        // whose transaction commits late is published after events with higher seqs): a
-        // repeat is an event already seen, not one below the highest seq seen.
+        // The relay delivers at least once, and not in seq order on PostgreSQL (an older
+        // transaction's event can hold a higher seq than a younger one's, and is published
+        // first): a repeat is an event already seen, not one below the highest seq seen.
         let mut seen = Seen::new();
         loop {
             let event = match events.recv().await {
