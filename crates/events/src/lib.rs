@@ -14,7 +14,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -74,6 +74,10 @@ impl From<OutboxEvent> for Event {
 
 /// Events a round hands out at most; a full round is followed at once by another.
 pub const RELAY_BATCH: i64 = 500;
+
+/// How long events wait behind the server-wide fence before the relay tries the fence that
+/// leaves other databases out (and again at this interval while they still wait).
+const FENCE_PATIENCE: Duration = Duration::from_secs(1);
 
 /// What a subscriber has received: tells a repeat (at-least-once delivery) from a new event
 /// without assuming seqs arrive in increasing order, and knows where to re-read the outbox
@@ -195,6 +199,10 @@ impl EventBus {
         let bus = self.clone();
         tokio::spawn(async move {
             let mut found_nothing = false;
+            // Since when committed events have waited behind the server-wide fence while
+            // rounds published nothing (PostgreSQL): a transaction of another database, or a
+            // long one of this database, is open.
+            let mut held_since: Option<Instant> = None;
             loop {
                 let run = if found_nothing && db.backend() == Backend::Postgres {
                     // After an empty round the next is often empty too (a tick, or a nudge for
@@ -207,14 +215,28 @@ impl EventBus {
                 } else {
                     Ok(true)
                 };
+                // The server-wide fence is free; the one that leaves other databases out
+                // reads the server's activity, so it is tried once a second while held.
+                let fence = match held_since {
+                    Some(since) if since.elapsed() >= FENCE_PATIENCE => outbox::Fence::Database,
+                    _ => outbox::Fence::Server,
+                };
+                // The probe saw committed events waiting: a round that publishes none is held.
+                let probed_pending = found_nothing && matches!(run, Ok(true));
                 let round = match run {
-                    Ok(true) => bus.publish_pending(&db, RELAY_BATCH).await,
+                    Ok(true) => bus.publish(&db, RELAY_BATCH, fence).await,
                     Ok(false) => Ok(0),
                     Err(e) => Err(e),
                 };
                 match round {
                     Ok(n) => {
-                        tracing::trace!(published = n, "relay round");
+                        tracing::trace!(published = n, ?fence, "relay round");
+                        held_since = match (probed_pending && n == 0, fence) {
+                            (false, _) => None,
+                            (true, outbox::Fence::Server) => Some(held_since.unwrap_or_else(Instant::now)),
+                            // Still held past other databases: try again after the patience.
+                            (true, outbox::Fence::Database) => Some(Instant::now()),
+                        };
                         if n as i64 >= RELAY_BATCH {
                             found_nothing = false;
                             continue;
@@ -245,7 +267,15 @@ impl EventBus {
     /// BEGIN, the claim, COMMIT. On SQLite there is one process and one writer: events are read
     /// and decoded on a read connection, and the writer is taken only for the short update that
     /// moves the position, not while they are handed out.
+    ///
+    /// On PostgreSQL it passes every transaction that has ended, of any database, but none of
+    /// this database still open, nor any that began after one (see [`outbox::Fence::Database`]).
     pub async fn publish_pending(&self, db: &Db, limit: i64) -> Result<usize, bodega_store::StoreError> {
+        self.publish(db, limit, outbox::Fence::Database).await
+    }
+
+    /// [`EventBus::publish_pending`], stopping at `fence` on PostgreSQL.
+    async fn publish(&self, db: &Db, limit: i64, fence: outbox::Fence) -> Result<usize, bodega_store::StoreError> {
         let _round = self.publishing.lock().await;
         if db.backend() == Backend::Sqlite {
             let batch = {
@@ -263,7 +293,7 @@ impl EventBus {
             return Ok(n);
         }
         let mut tx = db.begin().await?;
-        let batch = outbox::claim_unpublished(&mut tx.conn(), limit).await?;
+        let batch = outbox::claim_unpublished(&mut tx.conn(), limit, fence).await?;
         let n = batch.len();
         self.hand_out(batch);
         tx.commit().await?;

@@ -116,30 +116,61 @@ pub async fn record_all_with_events(
     if entries.is_empty() {
         return outbox::emit_all(c, events).await;
     }
-    let batched = entries.len() > 1;
-    let insert_entries = insert_sql(entries.len());
-    let statement = match c.backend() {
-        Backend::Postgres if !events.is_empty() => format!(
-            "WITH audit AS ({insert_entries}) {}",
-            outbox::insert_sql(events.len(), entries.len() * INSERT_PARAMS + 1)
-        ),
-        _ => insert_entries,
-    };
-    let mut insert = sql::query(statement);
-    if batched {
-        // Its text changes with the batch's size: not kept prepared, where it would push out
-        // the statements every request runs.
+    if c.backend() == Backend::Postgres {
+        // Entries and events bound as a column each: one text for any number of them,
+        // prepared once per connection.
+        let insert = if events.is_empty() {
+            sql::query(INSERT_COLUMNS).bind_all(entry_columns(&entries))
+        } else {
+            sql::query(format!(
+                "WITH audit AS ({INSERT_COLUMNS}) {}",
+                outbox::insert_columns_sql(ENTRY_COLUMNS + 1)
+            ))
+            .bind_all(entry_columns(&entries))
+            .bind_all(outbox::columns(events))
+        };
+        return insert.execute(c).await.map(drop);
+    }
+    let mut insert = sql::query(insert_sql(entries.len()));
+    if entries.len() > 1 {
+        // Its text changes with the number of entries: not kept prepared, where it would push
+        // out the statements every request runs.
         insert = insert.once();
     }
     for entry in entries {
         insert = entry.bind(insert);
     }
-    if c.backend() == Backend::Sqlite || events.is_empty() {
-        insert.execute(c).await?;
-        return outbox::emit_all(c, events).await;
-    }
-    outbox::bind_all(insert, events).execute(c).await?;
-    Ok(())
+    insert.execute(c).await?;
+    outbox::emit_all(c, events).await
+}
+
+/// PostgreSQL: the insert of any number of entries, bound as [`entry_columns`] (`$1` to `$11`).
+const INSERT_COLUMNS: &str =
+    "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id,
+         request_id, ip, before, after)
+     SELECT at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after
+     FROM unnest($1::TIMESTAMPTZ[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
+                 $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[]) WITH ORDINALITY
+          AS e (at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after, n)
+     ORDER BY n";
+/// The parameters of [`INSERT_COLUMNS`].
+const ENTRY_COLUMNS: usize = 11;
+
+/// The entries of [`INSERT_COLUMNS`], a column each.
+fn entry_columns(entries: &[NewEntry]) -> Vec<sql::Value> {
+    vec![
+        sql::column(entries.iter().map(|e| e.at)),
+        sql::column(entries.iter().map(|e| e.actor_kind)),
+        sql::column(entries.iter().map(|e| e.actor_id)),
+        sql::column(entries.iter().map(|e| e.actor_label.as_str())),
+        sql::column(entries.iter().map(|e| e.action.as_str())),
+        sql::column(entries.iter().map(|e| e.resource.as_str())),
+        sql::column(entries.iter().map(|e| e.resource_id.as_str())),
+        sql::column(entries.iter().map(|e| e.request_id.as_deref())),
+        sql::column(entries.iter().map(|e| e.ip.as_deref())),
+        sql::column(entries.iter().map(|e| e.before.as_deref())),
+        sql::column(entries.iter().map(|e| e.after.as_deref())),
+    ]
 }
 
 /// An audit entry ready to be written.

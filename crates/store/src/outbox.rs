@@ -125,49 +125,91 @@ pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()
     if events.is_empty() {
         return Ok(());
     }
-    let insert = sql::query(insert_sql(events.len(), 1));
-    bind_all(insert, events).execute(c).await?;
+    let insert = match c.backend() {
+        Backend::Postgres => sql::query(insert_columns_sql(1)).bind_all(columns(events)),
+        Backend::Sqlite => {
+            let insert = sql::query(format!(
+                "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES {}",
+                sql::value_rows(events.len(), 6, 1)
+            ));
+            events.into_iter().fold(insert, |q, e| {
+                q.bind(e.event_id)
+                    .bind(e.topic)
+                    .bind(e.event_type)
+                    .bind(e.key)
+                    .bind(e.envelope)
+                    .bind(e.at)
+            })
+        }
+    };
+    insert.execute(c).await?;
     Ok(())
 }
 
-/// The insert of `count` events whose parameters are numbered from `first` on (see
-/// [`bind_all`]); for statements that write events together with other rows.
-pub(crate) fn insert_sql(count: usize, first: usize) -> String {
+/// PostgreSQL: the insert of any number of events bound as [`columns`], numbered from `first`
+/// on: one text whatever their number, prepared once per connection. Written in the order
+/// given, so their ids follow it.
+pub(crate) fn insert_columns_sql(first: usize) -> String {
+    let [id, topic, kind, key, payload, at] = std::array::from_fn(|i| first + i);
     format!(
-        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES {}",
-        sql::value_rows(count, 6, first)
+        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at)
+         SELECT event_id, topic, event_type, event_key, payload, created_at
+         FROM unnest(${id}::TEXT[], ${topic}::TEXT[], ${kind}::TEXT[], ${key}::TEXT[], ${payload}::TEXT[],
+                     ${at}::TIMESTAMPTZ[]) WITH ORDINALITY
+              AS e (event_id, topic, event_type, event_key, payload, created_at, n)
+         ORDER BY n"
     )
 }
 
-/// Binds the parameters of [`insert_sql`], in order.
-pub(crate) fn bind_all(mut q: sql::Query<'_>, events: Vec<NewEvent>) -> sql::Query<'_> {
-    for e in events {
-        q = q
-            .bind(e.event_id)
-            .bind(e.topic)
-            .bind(e.event_type)
-            .bind(e.key)
-            .bind(e.envelope)
-            .bind(e.at);
-    }
-    q
+/// The events of [`insert_columns_sql`], a column each.
+pub(crate) fn columns(events: Vec<NewEvent>) -> Vec<sql::Value> {
+    vec![
+        sql::column(events.iter().map(|e| e.event_id.as_str())),
+        sql::column(events.iter().map(|e| e.topic)),
+        sql::column(events.iter().map(|e| e.event_type.as_str())),
+        sql::column(events.iter().map(|e| e.key.as_str())),
+        sql::column(events.iter().map(|e| e.envelope.as_str())),
+        sql::column(events.iter().map(|e| e.at)),
+    ]
 }
 
 /// The columns of an [`OutboxEvent`].
 const EVENT_COLUMNS: &str = "id, event_id, topic, event_type, event_key, payload, created_at, tx";
 
-/// PostgreSQL: the events past the relay's position whose transactions are older than every
-/// transaction still running (the snapshot's xmin), oldest position first. `relay` is a row
-/// source with the position (`last_tx`, `last_id`). Looked up key by key in the position's
-/// index, whatever the table's size.
-fn postgres_pending(relay: &str) -> String {
+/// Where the relay stops on PostgreSQL: events of transactions at or above the fence wait. Every
+/// transaction below it has ended, so its events, if it committed, are visible, and no event
+/// can later appear below it (migration 0012).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fence {
+    /// The oldest transaction still running on the whole server (the snapshot's xmin): free
+    /// to compute, but a long transaction in another database holds this shop's events back.
+    Server,
+    /// The oldest transaction still running that may be of this database (`outbox_fence()`):
+    /// leaves out those the server's activity shows in other databases, at the cost of
+    /// reading that activity (a fraction of a millisecond).
+    Database,
+}
+
+impl Fence {
+    fn sql(self) -> &'static str {
+        match self {
+            Fence::Server => "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            Fence::Database => "outbox_fence()",
+        }
+    }
+}
+
+/// PostgreSQL: the events past the relay's position whose transactions are below `fence`,
+/// oldest position first. `relay` is a row source with the position (`last_tx`, `last_id`).
+/// Looked up key by key in the position's index, whatever the table's size.
+fn postgres_pending(relay: &str, fence: Fence) -> String {
     format!(
         "SELECT o.{cols} FROM {relay} CROSS JOIN LATERAL (
              SELECT {EVENT_COLUMNS} FROM outbox
-             WHERE tx > 0 AND (tx, id) > (relay.last_tx, relay.last_id)
-               AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+             WHERE tx > 0 AND (tx, id) > (relay.last_tx, relay.last_id) AND tx < {fence}
              ORDER BY tx, id LIMIT $1) o",
-        cols = EVENT_COLUMNS.replace(", ", ", o.")
+        cols = EVENT_COLUMNS.replace(", ", ", o."),
+        fence = fence.sql()
     )
 }
 
@@ -175,12 +217,12 @@ fn postgres_pending(relay: &str) -> String {
 /// transaction, which must hand them out *before* it commits: a rollback (or a crash) leaves
 /// the position where it was, so delivery stays at least once. Returned in position order.
 ///
-/// On PostgreSQL this is one statement. The position's row is locked with `SKIP LOCKED`: while
-/// another replica's relay holds it, this one claims nothing (rather than publishing the same
-/// events twice). No event row is written: publishing costs one row update per round, not one
-/// per event. On SQLite (one writer, ids in commit order) the events after the position are
-/// read and the position moves past them.
-pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
+/// On PostgreSQL this is one statement, which stops at `fence`. The position's row is locked
+/// with `SKIP LOCKED`: while another replica's relay holds it, this one claims nothing (rather
+/// than publishing the same events twice). No event row is written: publishing costs one row
+/// update per round, not one per event. On SQLite (one writer, ids in commit order) the events
+/// after the position are read and the position moves past them.
+pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64, fence: Fence) -> StoreResult<Vec<OutboxEvent>> {
     if c.backend() == Backend::Sqlite {
         let batch = unpublished(c, limit).await?;
         if let Some(last) = batch.last() {
@@ -197,14 +239,14 @@ pub async fn claim_unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<
              FROM (SELECT tx, id FROM batch ORDER BY tx DESC, id DESC LIMIT 1) b
              WHERE name = 'relay')
          SELECT * FROM batch ORDER BY tx, id",
-        pending = postgres_pending("relay")
+        pending = postgres_pending("relay", fence)
     );
     sql::query_as(claim).bind(limit).fetch_all(c).await
 }
 
 /// The next events the relay would publish, in position order, without claiming them. On
 /// PostgreSQL an event whose transaction is still open is not there yet, nor are events of
-/// transactions that began after it (until it ends).
+/// transactions of this database that began after it (until it ends): [`Fence::Database`].
 pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<OutboxEvent>> {
     let sql = match c.backend() {
         Backend::Sqlite => format!(
@@ -212,16 +254,17 @@ pub async fn unpublished(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<Outbox
              WHERE id > COALESCE((SELECT last_id FROM outbox_cursor WHERE name = 'relay'), 0)
              ORDER BY id LIMIT $1"
         ),
-        Backend::Postgres => {
-            postgres_pending("(SELECT last_tx, last_id FROM outbox_cursor WHERE name = 'relay') relay")
-        }
+        Backend::Postgres => postgres_pending(
+            "(SELECT last_tx, last_id FROM outbox_cursor WHERE name = 'relay') relay",
+            Fence::Database,
+        ),
     };
     sql::query_as(sql).bind(limit).fetch_all(c).await
 }
 
-/// Whether any event waits to be published: a cheap look (one indexed probe) before a
-/// relay round. A "no" is only as fresh as the statement: events committed afterwards are
-/// found by the next round.
+/// Whether any committed event waits past the relay's position: a cheap look (one indexed
+/// probe) before a relay round. A "yes" may be an event a fence still holds back; a "no" is
+/// only as fresh as the statement: events committed afterwards are found by the next round.
 pub async fn any_unpublished(c: &mut Conn<'_>) -> StoreResult<bool> {
     let sql = match c.backend() {
         Backend::Sqlite => {
@@ -230,8 +273,7 @@ pub async fn any_unpublished(c: &mut Conn<'_>) -> StoreResult<bool> {
         }
         Backend::Postgres => {
             "SELECT EXISTS (SELECT 1 FROM outbox_cursor relay, outbox o
-             WHERE relay.name = 'relay' AND o.tx > 0 AND (o.tx, o.id) > (relay.last_tx, relay.last_id)
-               AND o.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint)"
+             WHERE relay.name = 'relay' AND o.tx > 0 AND (o.tx, o.id) > (relay.last_tx, relay.last_id))"
         }
     };
     sql::query_scalar(sql).fetch_one(c).await

@@ -73,8 +73,8 @@ pub async fn hold_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResul
     let at = now();
     let changes = level_changes(rs);
     let insert = stock::Alongside {
-        sql: insert_of_levels_that_exist(rs.len(), stock::Alongside::first_param(changes.len())),
-        args: values(rs),
+        sql: insert_of_levels_that_exist(stock::Alongside::FIRST_PARAM),
+        args: columns(rs),
     };
     let levels = stock::change_levels_with(c, &changes, at, Some(insert)).await?;
     stock::check_alerts(c, &levels, &changes, at, &mut Vec::new()).await
@@ -98,18 +98,33 @@ fn insert_sql(count: usize, first: usize) -> String {
     )
 }
 
-/// [`insert_sql`] for [`hold_all`], which runs it beside the level update whether the levels fit
-/// or not: only the reservations whose stock level exists are written. A reservation references
+/// The insert of [`hold_all`], which runs it beside the level update whether the levels fit or
+/// not: only the reservations whose stock level exists are written. A reservation references
 /// its level (migration 0009), and one of a product never stocked in the warehouse would fail
 /// that foreign key before the update's shortage is reported; it is refused anyway (no level,
-/// nothing to hold), and the shortage undoes the others.
-fn insert_of_levels_that_exist(count: usize, first: usize) -> String {
+/// nothing to hold), and the shortage undoes the others. The reservations are six columns
+/// ([`columns`]) numbered from `first` on: one text for any number, prepared once.
+fn insert_of_levels_that_exist(first: usize) -> String {
+    let [a, b, q, o, r, e] = std::array::from_fn(|i| first + i);
     format!(
         "INSERT INTO reservations ({COLUMNS})
-         SELECT * FROM (VALUES {}) r ({COLUMNS})
-         WHERE EXISTS (SELECT 1 FROM stock_levels l WHERE l.product_id = r.product_id AND l.warehouse_id = r.warehouse_id)",
-        value_rows(count, first)
+         SELECT r.product_id, r.warehouse_id, r.quantity, 'active', r.order_id, r.reference, r.expires_at, $1, $1
+         FROM unnest(${a}::BIGINT[], ${b}::BIGINT[], ${q}::BIGINT[], ${o}::BIGINT[], ${r}::TEXT[], ${e}::TIMESTAMPTZ[])
+              AS r (product_id, warehouse_id, quantity, order_id, reference, expires_at)
+         WHERE EXISTS (SELECT 1 FROM stock_levels l WHERE l.product_id = r.product_id AND l.warehouse_id = r.warehouse_id)"
     )
+}
+
+/// The reservations of [`insert_of_levels_that_exist`], a column each.
+fn columns(rs: &[NewReservation<'_>]) -> Vec<sql::Value> {
+    vec![
+        sql::column(rs.iter().map(|r| r.product_id)),
+        sql::column(rs.iter().map(|r| r.warehouse_id)),
+        sql::column(rs.iter().map(|r| r.quantity)),
+        sql::column(rs.iter().map(|r| r.order_id)),
+        sql::column(rs.iter().map(|r| r.reference)),
+        sql::column(rs.iter().map(|r| r.expires_at)),
+    ]
 }
 
 const COLUMNS: &str =

@@ -44,12 +44,30 @@ pub enum Value {
     /// once, whatever the list's length). SQLite has no arrays: there it binds as JSON text,
     /// read with `col IN (SELECT value FROM json_each($1))`.
     Ints(Vec<i64>),
+    /// A column of values of one kind (NULLs allowed), bound as one PostgreSQL array: a
+    /// statement that reads rows from `unnest($2::BIGINT[], $3::TEXT[], …)` has one text
+    /// whatever the number of rows, so it is prepared (parsed and planned) once per
+    /// connection instead of for every batch. Made by [`column`]. SQLite receives it as a
+    /// JSON array.
+    Column(Kind, Vec<Value>),
+}
+
+/// The values of one column of several rows, as one parameter (see [`Value::Column`]).
+pub fn column<T: ToValue>(values: impl IntoIterator<Item = T>) -> Value {
+    Value::Column(T::KIND, values.into_iter().map(ToValue::into_value).collect())
 }
 
 /// Anything that can be bound as a parameter.
 pub trait ToValue {
     const KIND: Kind;
     fn to_value(&self) -> Value;
+    /// The value, taken rather than copied where it is one already.
+    fn into_value(self) -> Value
+    where
+        Self: Sized,
+    {
+        self.to_value()
+    }
 }
 
 macro_rules! to_value {
@@ -67,17 +85,32 @@ to_value!(i64, Int, |v| Value::Int(*v));
 to_value!(i32, Int4, |v| Value::Int4(*v));
 to_value!(bool, Bool, |v| Value::Bool(*v));
 to_value!(str, Text, |v| Value::Text(v.to_string()));
-to_value!(String, Text, |v| Value::Text(v.clone()));
 to_value!(DateTime<Utc>, Time, |v| Value::Time(*v));
 to_value!(NaiveDate, Date, |v| Value::Date(*v));
 to_value!([i64], Ints, |v| Value::Ints(v.to_vec()));
 to_value!(Vec<i64>, Ints, |v| Value::Ints(v.clone()));
+
+impl ToValue for String {
+    const KIND: Kind = Kind::Text;
+    fn to_value(&self) -> Value {
+        Value::Text(self.clone())
+    }
+    fn into_value(self) -> Value {
+        Value::Text(self)
+    }
+}
 
 impl<T: ToValue> ToValue for Option<T> {
     const KIND: Kind = T::KIND;
     fn to_value(&self) -> Value {
         match self {
             Some(v) => v.to_value(),
+            None => Value::Null(T::KIND),
+        }
+    }
+    fn into_value(self) -> Value {
+        match self {
+            Some(v) => v.into_value(),
             None => Value::Null(T::KIND),
         }
     }
@@ -94,6 +127,9 @@ impl ToValue for Value {
     const KIND: Kind = Kind::Text;
     fn to_value(&self) -> Value {
         self.clone()
+    }
+    fn into_value(self) -> Value {
+        self
     }
 }
 
@@ -128,8 +164,44 @@ impl rusqlite::ToSql for Value {
             Value::Time(v) => ToSqlOutput::Owned(sqlite_time(v).into()),
             Value::Date(v) => ToSqlOutput::Owned(v.format("%Y-%m-%d").to_string().into()),
             Value::Ints(v) => ToSqlOutput::Owned(json_ints(v).into()),
+            Value::Column(_, v) => ToSqlOutput::Owned(json_column(v).into()),
         })
     }
+}
+
+/// A [`Value::Column`] as SQLite receives it: a JSON array.
+fn json_column(values: &[Value]) -> String {
+    let items: Vec<serde_json::Value> = values
+        .iter()
+        .map(|v| match v {
+            Value::Null(_) | Value::Column(..) => serde_json::Value::Null,
+            Value::Int(i) => (*i).into(),
+            Value::Int4(i) => (*i).into(),
+            Value::Bool(b) => (*b).into(),
+            Value::Text(t) => t.as_str().into(),
+            Value::Time(t) => sqlite_time(t).into(),
+            Value::Date(d) => d.format("%Y-%m-%d").to_string().into(),
+            Value::Ints(v) => v.clone().into(),
+        })
+        .collect();
+    serde_json::Value::Array(items).to_string()
+}
+
+/// The values of a [`Value::Column`] as the Rust type of its kind; an error names a value of
+/// another kind.
+fn typed<'v, T>(
+    values: &'v [Value],
+    pick: impl Fn(&'v Value) -> Option<T>,
+) -> Result<Vec<Option<T>>, sqlx::error::BoxDynError> {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::Null(_) => Ok(None),
+            other => pick(other)
+                .map(Some)
+                .ok_or_else(|| format!("a column of values holds {other:?}").into()),
+        })
+        .collect()
 }
 
 fn add_pg(args: &mut PgArguments, v: &Value) -> Result<(), sqlx::error::BoxDynError> {
@@ -148,6 +220,18 @@ fn add_pg(args: &mut PgArguments, v: &Value) -> Result<(), sqlx::error::BoxDynEr
         Value::Time(v) => args.add(*v),
         Value::Date(v) => args.add(*v),
         Value::Ints(v) => args.add(v.as_slice()),
+        Value::Column(kind, v) => match kind {
+            Kind::Int => args.add(typed(v, |v| if let Value::Int(i) = v { Some(*i) } else { None })?),
+            Kind::Int4 => args.add(typed(v, |v| if let Value::Int4(i) = v { Some(*i) } else { None })?),
+            Kind::Bool => args.add(typed(v, |v| if let Value::Bool(b) = v { Some(*b) } else { None })?),
+            Kind::Text => args.add(typed(
+                v,
+                |v| if let Value::Text(t) = v { Some(t.as_str()) } else { None },
+            )?),
+            Kind::Time => args.add(typed(v, |v| if let Value::Time(t) = v { Some(*t) } else { None })?),
+            Kind::Date => args.add(typed(v, |v| if let Value::Date(d) = v { Some(*d) } else { None })?),
+            Kind::Ints => Err("a column of arrays cannot be bound".into()),
+        },
     }
 }
 
@@ -326,13 +410,13 @@ pub fn query_scalar<'q, O: Column>(sql: impl Into<Cow<'q, str>>) -> QueryScalar<
 
 impl<'q> Query<'q> {
     pub fn bind(mut self, value: impl ToValue) -> Self {
-        self.args.push(value.to_value());
+        self.args.push(value.into_value());
         self
     }
 
     /// Binds every value of an iterator, in order (multi-row inserts).
     pub fn bind_all<V: ToValue>(mut self, values: impl IntoIterator<Item = V>) -> Self {
-        self.args.extend(values.into_iter().map(|v| v.to_value()));
+        self.args.extend(values.into_iter().map(ToValue::into_value));
         self
     }
 

@@ -389,7 +389,7 @@ pub(crate) async fn change_levels(
 
 /// A data-modifying statement that [`change_levels_with`] runs inside its own statement, on
 /// PostgreSQL only: one round trip fewer. Its parameters are numbered from
-/// [`Alongside::first_param`] on (`$1` is the time of the change). It runs whether the changes
+/// [`Alongside::FIRST_PARAM`] on (`$1` is the time of the change). It runs whether the changes
 /// fit or not: a shortage fails the caller's transaction, which undoes it too.
 pub(crate) struct Alongside {
     pub sql: String,
@@ -397,52 +397,64 @@ pub(crate) struct Alongside {
 }
 
 impl Alongside {
-    /// The number of its first parameter, after those of `changes` level changes.
-    pub(crate) fn first_param(changes: usize) -> usize {
-        2 + 4 * changes
-    }
+    /// The number of its first parameter, after the time and the four columns of the changes.
+    pub(crate) const FIRST_PARAM: usize = 6;
 }
 
 /// [`change_levels`], with another write in the same statement.
+///
+/// On PostgreSQL the changes are bound as four columns (arrays): one statement text for any
+/// number of levels, prepared once per connection. SQLite has no arrays: its statement lists
+/// the changes (`VALUES`), and one with many is not kept prepared.
 pub(crate) async fn change_levels_with(
     c: &mut Conn<'_>,
     changes: &[LevelChange],
     at: DateTime<Utc>,
     alongside: Option<Alongside>,
 ) -> StoreResult<Vec<LevelAfter>> {
+    let postgres = c.backend() == Backend::Postgres;
     let (alongside_cte, alongside_args) = match alongside {
-        Some(_) if c.backend() == Backend::Sqlite => {
+        Some(_) if !postgres => {
             return Err(StoreError::Database("SQLite has no writable CTEs".into()));
         }
         Some(a) => (format!(",\n         alongside AS ({})", a.sql), a.args),
         None => (String::new(), Vec::new()),
     };
-    let (lock, after_lock) = if c.backend() == Backend::Postgres && changes.len() > 1 {
+    let (lock, after_lock) = if postgres && changes.len() > 1 {
         (LOCK_IN_KEY_ORDER, AFTER_THE_LOCK)
     } else {
         ("", "")
     };
-    let mut changed: Vec<LevelAfter> = sql::query_as(format!(
-        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS (VALUES {}){lock}{alongside_cte}
+    let source = if postgres {
+        "SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[])".to_string()
+    } else {
+        format!("VALUES {}", sql::value_rows(changes.len(), 4, 2))
+    };
+    let query = sql::query_as(format!(
+        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS ({source}){lock}{alongside_cte}
          UPDATE stock_levels SET on_hand = on_hand + change.on_hand_delta,
              reserved = reserved + change.reserved_delta, updated_at = $1
          FROM change
          WHERE stock_levels.product_id = change.product_id AND stock_levels.warehouse_id = change.warehouse_id
            AND reserved + change.reserved_delta >= 0
            AND on_hand + change.on_hand_delta - (reserved + change.reserved_delta) >= 0{after_lock}
-         {LEVEL_AFTER}",
-        sql::value_rows(changes.len(), 4, 2),
+         {LEVEL_AFTER}"
     ))
-    .once_if(changes.len() > PREPARED_LEVELS)
-    .bind(at)
-    .bind_all(
-        changes
-            .iter()
-            .flat_map(|ch| [ch.product_id, ch.warehouse_id, ch.on_hand, ch.reserved]),
-    )
-    .bind_all(alongside_args)
-    .fetch_all(c)
-    .await?;
+    .bind(at);
+    let query = if postgres {
+        query
+            .bind(sql::column(changes.iter().map(|ch| ch.product_id)))
+            .bind(sql::column(changes.iter().map(|ch| ch.warehouse_id)))
+            .bind(sql::column(changes.iter().map(|ch| ch.on_hand)))
+            .bind(sql::column(changes.iter().map(|ch| ch.reserved)))
+    } else {
+        query.once_if(changes.len() > PREPARED_LEVELS).bind_all(
+            changes
+                .iter()
+                .flat_map(|ch| [ch.product_id, ch.warehouse_id, ch.on_hand, ch.reserved]),
+        )
+    };
+    let mut changed: Vec<LevelAfter> = query.bind_all(alongside_args).fetch_all(c).await?;
     if changed.len() < changes.len() {
         return Err(StoreError::Insufficient(shortages(c, changes, &changed).await?));
     }
@@ -451,7 +463,7 @@ pub(crate) async fn change_levels_with(
     Ok(changed)
 }
 
-/// Statements changing more levels than this are not kept prepared: their texts (one per
+/// SQLite statements changing more levels than this are not kept prepared: their texts (one per
 /// count of levels) rarely repeat — the orders of a batch of steps, a large sale — and would
 /// push the statements every request runs out of the connection's cache.
 const PREPARED_LEVELS: usize = 8;
