@@ -173,3 +173,40 @@ async fn the_relay_position_moves_forward_only() {
         drop_store(store, db).await;
     }
 }
+
+/// PostgreSQL: a transaction left open in another database of the server holds back the
+/// server-wide fence (the snapshot's xmin), not the one that leaves other databases out, which
+/// `publish_pending` uses (and the relay's loop turns to when events wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_in_another_database_holds_nothing_back() {
+    for (store, db) in stores().await {
+        let Store::Postgres { base, .. } = &store else {
+            drop_store(store, db).await;
+            continue;
+        };
+        let elsewhere = Db::connect(base).await.unwrap();
+        let mut open = elsewhere.begin().await.unwrap();
+        let _: String = sql::query_scalar("SELECT pg_current_xact_id()::text")
+            .fetch_one(&mut open.conn())
+            .await
+            .unwrap();
+        let id = commit_one(&db, 1).await;
+        let claim = |fence| {
+            let db = db.clone();
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                let claimed = outbox::claim_unpublished(&mut tx.conn(), 100, fence).await.unwrap();
+                tx.commit().await.unwrap();
+                claimed.iter().map(|e| e.id).collect::<Vec<_>>()
+            }
+        };
+        assert!(
+            claim(outbox::Fence::Server).await.is_empty(),
+            "held back by the other database"
+        );
+        assert_eq!(claim(outbox::Fence::Database).await, [id]);
+        open.commit().await.unwrap();
+        elsewhere.close().await;
+        drop_store(store, db).await;
+    }
+}
