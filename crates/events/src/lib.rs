@@ -150,6 +150,50 @@ pub async fn read(db: &Db, ids: &[i64]) -> Result<Vec<Event>, bodega_store::Stor
     Ok(rows.into_iter().map(Event::from).collect())
 }
 
+/// Which fence the relay's loop stops at on PostgreSQL. The server-wide one is free; the one
+/// that leaves other databases out reads the server's activity, so it is tried only once
+/// committed events have waited behind the other for `patience` (and again each `patience`
+/// while they still wait), and kept while it drains full batches.
+struct FenceChoice {
+    patience: Duration,
+    /// Since when committed events have waited while rounds published nothing: a transaction
+    /// of another database, or a long one of this database, is open.
+    held_since: Option<Instant>,
+    /// The last round past other databases published a full batch: more may wait behind the
+    /// server-wide fence.
+    draining: bool,
+}
+
+impl FenceChoice {
+    fn new(patience: Duration) -> Self {
+        Self {
+            patience,
+            held_since: None,
+            draining: false,
+        }
+    }
+
+    fn next(&self) -> outbox::Fence {
+        if self.draining || self.held_since.is_some_and(|since| since.elapsed() >= self.patience) {
+            outbox::Fence::Database
+        } else {
+            outbox::Fence::Server
+        }
+    }
+
+    /// After a round at `fence`: `held` when committed events waited and it published none,
+    /// `full` when it published a full batch.
+    fn after(&mut self, fence: outbox::Fence, held: bool, full: bool) {
+        self.draining = fence == outbox::Fence::Database && full;
+        self.held_since = match (held, fence) {
+            (false, _) => None,
+            (true, outbox::Fence::Server) => Some(self.held_since.unwrap_or_else(Instant::now)),
+            // Still held past other databases: try again after the patience.
+            (true, outbox::Fence::Database) => Some(Instant::now()),
+        };
+    }
+}
+
 const CHANNEL_CAPACITY: usize = 16_384;
 
 /// The in-process bus: subscribers get every event the relay publishes, in the order it
@@ -199,10 +243,7 @@ impl EventBus {
         let bus = self.clone();
         tokio::spawn(async move {
             let mut found_nothing = false;
-            // Since when committed events have waited behind the server-wide fence while
-            // rounds published nothing (PostgreSQL): a transaction of another database, or a
-            // long one of this database, is open.
-            let mut held_since: Option<Instant> = None;
+            let mut fences = FenceChoice::new(FENCE_PATIENCE);
             loop {
                 let run = if found_nothing && db.backend() == Backend::Postgres {
                     // After an empty round the next is often empty too (a tick, or a nudge for
@@ -215,12 +256,7 @@ impl EventBus {
                 } else {
                     Ok(true)
                 };
-                // The server-wide fence is free; the one that leaves other databases out
-                // reads the server's activity, so it is tried once a second while held.
-                let fence = match held_since {
-                    Some(since) if since.elapsed() >= FENCE_PATIENCE => outbox::Fence::Database,
-                    _ => outbox::Fence::Server,
-                };
+                let fence = fences.next();
                 // The probe saw committed events waiting: a round that publishes none is held.
                 let probed_pending = found_nothing && matches!(run, Ok(true));
                 let round = match run {
@@ -231,12 +267,7 @@ impl EventBus {
                 match round {
                     Ok(n) => {
                         tracing::trace!(published = n, ?fence, "relay round");
-                        held_since = match (probed_pending && n == 0, fence) {
-                            (false, _) => None,
-                            (true, outbox::Fence::Server) => Some(held_since.unwrap_or_else(Instant::now)),
-                            // Still held past other databases: try again after the patience.
-                            (true, outbox::Fence::Database) => Some(Instant::now()),
-                        };
+                        fences.after(fence, probed_pending && n == 0, n as i64 >= RELAY_BATCH);
                         if n as i64 >= RELAY_BATCH {
                             found_nothing = false;
                             continue;
@@ -311,5 +342,32 @@ impl EventBus {
             // No subscriber is not an error: the event stays in the outbox for replays.
             let _ = self.sender.send(Arc::new(Event::from(row)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use outbox::Fence::{Database, Server};
+
+    #[test]
+    fn the_fence_past_other_databases_is_tried_when_held_and_kept_while_draining() {
+        let mut now = FenceChoice::new(Duration::ZERO);
+        assert_eq!(now.next(), Server);
+        now.after(Server, false, false);
+        assert_eq!(now.next(), Server, "not held: the free fence");
+        now.after(Server, true, false);
+        assert_eq!(now.next(), Database, "held past the patience");
+        now.after(Database, false, true);
+        assert_eq!(now.next(), Database, "a full batch: more may wait");
+        now.after(Database, false, false);
+        assert_eq!(now.next(), Server, "drained");
+        now.after(Server, true, false);
+        now.after(Database, true, false);
+        assert_eq!(now.next(), Database, "still held: tried again after the patience");
+
+        let mut later = FenceChoice::new(Duration::from_secs(3600));
+        later.after(Server, true, false);
+        assert_eq!(later.next(), Server, "held, but not for the patience yet");
     }
 }
