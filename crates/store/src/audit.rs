@@ -119,15 +119,24 @@ pub async fn record_all_with_events(
     if c.backend() == Backend::Postgres {
         // Entries and events bound as a column each: one text for any number of them,
         // prepared once per connection.
+        let columns = entry_columns(&entries);
+        let entries = format!(
+            "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id,
+                 request_id, ip, before, after)
+             SELECT at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before,
+                    after
+             FROM {} WITH ORDINALITY AS e (at, actor_kind, actor_id, actor_label, action, resource, resource_id,
+                  request_id, ip, before, after, n)
+             ORDER BY n",
+            sql::unnest(1, &columns)
+        );
         let insert = if events.is_empty() {
-            sql::query(INSERT_COLUMNS).bind_all(entry_columns(&entries))
+            sql::query(entries).bind_all(columns)
         } else {
-            sql::query(format!(
-                "WITH audit AS ({INSERT_COLUMNS}) {}",
-                outbox::insert_columns_sql(ENTRY_COLUMNS + 1)
-            ))
-            .bind_all(entry_columns(&entries))
-            .bind_all(outbox::columns(events))
+            let (events, event_columns) = outbox::insert_columns(events, columns.len() + 1);
+            sql::query(format!("WITH audit AS ({entries}) {events}"))
+                .bind_all(columns)
+                .bind_all(event_columns)
         };
         return insert.execute(c).await.map(drop);
     }
@@ -144,19 +153,7 @@ pub async fn record_all_with_events(
     outbox::emit_all(c, events).await
 }
 
-/// PostgreSQL: the insert of any number of entries, bound as [`entry_columns`] (`$1` to `$11`).
-const INSERT_COLUMNS: &str =
-    "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id,
-         request_id, ip, before, after)
-     SELECT at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after
-     FROM unnest($1::TIMESTAMPTZ[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[],
-                 $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[]) WITH ORDINALITY
-          AS e (at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after, n)
-     ORDER BY n";
-/// The parameters of [`INSERT_COLUMNS`].
-const ENTRY_COLUMNS: usize = 11;
-
-/// The entries of [`INSERT_COLUMNS`], a column each.
+/// The entries of a PostgreSQL insert, a column each.
 fn entry_columns(entries: &[NewEntry]) -> Vec<sql::Value> {
     vec![
         sql::column(entries.iter().map(|e| e.at)),

@@ -126,7 +126,10 @@ pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()
         return Ok(());
     }
     let insert = match c.backend() {
-        Backend::Postgres => sql::query(insert_columns_sql(1)).bind_all(columns(events)),
+        Backend::Postgres => {
+            let (insert, columns) = insert_columns(events, 1);
+            sql::query(insert).bind_all(columns)
+        }
         Backend::Sqlite => {
             let insert = sql::query(format!(
                 "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES {}",
@@ -146,31 +149,26 @@ pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()
     Ok(())
 }
 
-/// PostgreSQL: the insert of any number of events bound as [`columns`], numbered from `first`
-/// on: one text whatever their number, prepared once per connection. Written in the order
-/// given, so their ids follow it.
-pub(crate) fn insert_columns_sql(first: usize) -> String {
-    let [id, topic, kind, key, payload, at] = std::array::from_fn(|i| first + i);
-    format!(
-        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at)
-         SELECT event_id, topic, event_type, event_key, payload, created_at
-         FROM unnest(${id}::TEXT[], ${topic}::TEXT[], ${kind}::TEXT[], ${key}::TEXT[], ${payload}::TEXT[],
-                     ${at}::TIMESTAMPTZ[]) WITH ORDINALITY
-              AS e (event_id, topic, event_type, event_key, payload, created_at, n)
-         ORDER BY n"
-    )
-}
-
-/// The events of [`insert_columns_sql`], a column each.
-pub(crate) fn columns(events: Vec<NewEvent>) -> Vec<sql::Value> {
-    vec![
+/// PostgreSQL: the insert of any number of events, bound as a column each from `first` on,
+/// and those columns: one text whatever their number, prepared once per connection. Written in
+/// the order given, so their ids follow it.
+pub(crate) fn insert_columns(events: Vec<NewEvent>, first: usize) -> (String, Vec<sql::Value>) {
+    let columns = vec![
         sql::column(events.iter().map(|e| e.event_id.as_str())),
         sql::column(events.iter().map(|e| e.topic)),
         sql::column(events.iter().map(|e| e.event_type.as_str())),
         sql::column(events.iter().map(|e| e.key.as_str())),
         sql::column(events.iter().map(|e| e.envelope.as_str())),
         sql::column(events.iter().map(|e| e.at)),
-    ]
+    ];
+    let insert = format!(
+        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at)
+         SELECT event_id, topic, event_type, event_key, payload, created_at
+         FROM {} WITH ORDINALITY AS e (event_id, topic, event_type, event_key, payload, created_at, n)
+         ORDER BY n",
+        sql::unnest(first, &columns)
+    );
+    (insert, columns)
 }
 
 /// The columns of an [`OutboxEvent`].

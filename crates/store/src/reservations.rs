@@ -72,9 +72,10 @@ pub async fn hold_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResul
     }
     let at = now();
     let changes = level_changes(rs);
+    let args = columns(rs);
     let insert = stock::Alongside {
-        sql: insert_of_levels_that_exist(stock::Alongside::FIRST_PARAM),
-        args: columns(rs),
+        sql: insert_of_levels_that_exist(stock::Alongside::FIRST_PARAM, &args),
+        args,
     };
     let levels = stock::change_levels_with(c, &changes, at, Some(insert)).await?;
     stock::check_alerts(c, &levels, &changes, at, &mut Vec::new()).await
@@ -102,16 +103,15 @@ fn insert_sql(count: usize, first: usize) -> String {
 /// not: only the reservations whose stock level exists are written. A reservation references
 /// its level (migration 0009), and one of a product never stocked in the warehouse would fail
 /// that foreign key before the update's shortage is reported; it is refused anyway (no level,
-/// nothing to hold), and the shortage undoes the others. The reservations are six columns
-/// ([`columns`]) numbered from `first` on: one text for any number, prepared once.
-fn insert_of_levels_that_exist(first: usize) -> String {
-    let [a, b, q, o, r, e] = std::array::from_fn(|i| first + i);
+/// nothing to hold), and the shortage undoes the others. The reservations are bound as
+/// `columns` ([`columns`]) numbered from `first` on: one text for any number, prepared once.
+fn insert_of_levels_that_exist(first: usize, columns: &[sql::Value]) -> String {
     format!(
         "INSERT INTO reservations ({COLUMNS})
          SELECT r.product_id, r.warehouse_id, r.quantity, 'active', r.order_id, r.reference, r.expires_at, $1, $1
-         FROM unnest(${a}::BIGINT[], ${b}::BIGINT[], ${q}::BIGINT[], ${o}::BIGINT[], ${r}::TEXT[], ${e}::TIMESTAMPTZ[])
-              AS r (product_id, warehouse_id, quantity, order_id, reference, expires_at)
-         WHERE EXISTS (SELECT 1 FROM stock_levels l WHERE l.product_id = r.product_id AND l.warehouse_id = r.warehouse_id)"
+         FROM {} AS r (product_id, warehouse_id, quantity, order_id, reference, expires_at)
+         WHERE EXISTS (SELECT 1 FROM stock_levels l WHERE l.product_id = r.product_id AND l.warehouse_id = r.warehouse_id)",
+        sql::unnest(first, columns)
     )
 }
 

@@ -47,8 +47,8 @@ pub enum Value {
     /// A column of values of one kind (NULLs allowed), bound as one PostgreSQL array: a
     /// statement that reads rows from `unnest($2::BIGINT[], $3::TEXT[], …)` has one text
     /// whatever the number of rows, so it is prepared (parsed and planned) once per
-    /// connection instead of for every batch. Made by [`column`]. SQLite receives it as a
-    /// JSON array.
+    /// connection instead of for every batch. Made by [`column`], read with [`unnest`].
+    /// PostgreSQL only: SQLite has no arrays.
     Column(Kind, Vec<Value>),
 }
 
@@ -164,27 +164,13 @@ impl rusqlite::ToSql for Value {
             Value::Time(v) => ToSqlOutput::Owned(sqlite_time(v).into()),
             Value::Date(v) => ToSqlOutput::Owned(v.format("%Y-%m-%d").to_string().into()),
             Value::Ints(v) => ToSqlOutput::Owned(json_ints(v).into()),
-            Value::Column(_, v) => ToSqlOutput::Owned(json_column(v).into()),
+            Value::Column(..) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "a column of values is read with PostgreSQL's unnest; SQLite has no arrays".into(),
+                ))
+            }
         })
     }
-}
-
-/// A [`Value::Column`] as SQLite receives it: a JSON array.
-fn json_column(values: &[Value]) -> String {
-    let items: Vec<serde_json::Value> = values
-        .iter()
-        .map(|v| match v {
-            Value::Null(_) | Value::Column(..) => serde_json::Value::Null,
-            Value::Int(i) => (*i).into(),
-            Value::Int4(i) => (*i).into(),
-            Value::Bool(b) => (*b).into(),
-            Value::Text(t) => t.as_str().into(),
-            Value::Time(t) => sqlite_time(t).into(),
-            Value::Date(d) => d.format("%Y-%m-%d").to_string().into(),
-            Value::Ints(v) => v.clone().into(),
-        })
-        .collect();
-    serde_json::Value::Array(items).to_string()
 }
 
 /// The values of a [`Value::Column`] as the Rust type of its kind; an error names a value of
@@ -538,6 +524,28 @@ pub fn value_rows(rows: usize, width: usize, first: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `unnest($first::BIGINT[], $…::TEXT[], …)`: the rows of `columns` ([`column`]s bound in this
+/// order from `first` on), each array typed by its column's kind, so the text and the binding
+/// cannot disagree.
+pub fn unnest(first: usize, columns: &[Value]) -> String {
+    let arrays: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let array = match column {
+                Value::Column(Kind::Int, _) | Value::Ints(_) => "BIGINT[]",
+                Value::Column(Kind::Int4, _) => "INTEGER[]",
+                Value::Column(Kind::Bool, _) => "BOOLEAN[]",
+                Value::Column(Kind::Time, _) => "TIMESTAMPTZ[]",
+                Value::Column(Kind::Date, _) => "DATE[]",
+                _ => "TEXT[]",
+            };
+            format!("${}::{array}", first + i)
+        })
+        .collect();
+    format!("unnest({})", arrays.join(", "))
 }
 
 /// Statements longer than this (bytes) bind by number; see [`prepare`].

@@ -397,7 +397,8 @@ pub(crate) struct Alongside {
 }
 
 impl Alongside {
-    /// The number of its first parameter, after the time and the four columns of the changes.
+    /// The number of its first parameter, after the time (`$1`) and the four columns of the
+    /// changes.
     pub(crate) const FIRST_PARAM: usize = 6;
 }
 
@@ -425,8 +426,18 @@ pub(crate) async fn change_levels_with(
     } else {
         ("", "")
     };
+    let columns = if postgres {
+        vec![
+            sql::column(changes.iter().map(|ch| ch.product_id)),
+            sql::column(changes.iter().map(|ch| ch.warehouse_id)),
+            sql::column(changes.iter().map(|ch| ch.on_hand)),
+            sql::column(changes.iter().map(|ch| ch.reserved)),
+        ]
+    } else {
+        Vec::new()
+    };
     let source = if postgres {
-        "SELECT * FROM unnest($2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[])".to_string()
+        format!("SELECT * FROM {}", sql::unnest(2, &columns))
     } else {
         format!("VALUES {}", sql::value_rows(changes.len(), 4, 2))
     };
@@ -442,11 +453,7 @@ pub(crate) async fn change_levels_with(
     ))
     .bind(at);
     let query = if postgres {
-        query
-            .bind(sql::column(changes.iter().map(|ch| ch.product_id)))
-            .bind(sql::column(changes.iter().map(|ch| ch.warehouse_id)))
-            .bind(sql::column(changes.iter().map(|ch| ch.on_hand)))
-            .bind(sql::column(changes.iter().map(|ch| ch.reserved)))
+        query.bind_all(columns)
     } else {
         query.once_if(changes.len() > PREPARED_LEVELS).bind_all(
             changes

@@ -861,10 +861,9 @@ async fn ship_together(
     events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<Vec<i64>> {
     let at = now();
-    let ids: Vec<i64> = orders.iter().map(|(_, o)| o.order.id).collect();
     let lines: Vec<Vec<Line>> = orders.iter().map(|(_, o)| lines_of(o)).collect();
-    // $1 the time, $2 the orders; then a column of the orders each (seven), then a column of
-    // the lines each (eight): one statement text for any batch, prepared once per connection.
+    // $1 the time; then a column of the orders each (seven, the ids first: `$2`), then a column
+    // of the lines each (eight): one statement text for any batch, prepared once per connection.
     let mut totals = Vec::with_capacity(orders.len());
     for ((_, order), lines) in orders.iter().zip(&lines) {
         totals.push(sales::lines_total(lines)? - order.order.discount);
@@ -874,9 +873,7 @@ async fn ship_together(
         .zip(&lines)
         .flat_map(|((_, o), lines)| lines.iter().map(move |l| (o.order.id, l)))
         .collect();
-    let values = vec![
-        at.to_value(),
-        ids.to_value(),
+    let order_columns = vec![
         sql::column(orders.iter().map(|(_, o)| o.order.id)),
         sql::column(orders.iter().map(|(_, o)| o.order.warehouse_id)),
         sql::column(orders.iter().map(|(_, o)| o.order.customer_id)),
@@ -884,6 +881,8 @@ async fn ship_together(
         sql::column(totals),
         sql::column(lines.iter().map(|ls| ls.iter().map(|l| l.quantity).sum::<i64>())),
         sql::column(orders.iter().map(|(actor, _)| actor.label.as_str())),
+    ];
+    let line_columns = vec![
         sql::column(line_rows.iter().map(|(order_id, _)| *order_id)),
         sql::column(0..line_rows.len() as i64),
         sql::column(line_rows.iter().map(|(_, l)| l.product_id)),
@@ -895,17 +894,14 @@ async fn ship_together(
     ];
     let statement = format!(
         "WITH o (order_id, warehouse_id, customer_id, discount, total, items_count, created_by) AS (
-             SELECT * FROM unnest($3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], $7::BIGINT[], $8::BIGINT[],
-                                  $9::TEXT[])),
+             SELECT * FROM {order_rows}),
          s AS (INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total,
                    items_count, created_by, sold_at, created_at)
                SELECT order_id, warehouse_id, customer_id, 'order', NULL, FALSE, discount, total, items_count, created_by, $1, $1
                FROM o ORDER BY order_id RETURNING *),
          i AS (INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
                SELECT s.id, l.product_id, l.sku, l.product_name, l.unit_price, {unit_cost}, l.quantity, l.line_total
-               FROM unnest($10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::TEXT[], $14::TEXT[], $15::BIGINT[],
-                           $16::BIGINT[], $17::BIGINT[])
-                    AS l (order_id, k, product_id, sku, product_name, unit_price, quantity, line_total)
+               FROM {line_rows} AS l (order_id, k, product_id, sku, product_name, unit_price, quantity, line_total)
                JOIN s ON s.order_id = l.order_id ORDER BY l.k RETURNING *),
          r AS (UPDATE reservations SET status = 'committed', updated_at = $1
                WHERE order_id = ANY($2) AND status = 'active' RETURNING id, order_id, product_id, warehouse_id, quantity),
@@ -950,12 +946,19 @@ async fn ship_together(
                              ON lv.product_id = change.product_id AND lv.warehouse_id = change.warehouse_id) cc
                  USING (n)
          ORDER BY row_n",
+        order_rows = sql::unnest(2, &order_columns),
+        line_rows = sql::unnest(2 + order_columns.len(), &line_columns),
         unit_cost = sales::unit_cost_sql("l.product_id", "s.warehouse_id"),
         item_columns = sales::item_columns("ii"),
         level_after = stock::LEVEL_AFTER,
         kind = MovementKind::Sale.as_str(),
     );
-    let rows: Vec<ShipRow> = sql::query_as(statement).bind_all(values).fetch_all(c).await?;
+    let rows: Vec<ShipRow> = sql::query_as(statement)
+        .bind(at)
+        .bind_all(order_columns)
+        .bind_all(line_columns)
+        .fetch_all(c)
+        .await?;
     let (mut sales, mut items, mut movements, mut levels, mut changes) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for row in rows {
