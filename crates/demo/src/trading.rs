@@ -483,9 +483,9 @@ impl Run<'_> {
                 &orders::NewOrder {
                     customer_id: Some(sim.customers[k].id),
                     warehouse_id: Some(sim.locations[0].id),
-                    items: &items,
+                    items: items.clone(),
                     discount: 0,
-                    notes: Some("pedido web, despacho a domicilio"),
+                    notes: Some("pedido web, despacho a domicilio".into()),
                     idempotency_key: None,
                     request_hash: None,
                 },

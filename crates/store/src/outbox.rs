@@ -269,9 +269,14 @@ pub async fn any_unpublished(c: &mut Conn<'_>) -> StoreResult<bool> {
             "SELECT EXISTS (SELECT 1 FROM outbox
              WHERE id > COALESCE((SELECT last_id FROM outbox_cursor WHERE name = 'relay'), 0))"
         }
+        // The first event past the position, in position order: the planner then reads
+        // `ix_outbox_position` from the position on. Written as a plain join under EXISTS, it
+        // expected a match early in a sequential scan and read the whole outbox each time.
         Backend::Postgres => {
-            "SELECT EXISTS (SELECT 1 FROM outbox_cursor relay, outbox o
-             WHERE relay.name = 'relay' AND o.tx > 0 AND (o.tx, o.id) > (relay.last_tx, relay.last_id))"
+            "SELECT EXISTS (SELECT 1 FROM outbox_cursor relay CROSS JOIN LATERAL
+                 (SELECT 1 FROM outbox o WHERE o.tx > 0 AND (o.tx, o.id) > (relay.last_tx, relay.last_id)
+                  ORDER BY o.tx, o.id LIMIT 1) next
+             WHERE relay.name = 'relay')"
         }
     };
     sql::query_scalar(sql).fetch_one(c).await

@@ -76,65 +76,85 @@ pub struct Line {
 /// concurrent transactions lock stock rows in the same order and cannot deadlock) and takes
 /// each product's name, SKU and price as they are now. Unknown or non-active products fail.
 pub async fn snapshot_lines(c: &mut Conn<'_>, requested: &[LineRequest]) -> StoreResult<Vec<Line>> {
-    let mut merged: Vec<LineRequest> = Vec::with_capacity(requested.len());
-    for r in requested {
-        match merged
-            .iter_mut()
-            .find(|m| m.product_id == r.product_id && m.unit_price == r.unit_price)
-        {
-            Some(m) => m.quantity += r.quantity,
-            None => merged.push(*r),
+    let products = Products::fetch(c, requested.iter().map(|r| r.product_id).collect()).await?;
+    products.lines(requested)
+}
+
+/// Products as they are now (name, SKU, category, price, status), read once for the lines of
+/// one sale or of many orders.
+pub(crate) struct Products(Vec<(i64, String, String, Option<String>, i64, String)>);
+
+impl Products {
+    pub(crate) async fn fetch(c: &mut Conn<'_>, mut ids: Vec<i64>) -> StoreResult<Self> {
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Self(Vec::new()));
         }
-    }
-    merged.sort_by_key(|l| l.product_id);
-    if merged.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut ids: Vec<i64> = merged.iter().map(|l| l.product_id).collect();
-    ids.dedup();
-    let found: Vec<(i64, String, String, Option<String>, i64, String)> = sql::query_as(format!(
-        "SELECT p.id, p.sku, p.name, c.path, p.price, p.status FROM products p LEFT JOIN categories c ON c.id = p.category_id
-         WHERE p.id IN ({}) AND p.deleted_at IS NULL",
-        placeholders(1, ids.len())
-    ))
-    .bind_all(ids)
-    .fetch_all(c)
-    .await?;
-    let mut lines = Vec::with_capacity(merged.len());
-    for (i, r) in merged.iter().enumerate() {
-        let Some((_, sku, name, category, price, status)) = found.iter().find(|f| f.0 == r.product_id) else {
-            return Err(StoreError::Rule {
-                field: Some(format!("items[{i}].product_id")),
-                message: format!("no product {}", r.product_id),
-            });
+        let wanted = match c.backend() {
+            Backend::Postgres => "p.id = ANY($1)",
+            Backend::Sqlite => "p.id IN (SELECT value FROM json_each($1))",
         };
-        if status != "active" {
-            return Err(StoreError::Rule {
-                field: Some(format!("items[{i}].product_id")),
-                message: format!("product {} is {status} and cannot be sold", r.product_id),
+        let found = sql::query_as(format!(
+            "SELECT p.id, p.sku, p.name, c.path, p.price, p.status FROM products p LEFT JOIN categories c ON c.id = p.category_id
+             WHERE {wanted} AND p.deleted_at IS NULL ORDER BY p.id"
+        ))
+        .bind(ids)
+        .fetch_all(c)
+        .await?;
+        Ok(Self(found))
+    }
+
+    /// The lines of `requested` (see [`snapshot_lines`]); every product must have been fetched.
+    pub(crate) fn lines(&self, requested: &[LineRequest]) -> StoreResult<Vec<Line>> {
+        let mut merged: Vec<LineRequest> = Vec::with_capacity(requested.len());
+        for r in requested {
+            match merged
+                .iter_mut()
+                .find(|m| m.product_id == r.product_id && m.unit_price == r.unit_price)
+            {
+                Some(m) => m.quantity += r.quantity,
+                None => merged.push(*r),
+            }
+        }
+        merged.sort_by_key(|l| l.product_id);
+        let mut lines = Vec::with_capacity(merged.len());
+        for (i, r) in merged.iter().enumerate() {
+            let found = self.0.binary_search_by_key(&r.product_id, |f| f.0).ok();
+            let Some((_, sku, name, category, price, status)) = found.map(|at| &self.0[at]) else {
+                return Err(StoreError::Rule {
+                    field: Some(format!("items[{i}].product_id")),
+                    message: format!("no product {}", r.product_id),
+                });
+            };
+            if status != "active" {
+                return Err(StoreError::Rule {
+                    field: Some(format!("items[{i}].product_id")),
+                    message: format!("product {} is {status} and cannot be sold", r.product_id),
+                });
+            }
+            lines.push(Line {
+                product_id: r.product_id,
+                sku: sku.clone(),
+                product_name: name.clone(),
+                category: category.clone(),
+                unit_price: r.unit_price.unwrap_or(*price),
+                quantity: r.quantity,
             });
         }
-        lines.push(Line {
-            product_id: r.product_id,
-            sku: sku.clone(),
-            product_name: name.clone(),
-            category: category.clone(),
-            unit_price: r.unit_price.unwrap_or(*price),
-            quantity: r.quantity,
-        });
+        if let Some(l) = lines.iter().find(|l| l.quantity > limits::MAX_QUANTITY) {
+            return Err(StoreError::Rule {
+                field: Some("items".into()),
+                message: format!(
+                    "the lines of product {} add up to more than {} units",
+                    l.product_id,
+                    limits::MAX_QUANTITY
+                ),
+            });
+        }
+        lines_total(&lines)?;
+        Ok(lines)
     }
-    if let Some(l) = lines.iter().find(|l| l.quantity > limits::MAX_QUANTITY) {
-        return Err(StoreError::Rule {
-            field: Some("items".into()),
-            message: format!(
-                "the lines of product {} add up to more than {} units",
-                l.product_id,
-                limits::MAX_QUANTITY
-            ),
-        });
-    }
-    lines_total(&lines)?;
-    Ok(lines)
 }
 
 /// The sum of the lines' totals; refused when it would pass [`limits::MAX_TOTAL`] (every
@@ -146,7 +166,6 @@ pub(crate) fn lines_total(lines: &[Line]) -> StoreResult<i64> {
     )?)
 }
 
-/// `$from, $from+1, …` (`count` placeholders), for `IN (…)` lists.
 /// Binds each line's product, sku, name, unit price, quantity and line total, in that order:
 /// the six values a line gives the item inserts of sales and orders.
 pub(crate) fn bind_lines<'q, O: sql::FromRow>(mut insert: sql::QueryAs<'q, O>, lines: &[Line]) -> sql::QueryAs<'q, O> {
@@ -162,6 +181,7 @@ pub(crate) fn bind_lines<'q, O: sql::FromRow>(mut insert: sql::QueryAs<'q, O>, l
     insert
 }
 
+/// `$from, $from+1, …` (`count` placeholders), for `IN (…)` lists.
 pub(crate) fn placeholders(from: usize, count: usize) -> String {
     (from..from + count)
         .map(|n| format!("${n}"))

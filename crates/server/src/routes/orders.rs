@@ -129,25 +129,19 @@ async fn create_order(
     let key = idempotency_key(&headers)?;
     let hash = sha256_hex(&serde_json::to_string(&req).unwrap_or_default());
     let checked = req.checked()?;
-    let mut tx = state.db.begin().await?;
-    let mut c = tx.conn();
     let new = NewOrder {
         customer_id: req.customer_id,
         warehouse_id: req.warehouse_id,
-        items: &checked.items,
+        items: checked.items,
         discount: checked.discount,
-        notes: checked.notes.as_deref(),
-        idempotency_key: key.as_deref(),
-        request_hash: Some(&hash),
+        notes: checked.notes,
+        idempotency_key: key.clone(),
+        request_hash: Some(hash.clone()),
     };
-    let created = match orders::create(&mut c, &caller.actor, &new).await {
-        Ok(created) => {
-            tx.commit().await?;
-            created
-        }
+    let created = match state.order_steps.create(&caller.actor, new).await {
+        Ok(created) => created,
         // Two requests with one key raced and the other committed first: answer with its order.
         Err(StoreError::Conflict { field }) if field == "idempotency_key" => {
-            drop(tx);
             let mut conn = state.db.read().await?;
             let key = key.as_deref().unwrap_or_default();
             let existing = orders::find_by_key(&mut conn.conn(), key, Some(&hash))

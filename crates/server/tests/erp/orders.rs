@@ -5,6 +5,8 @@ use axum::body::Body;
 use axum::http::{Method, Request};
 use bodega_domain::OrderAction;
 use bodega_store::audit::Actor;
+use bodega_store::orders::{Created, NewOrder};
+use bodega_store::sales::LineRequest;
 use bodega_store::{orders, StoreError};
 use serde_json::{json, Value};
 
@@ -16,6 +18,7 @@ crate::on_both_stores!(
     saga_ship_deliver_return,
     saga_refusals_and_cancel,
     steps_run_together,
+    creates_run_together,
     a_pending_order_changes_until_it_is_confirmed
 );
 
@@ -747,5 +750,165 @@ async fn a_pending_order_changes_until_it_is_confirmed(app: TestApp) {
         .body;
     assert_eq!(sale["total"], changed["total"], "{sale}");
     assert_eq!(level(&app, b, main).await, (7, 0, 7, 900));
+    assert_no_drift(&app).await;
+}
+
+/// An order of `items` (`(product, quantity)`) with everything else left out.
+fn new_order(items: &[(i64, i64)]) -> NewOrder {
+    NewOrder {
+        customer_id: None,
+        warehouse_id: None,
+        items: items
+            .iter()
+            .map(|&(product_id, quantity)| LineRequest {
+                product_id,
+                quantity,
+                unit_price: None,
+            })
+            .collect(),
+        discount: 0,
+        notes: None,
+        idempotency_key: None,
+        request_hash: None,
+    }
+}
+
+/// Creates `requests` together (what the API does with concurrent creates on PostgreSQL) and
+/// commits: each outcome is the order's JSON and whether it was replayed, or the refusal.
+async fn created_together(app: &TestApp, requests: &[NewOrder]) -> Vec<Result<(Value, bool), String>> {
+    let actor = Actor::system("batch-test");
+    let requests: Vec<(&Actor, &NewOrder)> = requests.iter().map(|new| (&actor, new)).collect();
+    let mut tx = app.state.db.begin().await.unwrap();
+    let outcomes = orders::create_all(&mut tx.conn(), &requests).await.unwrap();
+    tx.commit().await.unwrap();
+    outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(Created::New(order)) => Ok((serde_json::to_value(order).unwrap(), false)),
+            Ok(Created::Replayed(order)) => Ok((serde_json::to_value(order).unwrap(), true)),
+            Err(refused) => Err(refused.to_string()),
+        })
+        .collect()
+}
+
+async fn creates_run_together(app: TestApp) {
+    let main = main_warehouse(&app).await;
+    let a = simple_product(&app, "NEW-A", 1000, 400, 10).await;
+    let b = simple_product(&app, "NEW-B", 2500, 1000, 5).await;
+    let customer = id(&app
+        .post(
+            "/api/customers",
+            &app.admin,
+            json!({"first_name": "Ana", "last_name": "López", "email": "ana@test.cl"}),
+        )
+        .await
+        .expect(201)
+        .body);
+    let before = written(&app).await;
+
+    // Each request gets its own outcome: the refused ones write nothing.
+    let keyed = NewOrder {
+        customer_id: Some(customer),
+        warehouse_id: Some(main),
+        idempotency_key: Some("lote-1".into()),
+        request_hash: Some("hash-1".into()),
+        notes: Some("por la tarde".into()),
+        discount: 500,
+        ..new_order(&[(b, 1), (a, 2), (a, 1)])
+    };
+    let too_much_off = NewOrder {
+        discount: 1001,
+        ..new_order(&[(a, 1)])
+    };
+    let nowhere = NewOrder {
+        warehouse_id: Some(999_999),
+        ..new_order(&[(a, 1)])
+    };
+    let outcomes = created_together(
+        &app,
+        &[
+            keyed,
+            new_order(&[(999_999, 1)]),
+            too_much_off,
+            nowhere,
+            new_order(&[(b, 2)]),
+        ],
+    )
+    .await;
+    assert_eq!(outcomes.len(), 5);
+    let (first, replayed) = outcomes[0].as_ref().unwrap();
+    assert!(!replayed);
+    assert_eq!(first["status"], "pending");
+    assert_eq!(first["warehouse_id"], main);
+    assert_eq!(first["customer_name"], "Ana López");
+    assert_eq!(first["customer_email"], "ana@test.cl");
+    assert_eq!(first["notes"], "por la tarde");
+    assert_eq!(
+        (first["subtotal"].as_i64(), first["total"].as_i64()),
+        (Some(5500), Some(5000))
+    );
+    // Lines merged and in product order, with the names, SKUs and prices of now.
+    let items: Vec<(i64, String, i64, i64)> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["product_id"].as_i64().unwrap(),
+                i["sku"].as_str().unwrap().to_string(),
+                i["unit_price"].as_i64().unwrap(),
+                i["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(items, vec![(a, "NEW-A".into(), 1000, 3), (b, "NEW-B".into(), 2500, 1)]);
+    assert_eq!(outcomes[1].as_ref().unwrap_err(), "no product 999999");
+    assert_eq!(outcomes[2].as_ref().unwrap_err(), "discount exceeds the order subtotal");
+    assert_eq!(outcomes[3].as_ref().unwrap_err(), "no active warehouse 999999");
+    let (last, _) = outcomes[4].as_ref().unwrap();
+    assert!(id(last) > id(first));
+    assert_eq!(last["items"][0]["quantity"], 2);
+    // What was returned is what was stored.
+    for order in [first, last] {
+        let stored = app
+            .get(&format!("/api/orders/{}", id(order)), &app.admin)
+            .await
+            .expect(200)
+            .body;
+        assert_eq!(&stored, order);
+    }
+    // One audit entry and one `order.created` event per order created; no stock touched.
+    let after = written(&app).await;
+    assert_eq!((after.0 - before.0, after.1 - before.1), (2, 2));
+    assert_eq!(level(&app, a, main).await, (10, 0, 10, 400));
+
+    // A key already used: replayed with the same body, refused with another.
+    let again = |hash: &str, customer_id| NewOrder {
+        customer_id,
+        idempotency_key: Some("lote-1".into()),
+        request_hash: Some(hash.into()),
+        ..new_order(&[(a, 1)])
+    };
+    let outcomes = created_together(
+        &app,
+        &[
+            again("hash-1", Some(customer)),
+            again("hash-2", Some(customer)),
+            NewOrder {
+                customer_id: Some(999_999),
+                ..new_order(&[(a, 1)])
+            },
+        ],
+    )
+    .await;
+    let (replay, replayed) = outcomes[0].as_ref().unwrap();
+    assert!(replayed);
+    assert_eq!(replay, first);
+    assert_eq!(
+        outcomes[1].as_ref().unwrap_err(),
+        "this Idempotency-Key was already used with a different request body"
+    );
+    assert_eq!(outcomes[2].as_ref().unwrap_err(), "no customer 999999");
+    assert_eq!(written(&app).await, after);
     assert_no_drift(&app).await;
 }

@@ -10,12 +10,14 @@ use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
 use crate::reservations::{self, NewReservation};
 use crate::sales::{self, Line, LineRequest, NewSale, Sale, SaleItem};
-use crate::sql::ToValue;
 use crate::stock::{self, NewMovement};
 use crate::{now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{MovementKind, OrderAction, OrderStatus, Page, PageRequest};
 
+mod create;
 mod steps;
+pub use create::{create, create_all, find_by_key, Created, NewOrder};
+use create::{customer_snapshot, insert_items, priced_lines};
 pub use steps::OrderSteps;
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -70,25 +72,6 @@ pub struct OrderWithItems {
     pub items: Vec<OrderItem>,
     /// The sale recorded when the order shipped.
     pub sale_id: Option<i64>,
-}
-
-pub struct NewOrder<'a> {
-    pub customer_id: Option<i64>,
-    /// The active warehouse that serves the order; `None`: the first active one.
-    pub warehouse_id: Option<i64>,
-    pub items: &'a [LineRequest],
-    pub discount: i64,
-    pub notes: Option<&'a str>,
-    pub idempotency_key: Option<&'a str>,
-    /// Hash of the request body: a key reused with another body is refused.
-    pub request_hash: Option<&'a str>,
-}
-
-/// The outcome of a create: a new order, or the one an earlier request with the same
-/// idempotency key created.
-pub enum Created {
-    New(OrderWithItems),
-    Replayed(OrderWithItems),
 }
 
 /// The columns of an order's items in [`OrderRow`], from `order_items i`.
@@ -154,157 +137,6 @@ impl sql::FromRow for OrderRow {
             sale_id: row.get("sale_id")?,
         })
     }
-}
-
-/// Looks up the order of an idempotency key; a key reused with a different body is refused.
-pub async fn find_by_key(
-    c: &mut Conn<'_>,
-    key: &str,
-    request_hash: Option<&str>,
-) -> StoreResult<Option<OrderWithItems>> {
-    let found: Option<(i64, Option<String>)> =
-        sql::query_as("SELECT id, request_hash FROM orders WHERE idempotency_key = $1")
-            .bind(key)
-            .fetch_optional(c)
-            .await?;
-    match found {
-        None => Ok(None),
-        Some((_, stored)) if stored.as_deref() != request_hash => Err(StoreError::Rule {
-            field: Some("Idempotency-Key".into()),
-            message: "this Idempotency-Key was already used with a different request body".into(),
-        }),
-        Some((id, _)) => get(c, id).await.map(Some),
-    }
-}
-
-/// Inserts an order header (parameters 1 to 12) into the active warehouse asked for, or the
-/// first active one: the warehouse is checked (and the default picked) by the insert itself.
-const INSERT_ORDER: &str =
-    "INSERT INTO orders (customer_id, warehouse_id, status, payment_status, idempotency_key, request_hash, customer_name,
-         customer_email, subtotal, discount, total, notes, created_by, created_at, updated_at)
-     SELECT $1, w.id, 'pending', 'unpaid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12
-     FROM warehouses w WHERE w.is_active AND ($2 IS NULL OR w.id = $2) ORDER BY w.id LIMIT 1
-     RETURNING *";
-
-pub async fn create(c: &mut Conn<'_>, actor: &Actor, new: &NewOrder<'_>) -> StoreResult<Created> {
-    if let Some(key) = new.idempotency_key {
-        if let Some(existing) = find_by_key(c, key, new.request_hash).await? {
-            return Ok(Created::Replayed(existing));
-        }
-    }
-    let (customer_name, customer_email) = customer_snapshot(c, new.customer_id).await?;
-    let (lines, subtotal) = priced_lines(c, new.items, new.discount).await?;
-    let at = now();
-    let header = [
-        new.customer_id.to_value(),
-        new.warehouse_id.to_value(),
-        new.idempotency_key.to_value(),
-        new.request_hash.to_value(),
-        customer_name.to_value(),
-        customer_email.to_value(),
-        subtotal.to_value(),
-        new.discount.to_value(),
-        (subtotal - new.discount).to_value(),
-        new.notes.to_value(),
-        actor.label.to_value(),
-        at.to_value(),
-    ];
-    let order = match c.backend() {
-        // Header and items in one statement (one round trip); SQLite has no writable CTEs.
-        Backend::Postgres => {
-            let insert = sql::query_as(format!(
-                "WITH o AS ({INSERT_ORDER}),
-                 i AS (INSERT INTO order_items (order_id, product_id, sku, product_name, unit_price, quantity, line_total)
-                       SELECT o.id, l.* FROM o, (VALUES {}) l RETURNING *)
-                 SELECT o.*, {ITEM_COLUMNS}, NULL::bigint AS sale_id FROM o JOIN i ON i.order_id = o.id ORDER BY i.id",
-                sql::value_rows(lines.len(), 6, header.len() + 1)
-            ))
-            .bind_all(header);
-            let rows: Vec<OrderRow> = sales::bind_lines(insert, &lines).fetch_all(c).await?;
-            assemble(rows)
-        }
-        Backend::Sqlite => match sql::query_as::<Order>(INSERT_ORDER)
-            .bind_all(header)
-            .fetch_optional(c)
-            .await?
-        {
-            None => None,
-            Some(inserted) => Some(OrderWithItems {
-                items: insert_items(c, inserted.id, inserted.revision, &lines).await?,
-                order: inserted,
-                sale_id: None,
-            }),
-        },
-    };
-    let order = order.ok_or_else(|| StoreError::Rule {
-        field: Some("warehouse_id".into()),
-        message: match new.warehouse_id {
-            Some(id) => format!("no active warehouse {id}"),
-            None => "no active warehouse; create one first".into(),
-        },
-    })?;
-    let id = order.order.id;
-    let entry = audit::entry(actor, "create", "order", id, None::<&()>, Some(&order));
-    let created = outbox::event(topics::ORDERS, "order.created", id, &order);
-    audit::record_with_events(c, entry, vec![created]).await?;
-    Ok(Created::New(order))
-}
-
-/// Writes the items of revision `revision` of order `order_id`; returned in id order.
-async fn insert_items(c: &mut Conn<'_>, order_id: i64, revision: i64, lines: &[Line]) -> StoreResult<Vec<OrderItem>> {
-    let rows: Vec<String> = (0..lines.len())
-        .map(|i| format!("($1, $2, {})", sales::placeholders(3 + i * 6, 6)))
-        .collect();
-    let insert = sql::query_as(format!(
-        "INSERT INTO order_items (order_id, revision, product_id, sku, product_name, unit_price, quantity, line_total)
-         VALUES {} RETURNING *",
-        rows.join(", ")
-    ))
-    .bind(order_id)
-    .bind(revision);
-    let mut items: Vec<OrderItem> = sales::bind_lines(insert, lines).fetch_all(c).await?;
-    items.sort_by_key(|i| i.id);
-    Ok(items)
-}
-
-/// The name and e-mail an order keeps of its customer, as they are now.
-async fn customer_snapshot(
-    c: &mut Conn<'_>,
-    customer_id: Option<i64>,
-) -> StoreResult<(Option<String>, Option<String>)> {
-    let Some(id) = customer_id else {
-        return Ok((None, None));
-    };
-    let found: Option<(String, String, Option<String>)> =
-        sql::query_as("SELECT first_name, last_name, email FROM customers WHERE id = $1 AND deleted_at IS NULL")
-            .bind(id)
-            .fetch_optional(c)
-            .await?;
-    let (first, last, email) = found.ok_or_else(|| StoreError::Rule {
-        field: Some("customer_id".into()),
-        message: format!("no customer {id}"),
-    })?;
-    Ok((Some(format!("{first} {last}").trim().to_string()), email))
-}
-
-/// An order's lines with the products' names, SKUs and prices as they are now, and their
-/// subtotal, which the discount may not exceed.
-async fn priced_lines(c: &mut Conn<'_>, items: &[LineRequest], discount: i64) -> StoreResult<(Vec<Line>, i64)> {
-    let lines = sales::snapshot_lines(c, items).await?;
-    if lines.is_empty() {
-        return Err(StoreError::Rule {
-            field: Some("items".into()),
-            message: "an order needs at least one item".into(),
-        });
-    }
-    let subtotal = sales::lines_total(&lines)?;
-    if discount > subtotal {
-        return Err(StoreError::Rule {
-            field: Some("discount".into()),
-            message: "discount exceeds the order subtotal".into(),
-        });
-    }
-    Ok((lines, subtotal))
 }
 
 /// What a change of a pending order replaces.

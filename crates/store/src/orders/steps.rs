@@ -1,14 +1,16 @@
-//! Saga steps of concurrent requests, run together on PostgreSQL.
+//! Orders created, and saga steps run, for concurrent requests together on PostgreSQL.
 //!
-//! On PostgreSQL most of a confirm's or a ship's cost is fixed work per statement and per
-//! transaction, not per line (docs/BENCHMARKS.md, session 11). So when many orders are
-//! confirmed (or shipped) at once, a worker takes every request queued for that step and runs
-//! them in one transaction ([`orders::transition_all`]): one claim of all the orders, one
-//! statement for the stock work of them all, one insert of all the audit entries and events,
-//! one commit. When any order's work fails (a shortage, a database error),
-//! the transaction is rolled back and each order of the batch runs alone, exactly as without
-//! batching, so each caller gets its own answer. A caller waits at most for the batch before
-//! its own: the queue is never held back to let a batch grow.
+//! On PostgreSQL most of a create's, a confirm's or a ship's cost is fixed work per statement
+//! and per transaction, not per line (docs/BENCHMARKS.md, sessions 11 and 15). So when many
+//! orders are created (or confirmed, or shipped) at once, a worker takes every request queued
+//! for that work and runs them in one transaction ([`orders::create_all`],
+//! [`orders::transition_all`]): one statement for each kind of work of them all, one insert of
+//! all the audit entries and events, one commit. A request refused on its own (an unknown
+//! product, a state that does not allow the step) gets its answer and changes nothing. When the
+//! batch fails as a whole (a shortage, a database error), the transaction is rolled back and
+//! each request runs alone, exactly as without batching, so each caller gets its own answer. A
+//! caller waits at most for the batch before its own: the queue is never held back to let a
+//! batch grow.
 //!
 //! SQLite gains nothing from it (one writer that already commits in groups, see
 //! `group_commit.rs`), and the other steps are rare: those run at once, alone.
@@ -18,28 +20,72 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::audit::Actor;
-use crate::orders::{self, OrderWithItems};
-use crate::{Backend, Db, StoreError, StoreResult};
+use crate::orders::{self, Created, NewOrder, OrderWithItems};
+use crate::{Backend, Conn, Db, StoreError, StoreResult};
 use bodega_domain::OrderAction;
 
-/// The steps run together.
-const BATCHED: [OrderAction; 2] = [OrderAction::Confirm, OrderAction::Ship];
-/// Workers per batched step: while one runs a batch, the next gathers what queues meanwhile.
+/// The work run together.
+const BATCHED: [Kind; 3] = [
+    Kind::Create,
+    Kind::Step(OrderAction::Confirm),
+    Kind::Step(OrderAction::Ship),
+];
+/// Workers per batched kind of work: while one runs a batch, the next gathers what queues meanwhile.
 const WORKERS: usize = 2;
 /// Orders in one batch at most: past this, the statements grow without saving more.
 const MAX_BATCH: usize = 32;
 
-/// Runs saga steps of orders, batching concurrent confirms and ships on PostgreSQL.
+/// Creates orders and runs their saga steps, batching concurrent creates, confirms and ships
+/// on PostgreSQL.
 pub struct OrderSteps {
     db: Db,
-    queues: Vec<(OrderAction, mpsc::UnboundedSender<Step>)>,
+    /// One queue per kind of work batched; none on SQLite.
+    queues: Vec<(Kind, mpsc::UnboundedSender<Asked>)>,
 }
 
-/// A step asked for, and where its outcome goes.
-struct Step {
+/// The kinds of work run together: those of one batch share its statements.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Create,
+    Step(OrderAction),
+}
+
+/// What a caller asked for.
+enum Work {
+    Create(NewOrder),
+    Step(OrderAction, i64),
+}
+
+/// What it got.
+enum Done {
+    Created(Created),
+    Stepped(OrderWithItems),
+}
+
+/// Work asked for, by whom, and where its outcome goes.
+struct Asked {
     actor: Actor,
-    id: i64,
-    reply: oneshot::Sender<StoreResult<OrderWithItems>>,
+    work: Work,
+    reply: oneshot::Sender<StoreResult<Done>>,
+}
+
+impl Work {
+    fn kind(&self) -> Kind {
+        match self {
+            Work::Create(_) => Kind::Create,
+            Work::Step(action, _) => Kind::Step(*action),
+        }
+    }
+
+    /// Whether two requests must not share a batch: an order stepped twice (the second gets
+    /// what a second request gets), a key used twice (the second gets the first one's order).
+    fn clashes(&self, other: &Work) -> bool {
+        match (self, other) {
+            (Work::Step(_, a), Work::Step(_, b)) => a == b,
+            (Work::Create(a), Work::Create(b)) => a.idempotency_key.is_some() && a.idempotency_key == b.idempotency_key,
+            _ => false,
+        }
+    }
 }
 
 impl OrderSteps {
@@ -48,103 +94,124 @@ impl OrderSteps {
     pub fn new(db: Db) -> Self {
         let mut queues = Vec::new();
         if db.backend() == Backend::Postgres {
-            for action in BATCHED {
+            for kind in BATCHED {
                 let (sender, receiver) = mpsc::unbounded_channel();
                 let receiver = Arc::new(Mutex::new(receiver));
                 for _ in 0..WORKERS {
-                    tokio::spawn(work(db.clone(), action, Arc::clone(&receiver)));
+                    tokio::spawn(work(db.clone(), Arc::clone(&receiver)));
                 }
-                queues.push((action, sender));
+                queues.push((kind, sender));
             }
         }
         Self { db, queues }
     }
 
+    /// Creates an order, committed when it returns Ok.
+    pub async fn create(&self, actor: &Actor, new: NewOrder) -> StoreResult<Created> {
+        match self.ask(actor, Work::Create(new)).await? {
+            Done::Created(created) => Ok(created),
+            Done::Stepped(_) => Err(StoreError::Database("a create was answered with a step".into())),
+        }
+    }
+
     /// Runs `action` on order `id`, committed when it returns Ok.
     pub async fn run(&self, actor: &Actor, id: i64, action: OrderAction) -> StoreResult<OrderWithItems> {
-        let Some((_, queue)) = self.queues.iter().find(|(batched, _)| *batched == action) else {
-            return run_alone(&self.db, actor, id, action).await;
+        match self.ask(actor, Work::Step(action, id)).await? {
+            Done::Stepped(order) => Ok(order),
+            Done::Created(_) => Err(StoreError::Database("a step was answered with a create".into())),
+        }
+    }
+
+    /// Queues `work` for its workers, or runs it alone when it is not batched.
+    async fn ask(&self, actor: &Actor, work: Work) -> StoreResult<Done> {
+        let kind = work.kind();
+        let Some((_, queue)) = self.queues.iter().find(|(batched, _)| *batched == kind) else {
+            return alone(&self.db, actor, &work).await;
         };
         let (reply, outcome) = oneshot::channel();
         queue
-            .send(Step {
+            .send(Asked {
                 actor: actor.clone(),
-                id,
+                work,
                 reply,
             })
-            .map_err(|_| StoreError::Database("the order step workers stopped".into()))?;
+            .map_err(|_| StoreError::Database("the order workers stopped".into()))?;
         outcome
             .await
-            .map_err(|_| StoreError::Database("the order step was dropped unanswered".into()))?
+            .map_err(|_| StoreError::Database("the order work was dropped unanswered".into()))?
     }
 }
 
-async fn run_alone(db: &Db, actor: &Actor, id: i64, action: OrderAction) -> StoreResult<OrderWithItems> {
+/// Runs `work` in a transaction of its own.
+async fn alone(db: &Db, actor: &Actor, work: &Work) -> StoreResult<Done> {
     let mut tx = db.begin().await?;
-    let order = orders::transition(&mut tx.conn(), actor, id, action).await?;
+    let mut c = tx.conn();
+    let done = match work {
+        Work::Create(new) => Done::Created(orders::create(&mut c, actor, new).await?),
+        Work::Step(action, id) => Done::Stepped(orders::transition(&mut c, actor, *id, *action).await?),
+    };
     tx.commit().await?;
-    Ok(order)
+    Ok(done)
 }
 
-/// Takes whatever is queued (at least one step), runs it, and again, until the queue closes.
-async fn work(db: Db, action: OrderAction, queue: Arc<Mutex<mpsc::UnboundedReceiver<Step>>>) {
+/// Takes whatever is queued (at least one request), runs it, and again, until the queue closes.
+async fn work(db: Db, queue: Arc<Mutex<mpsc::UnboundedReceiver<Asked>>>) {
     loop {
-        let steps = {
+        let asked = {
             let mut queue = queue.lock().await;
             let Some(first) = queue.recv().await else {
                 return;
             };
-            let mut steps = vec![first];
-            while steps.len() < MAX_BATCH {
+            let mut asked = vec![first];
+            while asked.len() < MAX_BATCH {
                 match queue.try_recv() {
-                    Ok(step) => steps.push(step),
+                    Ok(next) => asked.push(next),
                     Err(_) => break,
                 }
             }
-            steps
+            asked
         };
         // In its own task: a panic loses that batch's answers (its callers get an error), not
         // the worker.
-        if let Err(e) = tokio::spawn(run_batch(db.clone(), action, steps)).await {
-            tracing::error!(error = %e, "a batch of order steps failed");
+        if let Err(e) = tokio::spawn(run_batch(db.clone(), asked)).await {
+            tracing::error!(error = %e, "a batch of order work failed");
         }
     }
 }
 
-async fn run_batch(db: Db, action: OrderAction, steps: Vec<Step>) {
-    // An order asked twice runs again after the batch, alone: it gets what a second request
-    // for the same step gets.
-    let (mut batch, mut again) = (Vec::<Step>::new(), Vec::new());
-    for step in steps {
-        if batch.iter().any(|s| s.id == step.id) {
-            again.push(step);
+async fn run_batch(db: Db, asked: Vec<Asked>) {
+    // Work that clashes with work before it runs again after the batch, alone.
+    let (mut batch, mut again) = (Vec::<Asked>::new(), Vec::new());
+    for next in asked {
+        if batch.iter().any(|a| a.work.clashes(&next.work)) {
+            again.push(next);
         } else {
-            batch.push(step);
+            batch.push(next);
         }
     }
     if batch.len() > 1 {
-        match run_together(&db, action, &batch).await {
+        match run_together(&db, &batch).await {
             Ok(outcomes) => {
-                for (step, outcome) in batch.drain(..).zip(outcomes) {
-                    let _ = step.reply.send(outcome);
+                for (asked, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = asked.reply.send(outcome);
                 }
             }
             Err(Failed::Commit(e)) => {
                 // Whether the commit took is unknown: each caller gets the error, as one alone
                 // would have.
                 let message = e.to_string();
-                for step in batch.drain(..) {
-                    let _ = step.reply.send(Err(StoreError::Database(message.clone().into())));
+                for asked in batch.drain(..) {
+                    let _ = asked.reply.send(Err(StoreError::Database(message.clone().into())));
                 }
             }
             Err(Failed::Work(e)) => {
-                tracing::debug!(error = %e, orders = batch.len(), "order steps run together failed; each runs alone");
+                tracing::debug!(error = %e, orders = batch.len(), "order work run together failed; each runs alone");
             }
         }
     }
-    for step in batch.into_iter().chain(again) {
-        let outcome = run_alone(&db, &step.actor, step.id, action).await;
-        let _ = step.reply.send(outcome);
+    for asked in batch.into_iter().chain(again) {
+        let outcome = alone(&db, &asked.actor, &asked.work).await;
+        let _ = asked.reply.send(outcome);
     }
 }
 
@@ -154,16 +221,42 @@ enum Failed {
     Commit(StoreError),
 }
 
-async fn run_together(
-    db: &Db,
-    action: OrderAction,
-    batch: &[Step],
-) -> Result<Vec<StoreResult<OrderWithItems>>, Failed> {
+async fn run_together(db: &Db, batch: &[Asked]) -> Result<Vec<StoreResult<Done>>, Failed> {
     let mut tx = db.begin().await.map_err(Failed::Work)?;
-    let steps: Vec<(&Actor, i64)> = batch.iter().map(|s| (&s.actor, s.id)).collect();
-    let outcomes = orders::transition_all(&mut tx.conn(), &steps, action)
-        .await
-        .map_err(Failed::Work)?;
+    let outcomes = together(&mut tx.conn(), batch).await.map_err(Failed::Work)?;
     tx.commit().await.map_err(Failed::Commit)?;
     Ok(outcomes)
+}
+
+/// The batch's work (all of one kind) in the caller's transaction.
+async fn together(c: &mut Conn<'_>, batch: &[Asked]) -> StoreResult<Vec<StoreResult<Done>>> {
+    let kind = batch.first().map(|a| a.work.kind());
+    if batch.iter().any(|a| Some(a.work.kind()) != kind) {
+        return Err(StoreError::Database("a batch of order work mixes kinds".into()));
+    }
+    match kind {
+        None => Ok(Vec::new()),
+        Some(Kind::Create) => {
+            let creates: Vec<(&Actor, &NewOrder)> = batch
+                .iter()
+                .filter_map(|a| match &a.work {
+                    Work::Create(new) => Some((&a.actor, new)),
+                    Work::Step(..) => None,
+                })
+                .collect();
+            let outcomes = orders::create_all(c, &creates).await?;
+            Ok(outcomes.into_iter().map(|o| o.map(Done::Created)).collect())
+        }
+        Some(Kind::Step(action)) => {
+            let steps: Vec<(&Actor, i64)> = batch
+                .iter()
+                .filter_map(|a| match a.work {
+                    Work::Step(_, id) => Some((&a.actor, id)),
+                    Work::Create(_) => None,
+                })
+                .collect();
+            let outcomes = orders::transition_all(c, &steps, action).await?;
+            Ok(outcomes.into_iter().map(|o| o.map(Done::Stepped)).collect())
+        }
+    }
 }
