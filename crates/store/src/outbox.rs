@@ -309,13 +309,13 @@ pub async fn published_since(c: &mut Conn<'_>, after: Position) -> StoreResult<V
 
 /// The events with these ids, in position order.
 pub async fn by_ids(c: &mut Conn<'_>, ids: &[i64]) -> StoreResult<Vec<OutboxEvent>> {
-    let sql = match c.backend() {
-        Backend::Sqlite => {
-            format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id IN (SELECT value FROM json_each($1)) ORDER BY tx, id")
-        }
-        Backend::Postgres => format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE id = ANY($1) ORDER BY tx, id"),
-    };
-    sql::query_as(sql).bind(ids).fetch_all(c).await
+    let wanted = sql::one_of(c.backend(), "id", 1);
+    sql::query_as(format!(
+        "SELECT {EVENT_COLUMNS} FROM outbox WHERE {wanted} ORDER BY tx, id"
+    ))
+    .bind(ids)
+    .fetch_all(c)
+    .await
 }
 
 /// Events of a topic after `after_id`, for replays and tests.

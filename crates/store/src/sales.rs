@@ -91,10 +91,7 @@ impl Products {
         if ids.is_empty() {
             return Ok(Self(Vec::new()));
         }
-        let wanted = match c.backend() {
-            Backend::Postgres => "p.id = ANY($1)",
-            Backend::Sqlite => "p.id IN (SELECT value FROM json_each($1))",
-        };
+        let wanted = sql::one_of(c.backend(), "p.id", 1);
         let found = sql::query_as(format!(
             "SELECT p.id, p.sku, p.name, c.path, p.price, p.status FROM products p LEFT JOIN categories c ON c.id = p.category_id
              WHERE {wanted} AND p.deleted_at IS NULL ORDER BY p.id"

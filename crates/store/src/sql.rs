@@ -15,7 +15,7 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Arguments, Postgres};
 
-use crate::{Conn, StoreError, StoreResult};
+use crate::{Backend, Conn, StoreError, StoreResult};
 
 /// The SQL type of a bound value; PostgreSQL needs it even for NULL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -511,6 +511,16 @@ fn prepare<'c>(
         stmt.raw_bind_parameter(index, arg)?;
     }
     Ok(stmt)
+}
+
+/// `column` is one of the list bound as parameter `n`: `= ANY($n)` on PostgreSQL, which binds
+/// the list as an array ([`Value::Ints`], [`column`]); `IN (SELECT value FROM json_each($n))` on
+/// SQLite, which binds it as JSON text. One statement text whatever the list's length.
+pub fn one_of(backend: Backend, column: &str, n: usize) -> String {
+    match backend {
+        Backend::Postgres => format!("{column} = ANY(${n})"),
+        Backend::Sqlite => format!("{column} IN (SELECT value FROM json_each(${n}))"),
+    }
 }
 
 /// `($first, …), (…), …`: the placeholders of a multi-row `VALUES` list of `rows` rows with

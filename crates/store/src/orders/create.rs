@@ -147,17 +147,15 @@ async fn replay_known_keys(
     if keys.is_empty() {
         return Ok(());
     }
-    let (wanted, keys) = match c.backend() {
-        Backend::Postgres => ("= ANY($1)", sql::column(keys)),
-        Backend::Sqlite => (
-            "IN (SELECT value FROM json_each($1))",
-            serde_json::to_string(&keys)
-                .map_err(|e| StoreError::Database(e.into()))?
-                .into_value(),
-        ),
+    let keys = match c.backend() {
+        Backend::Postgres => sql::column(keys),
+        Backend::Sqlite => serde_json::to_string(&keys)
+            .map_err(|e| StoreError::Database(e.into()))?
+            .into_value(),
     };
     let known: Vec<(i64, String, Option<String>)> = sql::query_as(format!(
-        "SELECT id, idempotency_key, request_hash FROM orders WHERE idempotency_key {wanted}"
+        "SELECT id, idempotency_key, request_hash FROM orders WHERE {}",
+        sql::one_of(c.backend(), "idempotency_key", 1)
     ))
     .bind(keys)
     .fetch_all(c)
@@ -400,10 +398,7 @@ impl Customers {
         if ids.is_empty() {
             return Ok(Self(Vec::new()));
         }
-        let wanted = match c.backend() {
-            Backend::Postgres => "id = ANY($1)",
-            Backend::Sqlite => "id IN (SELECT value FROM json_each($1))",
-        };
+        let wanted = sql::one_of(c.backend(), "id", 1);
         let found = sql::query_as(format!(
             "SELECT id, first_name, last_name, email FROM customers WHERE {wanted} AND deleted_at IS NULL ORDER BY id"
         ))
