@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::http::Method;
+use axum::body::Body;
+use axum::http::{Method, Request};
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
 
@@ -23,6 +24,7 @@ crate::on_both_stores!(
     orders_sharing_products_shipped_at_once_each_take_their_reservations,
     a_warehouse_deactivated_while_stock_comes_in_strands_nothing,
     orders_changed_while_being_confirmed_reserve_what_they_hold,
+    creates_racing_with_one_key_make_one_order,
 );
 
 /// Runs every request of `requests` in its own task, all released at once, and returns the
@@ -623,4 +625,70 @@ async fn orders_changed_while_being_confirmed_reserve_what_they_hold(app: TestAp
     assert_eq!(reserved(b).await, 2 * unchanged + changed as i64, "B reserved");
     assert_eq!(reserved(c).await, 3 * changed as i64, "C reserved");
     assert_no_drift(&drift(&app).await);
+}
+
+/// (h) 60 creates at once (on PostgreSQL they are created in batches): 30 share six
+/// idempotency keys, five each with the same body; 30 have none. Each key makes one order,
+/// answered 201 once and 200 (replayed, the same order) to the other four, whether they met
+/// in one batch or raced from two; every request without a key makes its own order.
+async fn creates_racing_with_one_key_make_one_order(app: TestApp) {
+    let app = Arc::new(app);
+    let product = new_product(&app, 0).await;
+    let barrier = Arc::new(Barrier::new(60));
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let app = Arc::clone(&app);
+            let barrier = Arc::clone(&barrier);
+            let key = (i < 30).then(|| format!("race-{}", i % 6));
+            let body = json!({"items": [{"product_id": product, "quantity": 1 + i % 6}], "notes": key});
+            tokio::spawn(async move {
+                let mut request = Request::builder()
+                    .method(Method::POST)
+                    .uri("/api/orders")
+                    .header("authorization", format!("Bearer {}", app.admin))
+                    .header("content-type", "application/json");
+                if let Some(key) = &key {
+                    request = request.header("idempotency-key", key);
+                }
+                barrier.wait().await;
+                let response = app.send(request.body(Body::from(body.to_string())).unwrap()).await;
+                (key, response)
+            })
+        })
+        .collect();
+    let mut by_key: std::collections::BTreeMap<String, Vec<(u16, i64)>> = Default::default();
+    let mut unkeyed = Vec::new();
+    for task in tasks {
+        let (key, r) = task.await.unwrap();
+        assert_not_5xx("create", &r);
+        let id = r.body["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no order: {} {}", r.status, r.body));
+        match key {
+            Some(key) => by_key.entry(key).or_default().push((r.status.as_u16(), id)),
+            None => {
+                assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+                unkeyed.push(id);
+            }
+        }
+    }
+    assert_eq!(by_key.len(), 6);
+    for (key, answers) in &by_key {
+        let created: Vec<_> = answers.iter().filter(|(status, _)| *status == 201).collect();
+        assert_eq!(created.len(), 1, "{key}: {answers:?}");
+        assert!(
+            answers
+                .iter()
+                .all(|&(status, id)| (status == 201 || status == 200) && id == created[0].1),
+            "{key}: {answers:?}"
+        );
+    }
+    unkeyed.sort_unstable();
+    unkeyed.dedup();
+    assert_eq!(unkeyed.len(), 30);
+    let pending = app
+        .get("/api/orders?status=pending&per_page=1", &app.admin)
+        .await
+        .expect(200);
+    assert_eq!(pending.body["total"], 36);
 }
