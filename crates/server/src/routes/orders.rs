@@ -135,22 +135,17 @@ async fn create_order(
         items: checked.items,
         discount: checked.discount,
         notes: checked.notes,
-        idempotency_key: key.clone(),
-        request_hash: Some(hash.clone()),
+        idempotency_key: key,
+        request_hash: Some(hash),
     };
     let created = match state.order_steps.create(&caller.actor, new).await {
         Ok(created) => created,
-        // Two requests with one key raced and the other committed first: answer with its order.
+        // Two requests with one key raced, and the other's order could not be read back.
         Err(StoreError::Conflict { field }) if field == "idempotency_key" => {
-            let mut conn = state.db.read().await?;
-            let key = key.as_deref().unwrap_or_default();
-            let existing = orders::find_by_key(&mut conn.conn(), key, Some(&hash))
-                .await?
-                .ok_or_else(|| ApiError::Conflict {
-                    field: Some("Idempotency-Key".into()),
-                    message: "concurrent request with this key".into(),
-                })?;
-            Created::Replayed(existing)
+            return Err(ApiError::Conflict {
+                field: Some("Idempotency-Key".into()),
+                message: "concurrent request with this key".into(),
+            })
         }
         Err(other) => return Err(other.into()),
     };

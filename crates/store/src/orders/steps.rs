@@ -106,11 +106,25 @@ impl OrderSteps {
         Self { db, queues }
     }
 
-    /// Creates an order, committed when it returns Ok.
+    /// Creates an order, committed when it returns Ok. When another request with the same
+    /// idempotency key committed first (they raced), its order is the answer, replayed; a
+    /// `Conflict` on `idempotency_key` means that order could not be read back.
     pub async fn create(&self, actor: &Actor, new: NewOrder) -> StoreResult<Created> {
-        match self.ask(actor, Work::Create(new)).await? {
-            Done::Created(created) => Ok(created),
-            Done::Stepped(_) => Err(StoreError::Database("a create was answered with a step".into())),
+        let (key, hash) = (new.idempotency_key.clone(), new.request_hash.clone());
+        match self.ask(actor, Work::Create(new)).await {
+            Ok(Done::Created(created)) => Ok(created),
+            Ok(Done::Stepped(_)) => Err(StoreError::Database("a create was answered with a step".into())),
+            Err(StoreError::Conflict { field }) if field == "idempotency_key" => {
+                let key = key.ok_or(StoreError::Conflict { field })?;
+                let mut reader = self.db.read().await?;
+                orders::find_by_key(&mut reader.conn(), &key, hash.as_deref())
+                    .await?
+                    .map(Created::Replayed)
+                    .ok_or_else(|| StoreError::Conflict {
+                        field: "idempotency_key".into(),
+                    })
+            }
+            Err(other) => Err(other),
         }
     }
 
