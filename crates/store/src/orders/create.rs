@@ -3,8 +3,9 @@
 //! the first request created.
 //!
 //! Every create runs through [`create_all`], which creates many orders with the statements one
-//! would take: on PostgreSQL concurrent requests share them (`OrderSteps`), as confirms and
-//! ships do; on SQLite its single writer inserts them one by one.
+//! would take: concurrent requests share them (`OrderSteps`), as confirms and ships do. On
+//! PostgreSQL one statement inserts every order with its items; on SQLite the orders are
+//! inserted one by one, in the batch's transaction.
 
 use super::{get, Order, OrderItem, OrderRow, OrderWithItems, ITEM_COLUMNS};
 use crate::audit::{self, Actor};

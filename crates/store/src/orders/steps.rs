@@ -1,4 +1,4 @@
-//! Orders created, and saga steps run, for concurrent requests together on PostgreSQL.
+//! Orders created, and saga steps run, for concurrent requests together.
 //!
 //! On PostgreSQL most of a create's, a confirm's or a ship's cost is fixed work per statement
 //! and per transaction, not per line (docs/BENCHMARKS.md, sessions 11 and 15). So when many
@@ -12,8 +12,10 @@
 //! caller waits at most for the batch before its own: the queue is never held back to let a
 //! batch grow.
 //!
-//! SQLite gains nothing from it (one writer that already commits in groups, see
-//! `group_commit.rs`), and the other steps are rare: those run at once, alone.
+//! SQLite batches too (session 16): its writer already shares one COMMIT between queued
+//! transactions (`group_commit.rs`), but a batch also shares one savepoint, the look-ups of
+//! products and customers and the insert of audit entries and events, and the server spends
+//! less CPU per order (docs/BENCHMARKS.md). The other steps are rare: those run at once, alone.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::audit::Actor;
 use crate::orders::{self, Created, NewOrder, OrderWithItems};
-use crate::{Backend, Conn, Db, StoreError, StoreResult};
+use crate::{Conn, Db, StoreError, StoreResult};
 use bodega_domain::OrderAction;
 
 /// The work run together.
@@ -35,11 +37,10 @@ const WORKERS: usize = 2;
 /// Orders in one batch at most: past this, the statements grow without saving more.
 const MAX_BATCH: usize = 32;
 
-/// Creates orders and runs their saga steps, batching concurrent creates, confirms and ships
-/// on PostgreSQL.
+/// Creates orders and runs their saga steps, batching concurrent creates, confirms and ships.
 pub struct OrderSteps {
     db: Db,
-    /// One queue per kind of work batched; none on SQLite.
+    /// One queue per kind of work batched.
     queues: Vec<(Kind, mpsc::UnboundedSender<Asked>)>,
 }
 
@@ -89,19 +90,17 @@ impl Work {
 }
 
 impl OrderSteps {
-    /// On PostgreSQL it starts the workers, so it must be called inside a tokio runtime; they
-    /// stop once this is dropped.
+    /// Starts the workers, so it must be called inside a tokio runtime; they stop once this is
+    /// dropped.
     pub fn new(db: Db) -> Self {
         let mut queues = Vec::new();
-        if db.backend() == Backend::Postgres {
-            for kind in BATCHED {
-                let (sender, receiver) = mpsc::unbounded_channel();
-                let receiver = Arc::new(Mutex::new(receiver));
-                for _ in 0..WORKERS {
-                    tokio::spawn(work(db.clone(), Arc::clone(&receiver)));
-                }
-                queues.push((kind, sender));
+        for kind in BATCHED {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let receiver = Arc::new(Mutex::new(receiver));
+            for _ in 0..WORKERS {
+                tokio::spawn(work(db.clone(), Arc::clone(&receiver)));
             }
+            queues.push((kind, sender));
         }
         Self { db, queues }
     }
