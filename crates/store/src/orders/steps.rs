@@ -9,8 +9,8 @@
 //! product, a state that does not allow the step) gets its answer and changes nothing. When the
 //! batch fails as a whole (a shortage, a database error), the transaction is rolled back and
 //! each request runs alone, exactly as without batching, so each caller gets its own answer. A
-//! caller waits at most for the batch before its own: the queue is never held back to let a
-//! batch grow.
+//! caller waits at most for the work of the batch before its own (one batch of a kind works at
+//! a time, the previous one commits meanwhile): nothing waits for a batch to fill.
 //!
 //! SQLite batches too (session 16): its writer already shares one COMMIT between queued
 //! transactions (`group_commit.rs`), but a batch also shares one savepoint, the look-ups of
@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, OwnedMutexGuard};
 
 use crate::audit::Actor;
 use crate::orders::{self, Created, NewOrder, OrderWithItems};
@@ -32,7 +32,8 @@ const BATCHED: [Kind; 3] = [
     Kind::Step(OrderAction::Confirm),
     Kind::Step(OrderAction::Ship),
 ];
-/// Workers per batched kind of work: while one runs a batch, the next gathers what queues meanwhile.
+/// Workers per batched kind of work: while one commits a batch, the next gathers what queued
+/// meanwhile and runs it.
 const WORKERS: usize = 2;
 /// Orders in one batch at most: past this, the statements grow without saving more.
 const MAX_BATCH: usize = 32;
@@ -62,6 +63,17 @@ enum Done {
     Created(Created),
     Stepped(OrderWithItems),
 }
+
+/// A kind of work's queue, shared by its workers.
+type Queue = Arc<Mutex<mpsc::UnboundedReceiver<Asked>>>;
+
+/// A worker's turn at its queue: held while it gathers a batch and until the batch's work is
+/// done, released before the commit. So one batch of a kind works at a time and the next one
+/// gathers everything that queued meanwhile, while this one commits: batches as large as the
+/// load makes them (a second worker taking whatever had queued at once made batches half as
+/// large, and PostgreSQL spent ≈ 25 % more per order, docs/BENCHMARKS.md, session 16), with
+/// the commits' waits still overlapped.
+type Turn = OwnedMutexGuard<mpsc::UnboundedReceiver<Asked>>;
 
 /// Work asked for, by whom, and where its outcome goes.
 struct Asked {
@@ -139,7 +151,7 @@ impl OrderSteps {
     async fn ask(&self, actor: &Actor, work: Work) -> StoreResult<Done> {
         let kind = work.kind();
         let Some((_, queue)) = self.queues.iter().find(|(batched, _)| *batched == kind) else {
-            return alone(&self.db, actor, &work).await;
+            return alone(&self.db, actor, &work, &mut None).await;
         };
         let (reply, outcome) = oneshot::channel();
         queue
@@ -155,44 +167,43 @@ impl OrderSteps {
     }
 }
 
-/// Runs `work` in a transaction of its own.
-async fn alone(db: &Db, actor: &Actor, work: &Work) -> StoreResult<Done> {
+/// Runs `work` in a transaction of its own; a worker's turn, if given, ends before the commit.
+async fn alone(db: &Db, actor: &Actor, work: &Work, turn: &mut Option<Turn>) -> StoreResult<Done> {
     let mut tx = db.begin().await?;
     let mut c = tx.conn();
     let done = match work {
         Work::Create(new) => Done::Created(orders::create(&mut c, actor, new).await?),
         Work::Step(action, id) => Done::Stepped(orders::transition(&mut c, actor, *id, *action).await?),
     };
+    drop(turn.take());
     tx.commit().await?;
     Ok(done)
 }
 
 /// Takes whatever is queued (at least one request), runs it, and again, until the queue closes.
-async fn work(db: Db, queue: Arc<Mutex<mpsc::UnboundedReceiver<Asked>>>) {
+async fn work(db: Db, queue: Queue) {
     loop {
-        let asked = {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
-            };
-            let mut asked = vec![first];
-            while asked.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(next) => asked.push(next),
-                    Err(_) => break,
-                }
-            }
-            asked
+        let mut turn = Arc::clone(&queue).lock_owned().await;
+        let Some(first) = turn.recv().await else {
+            return;
         };
+        let mut asked = vec![first];
+        while asked.len() < MAX_BATCH {
+            match turn.try_recv() {
+                Ok(next) => asked.push(next),
+                Err(_) => break,
+            }
+        }
         // In its own task: a panic loses that batch's answers (its callers get an error), not
-        // the worker.
-        if let Err(e) = tokio::spawn(run_batch(db.clone(), asked)).await {
+        // the worker; the turn ends with the task.
+        if let Err(e) = tokio::spawn(run_batch(db.clone(), asked, turn)).await {
             tracing::error!(error = %e, "a batch of order work failed");
         }
     }
 }
 
-async fn run_batch(db: Db, asked: Vec<Asked>) {
+async fn run_batch(db: Db, asked: Vec<Asked>, turn: Turn) {
+    let mut turn = Some(turn);
     // Work that clashes with work before it runs again after the batch, alone.
     let (mut batch, mut again) = (Vec::<Asked>::new(), Vec::new());
     for next in asked {
@@ -203,7 +214,7 @@ async fn run_batch(db: Db, asked: Vec<Asked>) {
         }
     }
     if batch.len() > 1 {
-        match run_together(&db, &batch).await {
+        match run_together(&db, &batch, &mut turn).await {
             Ok(outcomes) => {
                 for (asked, outcome) in batch.drain(..).zip(outcomes) {
                     let _ = asked.reply.send(outcome);
@@ -223,7 +234,7 @@ async fn run_batch(db: Db, asked: Vec<Asked>) {
         }
     }
     for asked in batch.into_iter().chain(again) {
-        let outcome = alone(&db, &asked.actor, &asked.work).await;
+        let outcome = alone(&db, &asked.actor, &asked.work, &mut turn).await;
         let _ = asked.reply.send(outcome);
     }
 }
@@ -234,9 +245,11 @@ enum Failed {
     Commit(StoreError),
 }
 
-async fn run_together(db: &Db, batch: &[Asked]) -> Result<Vec<StoreResult<Done>>, Failed> {
+/// Runs the batch in one transaction; the worker's turn ends before the commit.
+async fn run_together(db: &Db, batch: &[Asked], turn: &mut Option<Turn>) -> Result<Vec<StoreResult<Done>>, Failed> {
     let mut tx = db.begin().await.map_err(Failed::Work)?;
     let outcomes = together(&mut tx.conn(), batch).await.map_err(Failed::Work)?;
+    drop(turn.take());
     tx.commit().await.map_err(Failed::Commit)?;
     Ok(outcomes)
 }
