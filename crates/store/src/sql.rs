@@ -48,7 +48,8 @@ pub enum Value {
     /// statement that reads rows from `unnest($2::BIGINT[], $3::TEXT[], …)` has one text
     /// whatever the number of rows, so it is prepared (parsed and planned) once per
     /// connection instead of for every batch. Made by [`column`], read with [`unnest`].
-    /// PostgreSQL only: SQLite has no arrays.
+    /// SQLite has no arrays: there it binds as a JSON array, read with `json_each` (as
+    /// [`one_of`] does).
     Column(Kind, Vec<Value>),
 }
 
@@ -164,11 +165,7 @@ impl rusqlite::ToSql for Value {
             Value::Time(v) => ToSqlOutput::Owned(sqlite_time(v).into()),
             Value::Date(v) => ToSqlOutput::Owned(v.format("%Y-%m-%d").to_string().into()),
             Value::Ints(v) => ToSqlOutput::Owned(json_ints(v).into()),
-            Value::Column(..) => {
-                return Err(rusqlite::Error::ToSqlConversionFailure(
-                    "a column of values is read with PostgreSQL's unnest; SQLite has no arrays".into(),
-                ))
-            }
+            Value::Column(_, values) => ToSqlOutput::Owned(json_column(values)?.into()),
         })
     }
 }
@@ -219,6 +216,26 @@ fn add_pg(args: &mut PgArguments, v: &Value) -> Result<(), sqlx::error::BoxDynEr
             Kind::Ints => Err("a column of arrays cannot be bound".into()),
         },
     }
+}
+
+/// How SQLite receives a [`Value::Column`]: a JSON array of its values.
+fn json_column(values: &[Value]) -> rusqlite::Result<String> {
+    let json: Vec<serde_json::Value> = values
+        .iter()
+        .map(|v| match v {
+            Value::Null(_) => Ok(serde_json::Value::Null),
+            Value::Int(i) => Ok((*i).into()),
+            Value::Int4(i) => Ok((*i).into()),
+            Value::Bool(b) => Ok(i64::from(*b).into()),
+            Value::Text(t) => Ok(t.as_str().into()),
+            Value::Time(t) => Ok(sqlite_time(t).into()),
+            Value::Date(d) => Ok(d.format("%Y-%m-%d").to_string().into()),
+            Value::Ints(_) | Value::Column(..) => Err(rusqlite::Error::ToSqlConversionFailure(
+                "a column of lists cannot be bound".into(),
+            )),
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(serde_json::Value::Array(json).to_string())
 }
 
 /// `[1,2,3]`: how SQLite receives a list of integers (see [`Value::Ints`]).
@@ -513,9 +530,10 @@ fn prepare<'c>(
     Ok(stmt)
 }
 
-/// `column` is one of the list bound as parameter `n`: `= ANY($n)` on PostgreSQL, which binds
-/// the list as an array ([`Value::Ints`], [`column`]); `IN (SELECT value FROM json_each($n))` on
-/// SQLite, which binds it as JSON text. One statement text whatever the list's length.
+/// `column` is one of the list bound as parameter `n` ([`Value::Ints`] or a [`column`]):
+/// `= ANY($n)` on PostgreSQL, which binds the list as an array; `IN (SELECT value FROM
+/// json_each($n))` on SQLite, which binds it as JSON text. One statement text whatever the
+/// list's length.
 pub fn one_of(backend: Backend, column: &str, n: usize) -> String {
     match backend {
         Backend::Postgres => format!("{column} = ANY(${n})"),
@@ -726,6 +744,23 @@ mod tests {
         let row = rows.next().unwrap().unwrap();
         assert_eq!(row.get::<_, String>(0).unwrap(), "3,1,2");
         assert_eq!(row.get::<_, i64>(1).unwrap(), 0);
+    }
+
+    #[test]
+    fn binds_columns_as_json_arrays_on_sqlite() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let args = [super::column(["a\"b", "c"]), super::column([Some(1_i64), None])];
+        let mut stmt = prepare(
+            &conn,
+            "SELECT (SELECT group_concat(value, '|') FROM json_each($1)),
+                    (SELECT count(*) FROM json_each($2) WHERE value IS NULL)",
+            &args,
+        )
+        .unwrap();
+        let mut rows = stmt.raw_query();
+        let row = rows.next().unwrap().unwrap();
+        assert_eq!(row.get::<_, String>(0).unwrap(), "a\"b|c");
+        assert_eq!(row.get::<_, i64>(1).unwrap(), 1);
     }
 
     #[test]

@@ -148,17 +148,11 @@ async fn replay_known_keys(
     if keys.is_empty() {
         return Ok(());
     }
-    let keys = match c.backend() {
-        Backend::Postgres => sql::column(keys),
-        Backend::Sqlite => serde_json::to_string(&keys)
-            .map_err(|e| StoreError::Database(e.into()))?
-            .into_value(),
-    };
     let known: Vec<(i64, String, Option<String>)> = sql::query_as(format!(
         "SELECT id, idempotency_key, request_hash FROM orders WHERE {}",
         sql::one_of(c.backend(), "idempotency_key", 1)
     ))
-    .bind(keys)
+    .bind(sql::column(keys))
     .fetch_all(c)
     .await?;
     for (k, (_, new)) in requests.iter().enumerate() {
