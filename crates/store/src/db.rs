@@ -83,7 +83,13 @@ impl SqliteDb {
         writer.pragma_update(None, "foreign_keys", "ON")?;
         // Savepoints (one per transaction, see group_commit.rs) keep their undo pages in memory.
         writer.pragma_update(None, "temp_store", "MEMORY")?;
-        writer.pragma_update(None, "cache_size", -65536)?;
+        // 8 MiB of page cache: the pages every write touches stay (table and index edges, stock
+        // rows); the rest is one read from the OS's cache away. Larger costs more than it saves:
+        // each COMMIT walks the whole cache (B-tree balancing renumbers a page through a
+        // number past the end of the file, so SQLite's truncation of the cache at the end of
+        // the transaction cannot take its short path), ≈ 1 ms a COMMIT at 64 MiB, ≈ 5 % of the
+        // server's CPU in the order benchmark (docs/BENCHMARKS.md, session 17).
+        writer.pragma_update(None, "cache_size", -8192)?;
         // Checkpoints (copying the WAL into the database file, with an fsync) run on their own
         // thread instead of inside whichever commit crosses the threshold: the writer is the
         // bottleneck of every write, and an fsync in it stalls the whole queue.

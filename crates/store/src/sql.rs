@@ -253,9 +253,22 @@ fn json_ints(values: &[i64]) -> String {
 }
 
 /// A column index both drivers understand: a name or a position.
-pub trait ColumnIndex: rusqlite::RowIndex + sqlx::ColumnIndex<PgRow> + Copy + std::fmt::Debug {}
-impl ColumnIndex for &str {}
-impl ColumnIndex for usize {}
+pub trait ColumnIndex: rusqlite::RowIndex + sqlx::ColumnIndex<PgRow> + Copy + std::fmt::Debug {
+    /// The column's position in a SQLite row. rusqlite finds a name by asking SQLite for each
+    /// column's name in turn: resolved once here, so that reading an `Option` (null check,
+    /// then value) does not search twice.
+    fn sqlite_position(self, row: &rusqlite::Row<'_>) -> rusqlite::Result<usize>;
+}
+impl ColumnIndex for &str {
+    fn sqlite_position(self, row: &rusqlite::Row<'_>) -> rusqlite::Result<usize> {
+        row.as_ref().column_index(self)
+    }
+}
+impl ColumnIndex for usize {
+    fn sqlite_position(self, _row: &rusqlite::Row<'_>) -> rusqlite::Result<usize> {
+        Ok(self)
+    }
+}
 
 /// A row of either backend.
 pub enum Row<'a> {
@@ -277,7 +290,11 @@ impl Row<'_> {
 
     pub fn get<T: Column, I: ColumnIndex>(&self, index: I) -> StoreResult<T> {
         match self {
-            Row::Sqlite(r) => T::from_sqlite(r, index).map_err(|e| decode_error(index, e)),
+            Row::Sqlite(r) => index
+                .sqlite_position(r)
+                .map_err(BoxError::from)
+                .and_then(|position| T::from_sqlite(r, position))
+                .map_err(|e| decode_error(index, e)),
             Row::Postgres(r) => T::from_postgres(r, index).map_err(|e| decode_error(index, e)),
         }
     }

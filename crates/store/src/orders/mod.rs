@@ -37,8 +37,6 @@ pub struct Order {
     pub discount: i64,
     pub total: i64,
     pub notes: Option<String>,
-    /// How many times the order was changed while pending (0: as created).
-    pub revision: i64,
     pub created_by: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -48,7 +46,13 @@ pub struct Order {
     pub completed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub returned_at: Option<DateTime<Utc>>,
+    /// How many times the order was changed while pending (0: as created). Last, as in the
+    /// table (migration 0011 added it): fields in the table's order are read by position.
+    pub revision: i64,
 }
+
+/// Columns of `orders`, so the columns after `o.*` are at known positions.
+const ORDER_COLUMNS: usize = 23;
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct OrderItem {
@@ -117,24 +121,26 @@ struct OrderRow {
 impl sql::FromRow for OrderRow {
     fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
         let order = Order::from_row(row)?;
-        let item = match row.get::<Option<i64>, _>("item_id")? {
+        // On SQLite the item's columns follow the order's (see `get`); by name otherwise.
+        let at = ORDER_COLUMNS;
+        let item = match row.get_at::<Option<i64>>(at, "item_id")? {
             None => None,
             Some(id) => Some(OrderItem {
                 id,
                 order_id: order.id,
-                product_id: row.get("item_product_id")?,
-                sku: row.get("item_sku")?,
-                product_name: row.get("item_product_name")?,
-                unit_price: row.get("item_unit_price")?,
-                quantity: row.get("item_quantity")?,
-                line_total: row.get("item_line_total")?,
-                revision: row.get("item_revision")?,
+                product_id: row.get_at(at + 1, "item_product_id")?,
+                sku: row.get_at(at + 2, "item_sku")?,
+                product_name: row.get_at(at + 3, "item_product_name")?,
+                unit_price: row.get_at(at + 4, "item_unit_price")?,
+                quantity: row.get_at(at + 5, "item_quantity")?,
+                line_total: row.get_at(at + 6, "item_line_total")?,
+                revision: row.get_at(at + 7, "item_revision")?,
             }),
         };
         Ok(Self {
             order,
             item,
-            sale_id: row.get("sale_id")?,
+            sale_id: row.get_at(at + 8, "sale_id")?,
         })
     }
 }
@@ -294,38 +300,53 @@ async fn claim_all(
     // PostgreSQL refuses a column assigned twice: `updated_at` is set once when it is the stamp.
     let stamp = stamp_column(to).map(|col| format!("{col} = $2, ")).unwrap_or_default();
     if c.backend() == Backend::Sqlite {
-        // The single writer: nothing moves an order between this read and its claim.
+        // The single writer: nothing moves an order between this read and its claim. One read
+        // of all the orders with their items, one claim of those whose state allows it.
+        let rows: Vec<OrderRow> = sql::query_as(format!(
+            "SELECT o.*, {ITEM_COLUMNS},
+                    CASE WHEN o.shipped_at IS NOT NULL
+                         THEN (SELECT s.id FROM sales s WHERE s.order_id = o.id ORDER BY s.id LIMIT 1) END AS sale_id
+             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+             WHERE {} ORDER BY o.id, i.id",
+            sql::one_of(Backend::Sqlite, "o.id", 1)
+        ))
+        .bind(ids)
+        .fetch_all(c)
+        .await?;
+        let mut found: std::collections::HashMap<i64, Vec<OrderRow>> = std::collections::HashMap::new();
+        for row in rows {
+            found.entry(row.order.id).or_default().push(row);
+        }
         let mut outcomes = Vec::with_capacity(ids.len());
+        let mut claimable = Vec::new();
         for &id in ids {
-            let before = match get(c, id).await {
-                Ok(order) => order,
-                Err(StoreError::NotFound) => {
-                    outcomes.push(Err(StoreError::NotFound));
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let Some(before) = found.remove(&id).and_then(assemble) else {
+                outcomes.push(Err(StoreError::NotFound));
+                continue;
             };
-            let from = match state_for(&before.order, action) {
-                Ok(from) => from,
-                Err(refused) => {
-                    outcomes.push(Err(refused));
-                    continue;
+            outcomes.push(match state_for(&before.order, action) {
+                Ok(from) => {
+                    claimable.push(id);
+                    Ok((before, from))
                 }
-            };
+                Err(refused) => Err(refused),
+            });
+        }
+        if !claimable.is_empty() {
             let claimed = sql::query(format!(
-                "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE id = $3 AND status = $4"
+                "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE {}",
+                sql::one_of(Backend::Sqlite, "id", 3)
             ))
             .bind(to.as_str())
             .bind(at)
-            .bind(id)
-            .bind(from.as_str())
+            .bind(claimable.as_slice())
             .execute(c)
             .await?;
-            outcomes.push(if claimed == 0 {
-                Err(StoreError::State(format!("order {id} changed concurrently; retry")))
-            } else {
-                Ok((before, from))
-            });
+            if claimed != claimable.len() as u64 {
+                return Err(StoreError::Database(
+                    format!("{claimed} of {} orders claimed on the single writer", claimable.len()).into(),
+                ));
+            }
         }
         return Ok(outcomes);
     }
