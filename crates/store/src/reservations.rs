@@ -253,34 +253,48 @@ fn exit_of<'a>(
     }
 }
 
-/// Commits every active reservation of an order (shipping it) into exits of `kind`, booked
-/// together in product order (so concurrent shipments lock stock rows in the same order).
-pub async fn commit_for_order(
+/// An order whose active reservations are committed, with the reference and the author of its
+/// exits.
+pub struct Committing<'a> {
+    pub order_id: i64,
+    pub reference_id: String,
+    pub created_by: &'a str,
+}
+
+/// Commits every active reservation of the orders (shipping them) into exits of `kind`, booked
+/// together in (product, warehouse, reservation) order, as every writer locks stock rows.
+pub async fn commit_for_orders(
     c: &mut Conn<'_>,
-    order_id: i64,
+    orders: &[Committing<'_>],
     kind: MovementKind,
     reference_type: &str,
-    reference_id: &str,
-    created_by: &str,
     events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<Vec<Reservation>> {
     let at = now();
-    let mut committed: Vec<Reservation> = sql::query_as(
+    let ids: Vec<i64> = orders.iter().map(|o| o.order_id).collect();
+    let mut committed: Vec<Reservation> = sql::query_as(format!(
         "UPDATE reservations SET status = 'committed', updated_at = $2
-         WHERE order_id = $1 AND status = 'active' RETURNING *",
-    )
-    .bind(order_id)
+         WHERE {} AND status = 'active' RETURNING *",
+        sql::one_of(c.backend(), "order_id", 1)
+    ))
+    .bind(ids.as_slice())
     .bind(at)
     .fetch_all(c)
     .await?;
     committed.sort_by_key(|r| (r.product_id, r.warehouse_id, r.id));
-    let exits: Vec<Exit<'_>> = committed
+    let exits = committed
         .iter()
-        .map(|r| Exit {
-            movement: exit_of(r, kind, reference_type, reference_id, created_by),
-            consume_reserved: r.quantity,
+        .map(|r| {
+            let order = orders
+                .iter()
+                .find(|o| r.order_id == Some(o.order_id))
+                .ok_or_else(|| StoreError::Database(format!("reservation {} of no order shipped", r.id).into()))?;
+            Ok(Exit {
+                movement: exit_of(r, kind, reference_type, &order.reference_id, order.created_by),
+                consume_reserved: r.quantity,
+            })
         })
-        .collect();
+        .collect::<StoreResult<Vec<_>>>()?;
     stock::book_exits(c, &exits, at, events).await?;
     Ok(committed)
 }

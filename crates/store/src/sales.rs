@@ -211,22 +211,7 @@ pub async fn record(
     lines: &[Line],
     events: &mut Vec<outbox::NewEvent>,
 ) -> StoreResult<SaleWithItems> {
-    let total = lines_total(lines)? - s.discount;
-    let count: i64 = lines.iter().map(|l| l.quantity).sum();
-    let header = [
-        s.order_id.to_value(),
-        s.warehouse_id.to_value(),
-        s.customer_id.to_value(),
-        s.channel.to_value(),
-        s.external_ref.to_value(),
-        s.historical.to_value(),
-        s.discount.to_value(),
-        total.to_value(),
-        count.to_value(),
-        s.created_by.to_value(),
-        s.sold_at.to_value(),
-        now().to_value(),
-    ];
+    let header = header_values(s, lines)?;
     if lines.is_empty() {
         let sale: Sale = sql::query_as(INSERT_SALE).bind_all(header).fetch_one(c).await?;
         events.push(outbox::event(
@@ -259,12 +244,80 @@ pub async fn record(
         }
         Backend::Sqlite => {
             let sale: Sale = sql::query_as(INSERT_SALE).bind_all(header).fetch_one(c).await?;
-            let items = insert_items(c, &sale, lines).await?;
+            let items = insert_items(c, &[(&sale, lines)]).await?.pop().unwrap_or_default();
             (sale, items)
         }
     };
     push_events(&sale, &items, lines, events);
     Ok(SaleWithItems { sale, items })
+}
+
+/// [`record`] of several sales, each with its lines (`lines[i]` are `sales[i]`'s), in `sales`
+/// order. On SQLite one insert of the sales and one of all their items (fewer statements for a
+/// batch of shipped orders); PostgreSQL, and sales without lines, are recorded one by one.
+pub async fn record_all(
+    c: &mut Conn<'_>,
+    sales: &[NewSale<'_>],
+    lines: &[Vec<Line>],
+    events: &mut Vec<outbox::NewEvent>,
+) -> StoreResult<Vec<SaleWithItems>> {
+    if sales.len() != lines.len() {
+        return Err(StoreError::Database("sales and their lines do not match".into()));
+    }
+    if c.backend() == Backend::Postgres || sales.len() < 2 || lines.iter().any(Vec::is_empty) {
+        let mut recorded = Vec::with_capacity(sales.len());
+        for (s, lines) in sales.iter().zip(lines) {
+            recorded.push(record(c, s, lines, events).await?);
+        }
+        return Ok(recorded);
+    }
+    let mut insert = sql::query_as::<Sale>(format!(
+        "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
+         VALUES {} RETURNING *",
+        sql::value_rows(sales.len(), HEADER_WIDTH, 1)
+    ))
+    // Its text changes with the number of sales: not kept prepared, where it would push out
+    // the statements every request runs.
+    .once();
+    for (s, lines) in sales.iter().zip(lines) {
+        insert = insert.bind_all(header_values(s, lines)?);
+    }
+    let mut headers = insert.fetch_all(c).await?;
+    // Ids follow the VALUES order; RETURNING's row order is not promised.
+    headers.sort_by_key(|s| s.id);
+    if headers.len() != sales.len() {
+        return Err(StoreError::Database("a sale was not written".into()));
+    }
+    let with_lines: Vec<(&Sale, &[Line])> = headers.iter().zip(lines).map(|(s, l)| (s, l.as_slice())).collect();
+    let items = insert_items(c, &with_lines).await?;
+    let mut recorded = Vec::with_capacity(sales.len());
+    for ((sale, items), lines) in headers.into_iter().zip(items).zip(lines) {
+        push_events(&sale, &items, lines, events);
+        recorded.push(SaleWithItems { sale, items });
+    }
+    Ok(recorded)
+}
+
+/// The values of a sale's row in [`INSERT_SALE`]'s order.
+const HEADER_WIDTH: usize = 12;
+
+fn header_values(s: &NewSale<'_>, lines: &[Line]) -> StoreResult<[sql::Value; HEADER_WIDTH]> {
+    let total = lines_total(lines)? - s.discount;
+    let count: i64 = lines.iter().map(|l| l.quantity).sum();
+    Ok([
+        s.order_id.to_value(),
+        s.warehouse_id.to_value(),
+        s.customer_id.to_value(),
+        s.channel.to_value(),
+        s.external_ref.to_value(),
+        s.historical.to_value(),
+        s.discount.to_value(),
+        total.to_value(),
+        count.to_value(),
+        s.created_by.to_value(),
+        s.sold_at.to_value(),
+        now().to_value(),
+    ])
 }
 
 /// Leaves the events of a recorded sale in `events`: seed 003's records, `erp.sales` with the
@@ -366,30 +419,49 @@ impl sql::FromRow for SaleRow {
 }
 
 /// Writes the items of a sale in one statement; in line order.
-async fn insert_items(c: &mut Conn<'_>, sale: &Sale, lines: &[Line]) -> StoreResult<Vec<SaleItem>> {
-    const WIDTH: usize = 6;
-    let rows: Vec<String> = (0..lines.len())
+async fn insert_items(c: &mut Conn<'_>, sales: &[(&Sale, &[Line])]) -> StoreResult<Vec<Vec<SaleItem>>> {
+    // Per line: its sale, the sale's warehouse (for the unit cost), then the line's six values.
+    const WIDTH: usize = 8;
+    let count: usize = sales.iter().map(|(_, lines)| lines.len()).sum();
+    let rows: Vec<String> = (0..count)
         .map(|i| {
-            let first = 3 + i * WIDTH;
+            let first = 1 + i * WIDTH;
             format!(
-                "($1, ${first}, {}, {}, {})",
-                placeholders(first + 1, 3),
-                unit_cost_sql(&format!("${first}"), "$2"),
-                placeholders(first + 4, 2)
+                "(${first}, {}, {}, {})",
+                placeholders(first + 2, 4),
+                unit_cost_sql(&format!("${}", first + 2), &format!("${}", first + 1)),
+                placeholders(first + 6, 2)
             )
         })
         .collect();
-    let insert = sql::query_as(format!(
+    let mut insert = sql::query_as::<SaleItem>(format!(
         "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
          VALUES {} RETURNING *",
         rows.join(", ")
     ))
-    .bind(sale.id)
-    .bind(sale.warehouse_id);
-    let mut items: Vec<SaleItem> = bind_lines(insert, lines).fetch_all(c).await?;
+    // A single sale's text changes only with its lines: kept, as before batches of ships.
+    .once_if(sales.len() > 1);
+    for (sale, lines) in sales {
+        for l in lines.iter() {
+            insert = insert
+                .bind(sale.id)
+                .bind(sale.warehouse_id)
+                .bind(l.product_id)
+                .bind(&l.sku)
+                .bind(&l.product_name)
+                .bind(l.unit_price)
+                .bind(l.quantity)
+                .bind(l.unit_price * l.quantity);
+        }
+    }
+    let mut items: Vec<SaleItem> = insert.fetch_all(c).await?;
     // Ids follow the VALUES order; RETURNING's row order is not promised.
     items.sort_by_key(|i| i.id);
-    Ok(items)
+    let mut items = items.into_iter();
+    Ok(sales
+        .iter()
+        .map(|(_, lines)| items.by_ref().take(lines.len()).collect())
+        .collect())
 }
 
 /// A till sale: takes the items out of `warehouse_id` and records the sale, all or nothing.
