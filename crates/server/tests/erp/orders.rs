@@ -480,8 +480,8 @@ async fn pending_order(app: &TestApp, items: &[(i64, i64)]) -> i64 {
         .body)
 }
 
-/// Runs `action` on `ids` together (what the API does with concurrent confirms and ships on
-/// PostgreSQL), committing only when the batch as a whole succeeded.
+/// Runs `action` on `ids` together (what the API does with concurrent confirms and ships),
+/// committing only when the batch as a whole succeeded.
 async fn together(app: &TestApp, ids: &[i64], action: OrderAction) -> Result<Vec<Result<Value, String>>, StoreError> {
     let actor = Actor::system("batch-test");
     let steps: Vec<(&Actor, i64)> = ids.iter().map(|&id| (&actor, id)).collect();
@@ -552,6 +552,42 @@ async fn steps_run_together(app: TestApp) {
         .map(|o| o.as_ref().unwrap()["sale_id"].as_i64().unwrap())
         .collect();
     assert_ne!(sales[0], sales[1]);
+    // Each sale holds its own order's lines, and each sale exit names its order's sale.
+    let lines = |body: &Value| -> Vec<(i64, i64)> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["product_id"].as_i64().unwrap(), i["quantity"].as_i64().unwrap()))
+            .collect()
+    };
+    let exits = movements(&app, "kind=sale").await;
+    for (order, sale) in [first, second].into_iter().zip(&sales) {
+        let ordered = lines(
+            &app.get(&format!("/api/orders/{order}"), &app.admin)
+                .await
+                .expect(200)
+                .body,
+        );
+        let sold = lines(
+            &app.get(&format!("/api/sales/{sale}"), &app.admin)
+                .await
+                .expect(200)
+                .body,
+        );
+        assert_eq!(sold, ordered, "the items of sale {sale} are order {order}'s");
+        for product in [a, b] {
+            let out: i64 = exits["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|m| m["reference_id"] == sale.to_string() && m["product_id"] == product)
+                .map(|m| -m["quantity"].as_i64().unwrap())
+                .sum();
+            let wanted: i64 = ordered.iter().filter(|(p, _)| *p == product).map(|(_, q)| q).sum();
+            assert_eq!(out, wanted, "sale {sale}'s exits of product {product}");
+        }
+    }
     assert_eq!(level(&app, a, main).await, (7, 1, 6, 400));
     assert_eq!(level(&app, b, main).await, (1, 0, 1, 1000));
     // B's two sale exits chain their balances in movement order, from the 5 units it held.
