@@ -576,12 +576,13 @@ async fn steps_run_together(app: TestApp) {
                 .body,
         );
         assert_eq!(sold, ordered, "the items of sale {sale} are order {order}'s");
+        let reference = sale.to_string();
         for product in [a, b] {
             let out: i64 = exits["items"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .filter(|m| m["reference_id"] == sale.to_string() && m["product_id"] == product)
+                .filter(|m| m["reference_id"] == reference.as_str() && m["product_id"] == product)
                 .map(|m| -m["quantity"].as_i64().unwrap())
                 .sum();
             let wanted: i64 = ordered.iter().filter(|(p, _)| *p == product).map(|(_, q)| q).sum();
