@@ -442,16 +442,8 @@ async fn insert_items(c: &mut Conn<'_>, sales: &[(&Sale, &[Line])]) -> StoreResu
     // A single sale's text changes only with its lines: kept, as before batches of ships.
     .once_if(sales.len() > 1);
     for (sale, lines) in sales {
-        for l in lines.iter() {
-            insert = insert
-                .bind(sale.id)
-                .bind(sale.warehouse_id)
-                .bind(l.product_id)
-                .bind(&l.sku)
-                .bind(&l.product_name)
-                .bind(l.unit_price)
-                .bind(l.quantity)
-                .bind(l.unit_price * l.quantity);
+        for line in lines.iter() {
+            insert = bind_lines(insert.bind(sale.id).bind(sale.warehouse_id), std::slice::from_ref(line));
         }
     }
     let mut items: Vec<SaleItem> = insert.fetch_all(c).await?;
