@@ -52,7 +52,8 @@ pub struct Order {
     pub revision: i64,
 }
 
-/// Columns of `orders`, so the columns after `o.*` are at known positions.
+/// Columns of `orders`: the columns after `o.*` are at known positions (should a migration add
+/// one, reading them by position misses and falls back to their names).
 const ORDER_COLUMNS: usize = 23;
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -275,6 +276,13 @@ fn state_for(order: &Order, action: OrderAction) -> StoreResult<OrderStatus> {
     Ok(from)
 }
 
+/// The states `action` may start from, as an SQL list of literals (the states are this
+/// program's own names, never input).
+fn allowed_states(action: OrderAction) -> String {
+    let quoted: Vec<String> = action.allowed_from().iter().map(|s| format!("'{s}'")).collect();
+    quoted.join(", ")
+}
+
 /// An order claimed for a step: as it was before, with its items and sale, and its state then.
 type Claimed = (OrderWithItems, OrderStatus);
 
@@ -301,8 +309,9 @@ async fn claim_all(
     // PostgreSQL refuses a column assigned twice: `updated_at` is set once when it is the stamp.
     let stamp = stamp_column(to).map(|col| format!("{col} = $2, ")).unwrap_or_default();
     if c.backend() == Backend::Sqlite {
-        // The single writer: nothing moves an order between this read and its claim. One read
-        // of all the orders with their items, one claim of those whose state allows it.
+        // The single writer: nothing moves an order between this read and its claim (which
+        // still names the states it claims from). One read of all the orders with their
+        // items, one claim of those whose state allows it.
         let rows: Vec<OrderRow> = sql::query_as(format!(
             "SELECT o.*, {ITEM_COLUMNS},
                     CASE WHEN o.shipped_at IS NOT NULL
@@ -335,8 +344,9 @@ async fn claim_all(
         }
         if !claimable.is_empty() {
             let claimed = sql::query(format!(
-                "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE {}",
-                sql::one_of(Backend::Sqlite, "id", 3)
+                "UPDATE orders SET status = $1, {stamp}updated_at = $2 WHERE {} AND status IN ({})",
+                sql::one_of(Backend::Sqlite, "id", 3),
+                allowed_states(action)
             ))
             .bind(to.as_str())
             .bind(at)
@@ -365,7 +375,6 @@ async fn claim_all(
     // 10 s run of the order benchmark). The locks are taken in the array's order: ascending.
     let mut sorted = ids.to_vec();
     sorted.sort_unstable();
-    let allowed: Vec<String> = action.allowed_from().iter().map(|s| format!("'{s}'")).collect();
     let rows: Vec<ClaimRow> = sql::query_as(format!(
         "WITH old AS MATERIALIZED (SELECT o.* FROM unnest($3::BIGINT[]) AS k (id)
                                    CROSS JOIN LATERAL (SELECT * FROM orders WHERE orders.id = k.id FOR UPDATE) o),
@@ -376,7 +385,7 @@ async fn claim_all(
                      THEN (SELECT s.id FROM sales s WHERE s.order_id = old.id ORDER BY s.id LIMIT 1) END AS sale_id
          FROM old LEFT JOIN LATERAL (SELECT * FROM order_items WHERE order_items.order_id = old.id OFFSET 0) i ON true
          ORDER BY old.id, i.id",
-        allowed.join(", ")
+        allowed_states(action)
     ))
     .bind(to.as_str())
     .bind(at)
