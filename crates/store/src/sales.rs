@@ -213,7 +213,7 @@ pub async fn record(
 ) -> StoreResult<SaleWithItems> {
     let header = header_values(s, lines)?;
     if lines.is_empty() {
-        let sale: Sale = sql::query_as(INSERT_SALE).bind_all(header).fetch_one(c).await?;
+        let sale: Sale = sql::query_as(insert_sales(1)).bind_all(header).fetch_one(c).await?;
         events.push(outbox::event(
             topics::SALES,
             "sale.recorded",
@@ -229,8 +229,9 @@ pub async fn record(
         // The sale and its items in one statement (one round trip); SQLite has no writable CTEs.
         Backend::Postgres => {
             let insert = sql::query_as(format!(
-                "WITH s AS ({INSERT_SALE}), i AS ({})
+                "WITH s AS ({}), i AS ({})
                  SELECT s.*, {} FROM s JOIN i ON i.sale_id = s.id ORDER BY i.id",
+                insert_sales(1),
                 insert_items_of_sale_s(lines.len(), header.len() + 1),
                 item_columns("i"),
             ))
@@ -243,7 +244,7 @@ pub async fn record(
             (first.sale, items)
         }
         Backend::Sqlite => {
-            let sale: Sale = sql::query_as(INSERT_SALE).bind_all(header).fetch_one(c).await?;
+            let sale: Sale = sql::query_as(insert_sales(1)).bind_all(header).fetch_one(c).await?;
             let items = insert_items(c, &[(&sale, lines)]).await?.pop().unwrap_or_default();
             (sale, items)
         }
@@ -271,14 +272,10 @@ pub async fn record_all(
         }
         return Ok(recorded);
     }
-    let mut insert = sql::query_as::<Sale>(format!(
-        "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
-         VALUES {} RETURNING *",
-        sql::value_rows(sales.len(), HEADER_WIDTH, 1)
-    ))
-    // Its text changes with the number of sales: not kept prepared, where it would push out
-    // the statements every request runs.
-    .once();
+    let mut insert = sql::query_as::<Sale>(insert_sales(sales.len()))
+        // Its text changes with the number of sales: not kept prepared, where it would push out
+        // the statements every request runs.
+        .once();
     for (s, lines) in sales.iter().zip(lines) {
         insert = insert.bind_all(header_values(s, lines)?);
     }
@@ -298,7 +295,7 @@ pub async fn record_all(
     Ok(recorded)
 }
 
-/// The values of a sale's row in [`INSERT_SALE`]'s order.
+/// The values of a sale's row in [`insert_sales`], in its columns' order.
 const HEADER_WIDTH: usize = 12;
 
 fn header_values(s: &NewSale<'_>, lines: &[Line]) -> StoreResult<[sql::Value; HEADER_WIDTH]> {
@@ -358,7 +355,7 @@ pub(crate) fn unit_cost_sql(product: &str, warehouse: &str) -> String {
     )
 }
 
-/// PostgreSQL: inserts the items of the sale `s` (a CTE of [`INSERT_SALE`]) from `lines`
+/// PostgreSQL: inserts the items of the sale `s` (a CTE of [`insert_sales`]) from `lines`
 /// rows of parameters bound by [`bind_lines`] from `$first` on, returning them.
 pub(crate) fn insert_items_of_sale_s(lines: usize, first: usize) -> String {
     format!(
@@ -398,9 +395,15 @@ pub(crate) fn item_from_columns(row: &sql::Row<'_>, sale_id: i64) -> StoreResult
     }))
 }
 
-pub(crate) const INSERT_SALE: &str =
-    "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING *";
+/// The insert of `rows` sales returning them, their [`header_values`] bound one after the
+/// other.
+pub(crate) fn insert_sales(rows: usize) -> String {
+    format!(
+        "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, discount, total, items_count, created_by, sold_at, created_at)
+         VALUES {} RETURNING *",
+        sql::value_rows(rows, HEADER_WIDTH, 1)
+    )
+}
 
 /// A row of the PostgreSQL insert of a sale with its items: the sale and one item (columns
 /// named `item_…`).

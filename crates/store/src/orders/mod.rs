@@ -85,18 +85,20 @@ const ITEM_COLUMNS: &str = "i.id AS item_id, i.product_id AS item_product_id, i.
     i.product_name AS item_product_name, i.unit_price AS item_unit_price,
     i.quantity AS item_quantity, i.line_total AS item_line_total, i.revision AS item_revision";
 
-/// An order with its items and, once shipped, its sale: one read.
-pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
-    let rows: Vec<OrderRow> = sql::query_as(format!(
+/// The [`OrderRow`]s of the orders `o` that `filter` keeps, each order's items in id order.
+fn order_rows(filter: &str) -> String {
+    format!(
         "SELECT o.*, {ITEM_COLUMNS},
                 CASE WHEN o.shipped_at IS NOT NULL
                      THEN (SELECT s.id FROM sales s WHERE s.order_id = o.id ORDER BY s.id LIMIT 1) END AS sale_id
          FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
-         WHERE o.id = $1 ORDER BY i.id"
-    ))
-    .bind(id)
-    .fetch_all(c)
-    .await?;
+         WHERE {filter} ORDER BY o.id, i.id"
+    )
+}
+
+/// An order with its items and, once shipped, its sale: one read.
+pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
+    let rows: Vec<OrderRow> = sql::query_as(order_rows("o.id = $1")).bind(id).fetch_all(c).await?;
     assemble(rows).ok_or(StoreError::NotFound)
 }
 
@@ -312,17 +314,10 @@ async fn claim_all(
         // The single writer: nothing moves an order between this read and its claim (which
         // still names the states it claims from). One read of all the orders with their
         // items, one claim of those whose state allows it.
-        let rows: Vec<OrderRow> = sql::query_as(format!(
-            "SELECT o.*, {ITEM_COLUMNS},
-                    CASE WHEN o.shipped_at IS NOT NULL
-                         THEN (SELECT s.id FROM sales s WHERE s.order_id = o.id ORDER BY s.id LIMIT 1) END AS sale_id
-             FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
-             WHERE {} ORDER BY o.id, i.id",
-            sql::one_of(Backend::Sqlite, "o.id", 1)
-        ))
-        .bind(ids)
-        .fetch_all(c)
-        .await?;
+        let rows: Vec<OrderRow> = sql::query_as(order_rows(&sql::one_of(Backend::Sqlite, "o.id", 1)))
+            .bind(ids)
+            .fetch_all(c)
+            .await?;
         let mut found: std::collections::HashMap<i64, Vec<OrderRow>> = std::collections::HashMap::new();
         for row in rows {
             found.entry(row.order.id).or_default().push(row);
