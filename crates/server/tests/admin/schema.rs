@@ -92,8 +92,11 @@ async fn sqlite_and_postgres_schemas_match() {
     );
     let only_sqlite: Vec<_> = lite_indexes.difference(&pg_indexes).collect();
     let only_postgres: Vec<_> = pg_indexes.difference(&lite_indexes).collect();
+    let index = |name: &str| (name.to_string(), "reservations".to_string());
+    // The one difference by design: SQLite indexes reservations by product only while active
+    // (migration sqlite/0014 says why PostgreSQL keeps indexing them all).
     assert!(
-        only_sqlite.is_empty() && only_postgres.is_empty(),
+        only_sqlite == [&index("ix_reservations_active")] && only_postgres == [&index("ix_reservations_item")],
         "indexes differ; only in SQLite: {only_sqlite:?}; only in PostgreSQL: {only_postgres:?}"
     );
     assert!(
