@@ -48,6 +48,12 @@ pub async fn daily_units(c: &mut Conn<'_>, scope: &Scope, until: NaiveDate) -> S
         Backend::Sqlite => "substr(s.sold_at, 1, 10)",
         Backend::Postgres => "((s.sold_at AT TIME ZONE 'UTC')::date)",
     };
+    // A product's own filter when there is one, so that SQLite reads the product's lines by
+    // `ix_sale_items_product` (`$1 IS NULL OR …` makes it scan every sale line).
+    let product = match scope.product_id {
+        Some(_) => "i.product_id = $1",
+        None => "$1 IS NULL",
+    };
     let category = match scope.category_id {
         Some(_) => format!(
             "AND i.product_id IN (SELECT p.id FROM products p WHERE p.category_id IN ({}))",
@@ -59,7 +65,7 @@ pub async fn daily_units(c: &mut Conn<'_>, scope: &Scope, until: NaiveDate) -> S
         "SELECT {day} AS day, CAST(SUM(i.quantity) AS BIGINT) AS units, \
                 CAST(SUM(CASE WHEN i.unit_price < pr.price THEN i.quantity ELSE 0 END) AS BIGINT) AS promoted \
          FROM sale_items i JOIN sales s ON s.id = i.sale_id JOIN products pr ON pr.id = i.product_id \
-         WHERE ($1 IS NULL OR i.product_id = $1) AND ($2 IS NULL OR s.warehouse_id = $2) AND s.sold_at < $3 {category} \
+         WHERE {product} AND ($2 IS NULL OR s.warehouse_id = $2) AND s.sold_at < $3 {category} \
          GROUP BY {day} ORDER BY {day}"
     ))
     .bind(scope.product_id)
