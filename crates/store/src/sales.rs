@@ -213,7 +213,10 @@ pub async fn record(
 ) -> StoreResult<SaleWithItems> {
     let header = header_values(s, lines)?;
     if lines.is_empty() {
-        let sale: Sale = sql::query_as(insert_sales(1)).bind_all(header).fetch_one(c).await?;
+        let sale: Sale = sql::query_as(INSERT_ONE_SALE.as_str())
+            .bind_all(header)
+            .fetch_one(c)
+            .await?;
         events.push(outbox::event(
             topics::SALES,
             "sale.recorded",
@@ -231,7 +234,7 @@ pub async fn record(
             let insert = sql::query_as(format!(
                 "WITH s AS ({}), i AS ({})
                  SELECT s.*, {} FROM s JOIN i ON i.sale_id = s.id ORDER BY i.id",
-                insert_sales(1),
+                INSERT_ONE_SALE.as_str(),
                 insert_items_of_sale_s(lines.len(), header.len() + 1),
                 item_columns("i"),
             ))
@@ -244,7 +247,10 @@ pub async fn record(
             (first.sale, items)
         }
         Backend::Sqlite => {
-            let sale: Sale = sql::query_as(insert_sales(1)).bind_all(header).fetch_one(c).await?;
+            let sale: Sale = sql::query_as(INSERT_ONE_SALE.as_str())
+                .bind_all(header)
+                .fetch_one(c)
+                .await?;
             let items = insert_items(c, &[(&sale, lines)]).await?.pop().unwrap_or_default();
             (sale, items)
         }
@@ -394,6 +400,9 @@ pub(crate) fn item_from_columns(row: &sql::Row<'_>, sale_id: i64) -> StoreResult
         line_total: row.get("item_line_total")?,
     }))
 }
+
+/// [`insert_sales`] of one sale, built once: every till sale and single ship runs it.
+static INSERT_ONE_SALE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sales(1));
 
 /// The insert of `rows` sales returning them, their [`header_values`] bound one after the
 /// other.
