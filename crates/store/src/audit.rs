@@ -96,7 +96,7 @@ pub async fn record<B: Serialize, A: Serialize>(
     after: Option<&A>,
 ) -> StoreResult<()> {
     let entry = entry(actor, action, resource, resource_id, before, after);
-    entry.bind(sql::query(insert_sql(1))).execute(c).await?;
+    entry.bind(INSERT.query(1)).execute(c).await?;
     Ok(())
 }
 
@@ -140,12 +140,7 @@ pub async fn record_all_with_events(
         };
         return insert.execute(c).await.map(drop);
     }
-    let mut insert = sql::query(insert_sql(entries.len()));
-    if entries.len() > 1 {
-        // Its text changes with the number of entries: not kept prepared, where it would push
-        // out the statements every request runs.
-        insert = insert.once();
-    }
+    let mut insert = INSERT.query(entries.len());
     for entry in entries {
         insert = entry.bind(insert);
     }
@@ -213,6 +208,9 @@ const COLUMNS: &str =
     "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after)";
 
 /// The insert of `entries` audit entries, their parameters numbered from 1 on.
+/// [`insert_sql`] by the number of entries.
+static INSERT: sql::ByCount = sql::ByCount::new(insert_sql);
+
 fn insert_sql(entries: usize) -> String {
     format!("{COLUMNS} VALUES {}", sql::value_rows(entries, INSERT_PARAMS, 1))
 }

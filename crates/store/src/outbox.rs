@@ -120,6 +120,14 @@ pub async fn emit(
     emit_all(c, vec![event(topic, event_type, key, data)]).await
 }
 
+/// SQLite: the insert of a number of events, one row each.
+static INSERT_SQLITE: sql::ByCount = sql::ByCount::new(|rows| {
+    format!(
+        "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES {}",
+        sql::value_rows(rows, 6, 1)
+    )
+});
+
 /// Writes several events in one statement, in order.
 pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()> {
     if events.is_empty() {
@@ -131,10 +139,7 @@ pub async fn emit_all(c: &mut Conn<'_>, events: Vec<NewEvent>) -> StoreResult<()
             sql::query(insert).bind_all(columns)
         }
         Backend::Sqlite => {
-            let insert = sql::query(format!(
-                "INSERT INTO outbox (event_id, topic, event_type, event_key, payload, created_at) VALUES {}",
-                sql::value_rows(events.len(), 6, 1)
-            ));
+            let insert = INSERT_SQLITE.query(events.len());
             events.into_iter().fold(insert, |q, e| {
                 q.bind(e.event_id)
                     .bind(e.topic)

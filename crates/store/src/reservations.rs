@@ -52,7 +52,8 @@ pub async fn reserve_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreRe
     let at = now();
     let changes = level_changes(rs);
     let levels = stock::change_levels(c, &changes, at).await?;
-    let mut reservations: Vec<Reservation> = sql::query_as(format!("{} RETURNING *", insert_sql(rs.len(), 2)))
+    let mut reservations: Vec<Reservation> = INSERT_RETURNING
+        .query_as(rs.len())
         .bind(at)
         .bind_all(values(rs))
         .fetch_all(c)
@@ -89,6 +90,9 @@ fn level_changes(rs: &[NewReservation<'_>]) -> Vec<LevelChange> {
         reserved: r.quantity,
     }))
 }
+
+/// [`insert_sql`] of a number of reservations from `$2` on, returning them.
+static INSERT_RETURNING: sql::ByCount = sql::ByCount::new(|count| format!("{} RETURNING *", insert_sql(count, 2)));
 
 /// The insert of `count` active reservations stamped `$1`, their [`values`] numbered from
 /// `first` on.

@@ -213,10 +213,7 @@ pub async fn record(
 ) -> StoreResult<SaleWithItems> {
     let header = header_values(s, lines)?;
     if lines.is_empty() {
-        let sale: Sale = sql::query_as(INSERT_ONE_SALE.as_str())
-            .bind_all(header)
-            .fetch_one(c)
-            .await?;
+        let sale: Sale = INSERT_SALES.query_as(1).bind_all(header).fetch_one(c).await?;
         events.push(outbox::event(
             topics::SALES,
             "sale.recorded",
@@ -234,7 +231,7 @@ pub async fn record(
             let insert = sql::query_as(format!(
                 "WITH s AS ({}), i AS ({})
                  SELECT s.*, {} FROM s JOIN i ON i.sale_id = s.id ORDER BY i.id",
-                INSERT_ONE_SALE.as_str(),
+                INSERT_SALES.text(1),
                 insert_items_of_sale_s(lines.len(), header.len() + 1),
                 item_columns("i"),
             ))
@@ -247,10 +244,7 @@ pub async fn record(
             (first.sale, items)
         }
         Backend::Sqlite => {
-            let sale: Sale = sql::query_as(INSERT_ONE_SALE.as_str())
-                .bind_all(header)
-                .fetch_one(c)
-                .await?;
+            let sale: Sale = INSERT_SALES.query_as(1).bind_all(header).fetch_one(c).await?;
             let items = insert_items(c, &[(&sale, lines)]).await?.pop().unwrap_or_default();
             (sale, items)
         }
@@ -278,10 +272,7 @@ pub async fn record_all(
         }
         return Ok(recorded);
     }
-    let mut insert = sql::query_as::<Sale>(insert_sales(sales.len()))
-        // Its text changes with the number of sales: not kept prepared, where it would push out
-        // the statements every request runs.
-        .once();
+    let mut insert = INSERT_SALES.query_as::<Sale>(sales.len());
     for (s, lines) in sales.iter().zip(lines) {
         insert = insert.bind_all(header_values(s, lines)?);
     }
@@ -401,8 +392,8 @@ pub(crate) fn item_from_columns(row: &sql::Row<'_>, sale_id: i64) -> StoreResult
     }))
 }
 
-/// [`insert_sales`] of one sale, built once: every till sale and single ship runs it.
-static INSERT_ONE_SALE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| insert_sales(1));
+/// [`insert_sales`] by the number of sales.
+static INSERT_SALES: sql::ByCount = sql::ByCount::new(insert_sales);
 
 /// The insert of `rows` sales returning them, their [`header_values`] bound one after the
 /// other.
@@ -430,11 +421,10 @@ impl sql::FromRow for SaleRow {
     }
 }
 
-/// Writes the items of a sale in one statement; in line order.
-async fn insert_items(c: &mut Conn<'_>, sales: &[(&Sale, &[Line])]) -> StoreResult<Vec<Vec<SaleItem>>> {
-    // Per line: its sale, the sale's warehouse (for the unit cost), then the line's six values.
+/// SQLite: the insert of a number of sale lines, returning them. Per line: its sale, the
+/// sale's warehouse (for the unit cost), then the line's six values ([`bind_lines`]).
+static INSERT_ITEMS: sql::ByCount = sql::ByCount::new(|count| {
     const WIDTH: usize = 8;
-    let count: usize = sales.iter().map(|(_, lines)| lines.len()).sum();
     let rows: Vec<String> = (0..count)
         .map(|i| {
             let first = 1 + i * WIDTH;
@@ -446,13 +436,17 @@ async fn insert_items(c: &mut Conn<'_>, sales: &[(&Sale, &[Line])]) -> StoreResu
             )
         })
         .collect();
-    let mut insert = sql::query_as::<SaleItem>(format!(
+    format!(
         "INSERT INTO sale_items (sale_id, product_id, sku, product_name, unit_price, unit_cost, quantity, line_total)
          VALUES {} RETURNING *",
         rows.join(", ")
-    ))
-    // A single sale's text changes only with its lines: kept, as before batches of ships.
-    .once_if(sales.len() > 1);
+    )
+});
+
+/// Writes the items of sales in one statement; in line order.
+async fn insert_items(c: &mut Conn<'_>, sales: &[(&Sale, &[Line])]) -> StoreResult<Vec<Vec<SaleItem>>> {
+    let count: usize = sales.iter().map(|(_, lines)| lines.len()).sum();
+    let mut insert = INSERT_ITEMS.query_as::<SaleItem>(count);
     for (sale, lines) in sales {
         for line in lines.iter() {
             insert = bind_lines(insert.bind(sale.id).bind(sale.warehouse_id), std::slice::from_ref(line));

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -397,6 +398,52 @@ tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6, H: 7, I: 8, J: 9, K: 1
 tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6, H: 7, I: 8, J: 9, K: 10, L: 11, M: 12, N: 13, O: 14);
 tuple_from_row!(A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6, H: 7, I: 8, J: 9, K: 10, L: 11, M: 12, N: 13, O: 14, P: 15);
 
+/// Statement texts that depend on a count alone (the rows of a multi-row insert), built once
+/// per count and kept for the life of the process, the statement kept prepared with them.
+/// Formatting hundreds of placeholders for each batch, and parsing its statement again, was
+/// ≈ 5 % of the server's CPU under the order benchmark, most of it while holding SQLite's one
+/// writer (docs/BENCHMARKS.md, session 19). Past [`ByCount::KEPT`] rows (large imports, huge
+/// orders) the text is built for the one use and not kept prepared ([`Query::once`]).
+pub struct ByCount {
+    texts: [OnceLock<String>; ByCount::KEPT + 1],
+    build: fn(usize) -> String,
+}
+
+impl ByCount {
+    /// Counts up to this are kept: a batch of order work is at most 32 orders, a few lines each.
+    pub const KEPT: usize = 64;
+
+    pub const fn new(build: fn(usize) -> String) -> Self {
+        Self {
+            texts: [const { OnceLock::new() }; ByCount::KEPT + 1],
+            build,
+        }
+    }
+
+    /// The text for `n` rows.
+    pub fn text(&'static self, n: usize) -> Cow<'static, str> {
+        match self.texts.get(n) {
+            Some(kept) => Cow::Borrowed(kept.get_or_init(|| (self.build)(n)).as_str()),
+            None => Cow::Owned((self.build)(n)),
+        }
+    }
+
+    /// The statement for `n` rows, to bind.
+    pub fn query(&'static self, n: usize) -> Query<'static> {
+        let mut q = query(self.text(n));
+        q.once = n > Self::KEPT;
+        q
+    }
+
+    /// [`ByCount::query`] returning rows of `O`.
+    pub fn query_as<O: FromRow>(&'static self, n: usize) -> QueryAs<'static, O> {
+        QueryAs {
+            query: self.query(n),
+            out: PhantomData,
+        }
+    }
+}
+
 /// A statement with its bound parameters.
 #[must_use = "a query does nothing until it is run"]
 pub struct Query<'q> {
@@ -561,14 +608,17 @@ pub fn one_of(backend: Backend, column: &str, n: usize) -> String {
 /// `($first, …), (…), …`: the placeholders of a multi-row `VALUES` list of `rows` rows with
 /// `width` parameters each, numbered from `first` on.
 pub fn value_rows(rows: usize, width: usize, first: usize) -> String {
-    (0..rows)
-        .map(|row| {
-            let start = first + row * width;
-            let params: Vec<String> = (start..start + width).map(|n| format!("${n}")).collect();
-            format!("({})", params.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    use std::fmt::Write;
+    let mut out = String::with_capacity(rows * width * 6);
+    for row in 0..rows {
+        out.push_str(if row == 0 { "(" } else { ", (" });
+        for n in 0..width {
+            let sep = if n == 0 { "" } else { ", " };
+            let _ = write!(out, "{sep}${}", first + row * width + n);
+        }
+        out.push(')');
+    }
+    out
 }
 
 /// `unnest($first::BIGINT[], $…::TEXT[], …)`: the rows of `columns` ([`column`]s bound in this

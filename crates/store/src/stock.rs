@@ -436,26 +436,13 @@ pub(crate) async fn change_levels_with(
     } else {
         Vec::new()
     };
-    let source = if postgres {
-        format!("SELECT * FROM {}", sql::unnest(2, &columns))
-    } else {
-        format!("VALUES {}", sql::value_rows(changes.len(), 4, 2))
-    };
-    let query = sql::query_as(format!(
-        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS ({source}){lock}{alongside_cte}
-         UPDATE stock_levels SET on_hand = on_hand + change.on_hand_delta,
-             reserved = reserved + change.reserved_delta, updated_at = $1
-         FROM change
-         WHERE stock_levels.product_id = change.product_id AND stock_levels.warehouse_id = change.warehouse_id
-           AND reserved + change.reserved_delta >= 0
-           AND on_hand + change.on_hand_delta - (reserved + change.reserved_delta) >= 0{after_lock}
-         {LEVEL_AFTER}"
-    ))
-    .bind(at);
     let query = if postgres {
-        query.bind_all(columns)
+        let source = format!("SELECT * FROM {}", sql::unnest(2, &columns));
+        sql::query_as(levels_sql(&source, lock, &alongside_cte, after_lock))
+            .bind(at)
+            .bind_all(columns)
     } else {
-        query.once_if(changes.len() > PREPARED_LEVELS).bind_all(
+        SQLITE_LEVELS.query_as(changes.len()).bind(at).bind_all(
             changes
                 .iter()
                 .flat_map(|ch| [ch.product_id, ch.warehouse_id, ch.on_hand, ch.reserved]),
@@ -470,10 +457,24 @@ pub(crate) async fn change_levels_with(
     Ok(changed)
 }
 
-/// SQLite statements changing more levels than this are not kept prepared: their texts (one per
-/// count of levels) rarely repeat — the orders of a batch of steps, a large sale — and would
-/// push the statements every request runs out of the connection's cache.
-const PREPARED_LEVELS: usize = 8;
+/// The update of [`change_levels_with`]: the changes from `source` (product, warehouse and the
+/// two deltas), with PostgreSQL's lock in key order and another write alongside, if any.
+fn levels_sql(source: &str, lock: &str, alongside_cte: &str, after_lock: &str) -> String {
+    format!(
+        "WITH change (product_id, warehouse_id, on_hand_delta, reserved_delta) AS ({source}){lock}{alongside_cte}
+         UPDATE stock_levels SET on_hand = on_hand + change.on_hand_delta,
+             reserved = reserved + change.reserved_delta, updated_at = $1
+         FROM change
+         WHERE stock_levels.product_id = change.product_id AND stock_levels.warehouse_id = change.warehouse_id
+           AND reserved + change.reserved_delta >= 0
+           AND on_hand + change.on_hand_delta - (reserved + change.reserved_delta) >= 0{after_lock}
+         {LEVEL_AFTER}"
+    )
+}
+
+/// SQLite's [`levels_sql`] by the number of levels changed, listed in the statement (`VALUES`).
+static SQLITE_LEVELS: sql::ByCount =
+    sql::ByCount::new(|levels| levels_sql(&format!("VALUES {}", sql::value_rows(levels, 4, 2)), "", "", ""));
 
 /// On PostgreSQL a multi-row update locks its rows in whatever order its plan reads them, and
 /// two transactions locking the same levels in different orders could deadlock. So the levels
@@ -662,6 +663,16 @@ fn replay_exits(exit_changes: &[LevelChange], levels: &[LevelAfter], changes: &[
         .collect()
 }
 
+/// The insert of a number of movements, returning them.
+static INSERT_MOVEMENTS: sql::ByCount = sql::ByCount::new(|rows| {
+    format!(
+        "INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
+             reference_type, reference_id, note, created_by, created_at)
+         VALUES {} RETURNING *",
+        sql::value_rows(rows, 11, 1)
+    )
+});
+
 /// Writes the movements of exits in one statement, with each one's balance after it; in order.
 async fn insert_movements(
     c: &mut Conn<'_>,
@@ -669,12 +680,7 @@ async fn insert_movements(
     after_each: &[(i64, i64)],
     at: DateTime<Utc>,
 ) -> StoreResult<Vec<Movement>> {
-    let mut insert = sql::query_as(format!(
-        "INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
-             reference_type, reference_id, note, created_by, created_at)
-         VALUES {} RETURNING *",
-        sql::value_rows(exits.len(), 11, 1)
-    ));
+    let mut insert = INSERT_MOVEMENTS.query_as(exits.len());
     for (exit, (on_hand, _)) in exits.iter().zip(after_each) {
         let m = &exit.movement;
         insert = insert

@@ -351,6 +351,19 @@ fn no_warehouse(asked: Option<i64>) -> StoreError {
     }
 }
 
+/// The insert of an order's items, by their number: the order and its revision, then each
+/// line's six values ([`sales::bind_lines`]).
+static INSERT_ITEMS: sql::ByCount = sql::ByCount::new(|lines| {
+    let rows: Vec<String> = (0..lines)
+        .map(|i| format!("($1, $2, {})", sales::placeholders(3 + i * 6, 6)))
+        .collect();
+    format!(
+        "INSERT INTO order_items (order_id, revision, product_id, sku, product_name, unit_price, quantity, line_total)
+         VALUES {} RETURNING *",
+        rows.join(", ")
+    )
+});
+
 /// Writes the items of revision `revision` of order `order_id`; returned in id order.
 pub(super) async fn insert_items(
     c: &mut Conn<'_>,
@@ -358,16 +371,7 @@ pub(super) async fn insert_items(
     revision: i64,
     lines: &[Line],
 ) -> StoreResult<Vec<OrderItem>> {
-    let rows: Vec<String> = (0..lines.len())
-        .map(|i| format!("($1, $2, {})", sales::placeholders(3 + i * 6, 6)))
-        .collect();
-    let insert = sql::query_as(format!(
-        "INSERT INTO order_items (order_id, revision, product_id, sku, product_name, unit_price, quantity, line_total)
-         VALUES {} RETURNING *",
-        rows.join(", ")
-    ))
-    .bind(order_id)
-    .bind(revision);
+    let insert = INSERT_ITEMS.query_as(lines.len()).bind(order_id).bind(revision);
     let mut items: Vec<OrderItem> = sales::bind_lines(insert, lines).fetch_all(c).await?;
     items.sort_by_key(|i| i.id);
     Ok(items)
