@@ -519,11 +519,21 @@ impl<'q> Query<'q> {
         }
     }
 
+    /// Runs the statement and hands each row to `each`, in order: for reads whose rows repeat
+    /// values (an order on each of its items' rows) that the caller decodes once.
+    pub async fn for_each_row(
+        self,
+        c: &mut Conn<'_>,
+        each: impl FnMut(&Row<'_>) -> StoreResult<()>,
+    ) -> StoreResult<()> {
+        self.rows(c, None, each).await.map(drop)
+    }
+
     async fn rows<O>(
         self,
         c: &mut Conn<'_>,
         limit: Option<usize>,
-        decode: impl Fn(&Row<'_>) -> StoreResult<O>,
+        mut decode: impl FnMut(&Row<'_>) -> StoreResult<O>,
     ) -> StoreResult<Vec<O>> {
         let mut out = Vec::new();
         match c {

@@ -98,8 +98,55 @@ fn order_rows(filter: &str) -> String {
 
 /// An order with its items and, once shipped, its sale: one read.
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<OrderWithItems> {
-    let rows: Vec<OrderRow> = sql::query_as(order_rows("o.id = $1")).bind(id).fetch_all(c).await?;
-    assemble(rows).ok_or(StoreError::NotFound)
+    read_orders(c, sql::query(order_rows("o.id = $1")).bind(id))
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
+}
+
+/// The orders read by `query` ([`order_rows`]: an order's rows follow one another), each
+/// order's columns decoded from its first row only, not again for each of its items.
+async fn read_orders(c: &mut Conn<'_>, query: sql::Query<'_>) -> StoreResult<Vec<OrderWithItems>> {
+    let mut orders: Vec<OrderWithItems> = Vec::new();
+    query
+        .for_each_row(c, |row| {
+            let id: i64 = row.get_at(0, "id")?;
+            let order = match orders.last_mut() {
+                Some(last) if last.order.id == id => last,
+                _ => {
+                    orders.push(OrderWithItems {
+                        order: <Order as sql::FromRow>::from_row(row)?,
+                        items: Vec::new(),
+                        sale_id: row.get_at(ORDER_COLUMNS + 8, "sale_id")?,
+                    });
+                    orders.last_mut().ok_or(StoreError::NotFound)?
+                }
+            };
+            order.items.extend(item_of_row(row, id)?);
+            Ok(())
+        })
+        .await?;
+    Ok(orders)
+}
+
+/// The item in a row of [`order_rows`] (none when the order has no items). On SQLite the item's
+/// columns follow the order's; by name otherwise.
+fn item_of_row(row: &sql::Row<'_>, order_id: i64) -> StoreResult<Option<OrderItem>> {
+    let at = ORDER_COLUMNS;
+    let Some(id) = row.get_at::<Option<i64>>(at, "item_id")? else {
+        return Ok(None);
+    };
+    Ok(Some(OrderItem {
+        id,
+        order_id,
+        product_id: row.get_at(at + 1, "item_product_id")?,
+        sku: row.get_at(at + 2, "item_sku")?,
+        product_name: row.get_at(at + 3, "item_product_name")?,
+        unit_price: row.get_at(at + 4, "item_unit_price")?,
+        quantity: row.get_at(at + 5, "item_quantity")?,
+        line_total: row.get_at(at + 6, "item_line_total")?,
+        revision: row.get_at(at + 7, "item_revision")?,
+    }))
 }
 
 /// The order of [`OrderRow`]s (one per item, in item order); `None` without rows.
@@ -125,26 +172,10 @@ struct OrderRow {
 impl sql::FromRow for OrderRow {
     fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
         let order = Order::from_row(row)?;
-        // On SQLite the item's columns follow the order's (see `get`); by name otherwise.
-        let at = ORDER_COLUMNS;
-        let item = match row.get_at::<Option<i64>>(at, "item_id")? {
-            None => None,
-            Some(id) => Some(OrderItem {
-                id,
-                order_id: order.id,
-                product_id: row.get_at(at + 1, "item_product_id")?,
-                sku: row.get_at(at + 2, "item_sku")?,
-                product_name: row.get_at(at + 3, "item_product_name")?,
-                unit_price: row.get_at(at + 4, "item_unit_price")?,
-                quantity: row.get_at(at + 5, "item_quantity")?,
-                line_total: row.get_at(at + 6, "item_line_total")?,
-                revision: row.get_at(at + 7, "item_revision")?,
-            }),
-        };
         Ok(Self {
+            item: item_of_row(row, order.id)?,
             order,
-            item,
-            sale_id: row.get_at(at + 8, "sale_id")?,
+            sale_id: row.get_at(ORDER_COLUMNS + 8, "sale_id")?,
         })
     }
 }
@@ -314,18 +345,16 @@ async fn claim_all(
         // The single writer: nothing moves an order between this read and its claim (which
         // still names the states it claims from). One read of all the orders with their
         // items, one claim of those whose state allows it.
-        let rows: Vec<OrderRow> = sql::query_as(order_rows(&sql::one_of(Backend::Sqlite, "o.id", 1)))
-            .bind(ids)
-            .fetch_all(c)
-            .await?;
-        let mut found: std::collections::HashMap<i64, Vec<OrderRow>> = std::collections::HashMap::new();
-        for row in rows {
-            found.entry(row.order.id).or_default().push(row);
-        }
+        let query = sql::query(order_rows(&sql::one_of(Backend::Sqlite, "o.id", 1))).bind(ids);
+        let mut found: std::collections::HashMap<i64, OrderWithItems> = read_orders(c, query)
+            .await?
+            .into_iter()
+            .map(|o| (o.order.id, o))
+            .collect();
         let mut outcomes = Vec::with_capacity(ids.len());
         let mut claimable = Vec::new();
         for &id in ids {
-            let Some(before) = found.remove(&id).and_then(assemble) else {
+            let Some(before) = found.remove(&id) else {
                 outcomes.push(Err(StoreError::NotFound));
                 continue;
             };
