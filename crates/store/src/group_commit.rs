@@ -84,14 +84,14 @@ impl GroupWriter {
             Arc::clone(&self.writer).lock_owned().await
         };
         if writer.batch.is_none() {
-            writer.conn.execute_batch("BEGIN IMMEDIATE")?;
+            run(&writer.conn, "BEGIN IMMEDIATE")?;
             writer.batch = Some(Batch {
                 started: Instant::now(),
                 members: 0,
                 outcome: Arc::new(watch::channel(None).0),
             });
         }
-        if let Err(e) = writer.conn.execute_batch("SAVEPOINT tx") {
+        if let Err(e) = run(&writer.conn, "SAVEPOINT tx") {
             writer.abandon_if_gone();
             return Err(e.into());
         }
@@ -125,7 +125,7 @@ impl Writer {
         let Some(batch) = self.batch.take() else {
             return Ok(());
         };
-        let result = self.conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let result = run(&self.conn, "COMMIT").map_err(|e| e.to_string());
         if result.is_err() && !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
@@ -178,7 +178,7 @@ impl WriteTx {
         let Some(mut writer) = self.writer.take() else {
             return Err(StoreError::State("transaction already finished".into()));
         };
-        if let Err(e) = writer.conn.execute_batch("RELEASE tx") {
+        if let Err(e) = run(&writer.conn, "RELEASE tx") {
             rollback_savepoint(&mut writer);
             return Err(e.into());
         }
@@ -213,6 +213,12 @@ impl WriteTx {
             }
         }
     }
+}
+
+/// Runs one of the transaction control statements, kept prepared: each transaction runs two or
+/// three, and parsing them again each time (`execute_batch`) was work done holding the writer.
+fn run(conn: &rusqlite::Connection, control: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(control)?.execute([]).map(drop)
 }
 
 /// Undoes one transaction's work inside the batch.
