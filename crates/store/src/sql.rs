@@ -844,6 +844,25 @@ mod tests {
     fn numbers_multi_row_values() {
         assert_eq!(super::value_rows(2, 3, 2), "($2, $3, $4), ($5, $6, $7)");
         assert_eq!(super::value_rows(1, 1, 1), "($1)");
+        assert_eq!(super::value_rows(0, 3, 1), "");
+    }
+
+    #[test]
+    fn keeps_texts_by_count_up_to_its_limit() {
+        use super::ByCount;
+        use std::borrow::Cow;
+        static ROWS: ByCount = ByCount::new(|n| format!("VALUES {}", super::value_rows(n, 2, 1)));
+        let (first, again) = (ROWS.text(3), ROWS.text(3));
+        assert_eq!(first, "VALUES ($1, $2), ($3, $4), ($5, $6)");
+        match (first, again) {
+            (Cow::Borrowed(a), Cow::Borrowed(b)) => assert!(std::ptr::eq(a, b), "built once"),
+            _ => panic!("a count up to the limit is kept"),
+        }
+        assert!(!ROWS.query(ByCount::KEPT).once, "kept prepared");
+        let past = ByCount::KEPT + 1;
+        assert!(matches!(ROWS.text(past), Cow::Owned(_)), "built for the one use");
+        assert!(ROWS.query(past).once, "not kept prepared");
+        assert_eq!(ROWS.text(past), format!("VALUES {}", super::value_rows(past, 2, 1)));
     }
 
     #[test]
