@@ -720,12 +720,6 @@ impl<'q, O: FromRow> QueryAs<'q, O> {
         self
     }
 
-    /// [`Query::once`] when `once` holds.
-    pub fn once_if(mut self, once: bool) -> Self {
-        self.query.once |= once;
-        self
-    }
-
     pub async fn fetch_all(self, c: &mut Conn<'_>) -> StoreResult<Vec<O>> {
         self.query.rows(c, None, O::from_row).await
     }
