@@ -207,10 +207,10 @@ pub fn entry<B: Serialize, A: Serialize>(
 const COLUMNS: &str =
     "INSERT INTO audit_log (at, actor_kind, actor_id, actor_label, action, resource, resource_id, request_id, ip, before, after)";
 
-/// The insert of `entries` audit entries, their parameters numbered from 1 on.
 /// [`insert_sql`] by the number of entries.
 static INSERT: sql::ByCount = sql::ByCount::new(insert_sql);
 
+/// The insert of `entries` audit entries, their parameters numbered from 1 on.
 fn insert_sql(entries: usize) -> String {
     format!("{COLUMNS} VALUES {}", sql::value_rows(entries, INSERT_PARAMS, 1))
 }

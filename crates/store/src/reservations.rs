@@ -91,17 +91,14 @@ fn level_changes(rs: &[NewReservation<'_>]) -> Vec<LevelChange> {
     }))
 }
 
-/// [`insert_sql`] of a number of reservations from `$2` on, returning them.
-static INSERT_RETURNING: sql::ByCount = sql::ByCount::new(|count| format!("{} RETURNING *", insert_sql(count, 2)));
-
-/// The insert of `count` active reservations stamped `$1`, their [`values`] numbered from
-/// `first` on.
-fn insert_sql(count: usize, first: usize) -> String {
+/// The insert of a number of active reservations stamped `$1`, their [`values`] from `$2` on,
+/// returning them.
+static INSERT_RETURNING: sql::ByCount = sql::ByCount::new(|count| {
     format!(
-        "INSERT INTO reservations ({COLUMNS}) VALUES {}",
-        value_rows(count, first)
+        "INSERT INTO reservations ({COLUMNS}) VALUES {} RETURNING *",
+        value_rows(count, 2)
     )
-}
+});
 
 /// The insert of [`hold_all`], which runs it beside the level update whether the levels fit or
 /// not: only the reservations whose stock level exists are written. A reservation references
@@ -134,7 +131,7 @@ fn columns(rs: &[NewReservation<'_>]) -> Vec<sql::Value> {
 const COLUMNS: &str =
     "product_id, warehouse_id, quantity, status, order_id, reference, expires_at, created_at, updated_at";
 
-/// The `VALUES` rows of [`insert_sql`].
+/// The `VALUES` rows of [`INSERT_RETURNING`], numbered from `first` on.
 fn value_rows(count: usize, first: usize) -> String {
     let rows: Vec<String> = (0..count)
         .map(|i| {
@@ -145,7 +142,7 @@ fn value_rows(count: usize, first: usize) -> String {
     rows.join(", ")
 }
 
-/// The six values of each reservation in [`insert_sql`], in order.
+/// The six values of each reservation in [`INSERT_RETURNING`], in order.
 fn values(rs: &[NewReservation<'_>]) -> Vec<sql::Value> {
     rs.iter()
         .flat_map(|r| {

@@ -111,18 +111,16 @@ async fn read_orders(c: &mut Conn<'_>, query: sql::Query<'_>) -> StoreResult<Vec
     query
         .for_each_row(c, |row| {
             let id: i64 = row.get_at(0, "id")?;
-            let order = match orders.last_mut() {
-                Some(last) if last.order.id == id => last,
-                _ => {
-                    orders.push(OrderWithItems {
-                        order: <Order as sql::FromRow>::from_row(row)?,
-                        items: Vec::new(),
-                        sale_id: row.get_at(ORDER_COLUMNS + 8, "sale_id")?,
-                    });
-                    orders.last_mut().ok_or(StoreError::NotFound)?
-                }
-            };
-            order.items.extend(item_of_row(row, id)?);
+            if orders.last().is_none_or(|last| last.order.id != id) {
+                orders.push(OrderWithItems {
+                    order: <Order as sql::FromRow>::from_row(row)?,
+                    items: Vec::new(),
+                    sale_id: row.get_at(ORDER_COLUMNS + 8, "sale_id")?,
+                });
+            }
+            if let (Some(order), Some(item)) = (orders.last_mut(), item_of_row(row, id)?) {
+                order.items.push(item);
+            }
             Ok(())
         })
         .await?;
