@@ -32,6 +32,9 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Shortage {
     pub product_id: i64,
+    /// The product's sku and name, so that a till or a client can name the short line.
+    pub sku: String,
+    pub product_name: String,
     pub warehouse_id: i64,
     pub requested: i64,
     pub available: i64,

@@ -95,6 +95,15 @@ pub async fn level(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64) -> Stor
     }))
 }
 
+/// A product's sku and name, for a shortage to name its line (empty if the product is gone).
+async fn product_names(c: &mut Conn<'_>, product_id: i64) -> StoreResult<(String, String)> {
+    let found: Option<(String, String)> = sql::query_as("SELECT sku, name FROM products WHERE id = $1")
+        .bind(product_id)
+        .fetch_optional(c)
+        .await?;
+    Ok(found.unwrap_or_default())
+}
+
 /// The active warehouse with the most units of `product_id` available (the lowest id on a
 /// tie); None when no active warehouse has any.
 pub async fn best_stocked_warehouse(c: &mut Conn<'_>, product_id: i64) -> StoreResult<Option<i64>> {
@@ -155,8 +164,11 @@ pub async fn book_into(
     }
     let Some(after) = updated else {
         let current = level(c, m.product_id, m.warehouse_id).await?;
+        let (sku, product_name) = product_names(c, m.product_id).await?;
         return Err(StoreError::Insufficient(vec![Shortage {
             product_id: m.product_id,
+            sku,
+            product_name,
             warehouse_id: m.warehouse_id,
             requested: -m.quantity,
             available: current.available + consume_reserved,
@@ -348,9 +360,11 @@ impl LevelChange {
 
     /// What to report when the change does not fit: the units it takes (out of stock or into
     /// the reserve), against what is available to it (reserved units it consumes count).
-    fn shortage(&self, level: &StockLevel) -> Shortage {
+    fn shortage(&self, level: &StockLevel, (sku, product_name): (String, String)) -> Shortage {
         Shortage {
             product_id: self.product_id,
+            sku,
+            product_name,
             warehouse_id: self.warehouse_id,
             requested: (-self.on_hand).max(self.reserved),
             available: level.available - self.reserved.min(0),
@@ -520,7 +534,7 @@ pub(crate) async fn shortages(
     for change in changes {
         if !changed.iter().any(|l| (l.product_id, l.warehouse_id) == change.key()) {
             let current = level(c, change.product_id, change.warehouse_id).await?;
-            short.push(change.shortage(&current));
+            short.push(change.shortage(&current, product_names(c, change.product_id).await?));
         }
     }
     Ok(short)

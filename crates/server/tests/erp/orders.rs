@@ -314,8 +314,8 @@ async fn saga_refusals_and_cancel(app: TestApp) {
     assert_eq!(
         refused["error"]["details"],
         json!([
-            {"product_id": a, "warehouse_id": main, "requested": 11, "available": 10},
-            {"product_id": b, "warehouse_id": main, "requested": 6, "available": 5},
+            {"product_id": a, "sku": "SHORT-A", "product_name": "Producto SHORT-A", "warehouse_id": main, "requested": 11, "available": 10},
+            {"product_id": b, "sku": "SHORT-B", "product_name": "Producto SHORT-B", "warehouse_id": main, "requested": 6, "available": 5},
         ])
     );
     assert_eq!(level(&app, a, main).await, (10, 0, 10, 400));
@@ -364,7 +364,7 @@ async fn saga_refusals_and_cancel(app: TestApp) {
         .body;
     assert_eq!(
         unstocked["error"]["details"],
-        json!([{"product_id": a, "warehouse_id": other, "requested": 1, "available": 0}])
+        json!([{"product_id": a, "sku": "SHORT-A", "product_name": "Producto SHORT-A", "warehouse_id": other, "requested": 1, "available": 0}])
     );
     assert_eq!(level(&app, c, other).await, (2, 0, 2, 300));
     assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
@@ -385,7 +385,7 @@ async fn saga_refusals_and_cancel(app: TestApp) {
         .body;
     assert_eq!(
         short["error"]["details"],
-        json!([{"product_id": c, "warehouse_id": main, "requested": 4, "available": 3}])
+        json!([{"product_id": c, "sku": "SHORT-C", "product_name": "Producto SHORT-C", "warehouse_id": main, "requested": 4, "available": 3}])
     );
 
     // Cancel of a confirmed order releases its reservations.

@@ -44,7 +44,7 @@ async fn reservation_life_cycle(app: TestApp) {
     let short = reserve(7).await.expect_error(409, "insufficient_stock", None).body;
     assert_eq!(
         short["error"]["details"],
-        json!([{"product_id": p, "warehouse_id": main, "requested": 7, "available": 6}])
+        json!([{"product_id": p, "sku": "RES-1", "product_name": "Producto RES-1", "warehouse_id": main, "requested": 7, "available": 6}])
     );
     assert_eq!(level(&app, p, main).await, (10, 4, 6, 300));
 

@@ -74,7 +74,7 @@ async fn movements_and_average_cost(app: TestApp) {
         .body;
     assert_eq!(
         refused["error"]["details"],
-        json!([{"product_id": p, "warehouse_id": main, "requested": 16, "available": 15}])
+        json!([{"product_id": p, "sku": "LED-1", "product_name": "Producto LED-1", "warehouse_id": main, "requested": 16, "available": 15}])
     );
     book(&app, json!({"product_id": p, "kind": "adjustment", "quantity": -16}))
         .await
@@ -220,7 +220,7 @@ async fn transfers_between_warehouses(app: TestApp) {
         .body;
     assert_eq!(
         refused["error"]["details"],
-        json!([{"product_id": p, "warehouse_id": main, "requested": 12, "available": 11}])
+        json!([{"product_id": p, "sku": "TRF-1", "product_name": "Producto TRF-1", "warehouse_id": main, "requested": 12, "available": 11}])
     );
     app.post(
         "/api/stock/transfers",
