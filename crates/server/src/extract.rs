@@ -66,8 +66,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Err(err) => {
             let inner = err.inner();
             let message = inner.to_string();
-            let path = err.path().to_string();
-            let field = if path == "." { named_field(&message) } else { Some(path) };
+            let field = field_of(err.path(), &message);
             if inner.is_data() {
                 // Unreadable JSON after the point where the shape went wrong is still
                 // unreadable: a syntax error anywhere in the body outranks a wrong shape.
@@ -149,6 +148,34 @@ fn body_error(rejection: BytesRejection) -> ApiError {
     }
 }
 
+/// The field an error is about, as `items[0].quantity`: the path serde reached, cut before
+/// the first segment it could not name (a key that failed to parse, which the path prints as
+/// `?`), then the field a missing- or repeated-field message names. `None` when the error is
+/// about the body as a whole (`{"a":1,}`, an empty body): the error shape then omits `field`.
+fn field_of(path: &serde_path_to_error::Path, message: &str) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut field = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => field.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                field.push_str(key);
+            }
+            Segment::Unknown => break,
+        }
+    }
+    if let Some(name) = named_field(message) {
+        if !field.is_empty() {
+            field.push('.');
+        }
+        field.push_str(&name);
+    }
+    (!field.is_empty()).then_some(field)
+}
+
 /// serde names a missing or repeated field only in its message: "missing field `email` at
 /// line 1 column 2", "duplicate field `page`".
 fn named_field(message: &str) -> Option<String> {
@@ -182,9 +209,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         }
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
         serde_path_to_error::deserialize(de).map(ApiQuery).map_err(|err| {
-            let path = err.path().to_string();
             let message = err.inner().to_string();
-            let field = if path == "." { named_field(&message) } else { Some(path) };
+            let field = field_of(err.path(), &message);
             ApiError::BadRequest {
                 field,
                 message: format!("invalid query string: {message}"),
@@ -267,6 +293,52 @@ mod tests {
         match parse_json::<Body>(br#"{"email":"a@b.cl","age":1,"age":2}"#) {
             Err(ApiError::Validation { field, .. }) => assert_eq!(field.as_deref(), Some("age")),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Order {
+        note: Option<String>,
+        items: Vec<Body>,
+    }
+
+    /// The `field` of a 400 or 422, whichever `parse_json` answered.
+    fn failing_field(json: &[u8]) -> Option<String> {
+        match parse_json::<Order>(json) {
+            Err(ApiError::BadRequest { field, .. } | ApiError::Validation { field, .. }) => field,
+            other => panic!("{}: {other:?}", String::from_utf8_lossy(json)),
+        }
+    }
+
+    #[test]
+    fn names_nested_fields_and_never_a_placeholder() {
+        let cases: &[(&[u8], Option<&str>)] = &[
+            (br#"{"items":[{"email":"a@b.cl","age":"x"}]}"#, Some("items[0].age")),
+            (
+                br#"{"items":[{"email":"a@b.cl","age":1},{"email":"b@b.cl"}]}"#,
+                Some("items[1].age"),
+            ),
+            (
+                br#"{"items":[{"email":"a@b.cl","age":1,"age":2}]}"#,
+                Some("items[0].age"),
+            ),
+            (br#"{"items":[{"email":"a@b.cl","age": }]}"#, Some("items[0].age")),
+            // A key that does not parse: the deepest part serde could name.
+            (br#"{"items":[{"email":"a@b.cl",}]}"#, Some("items[0]")),
+            (br#"{"items":[{"email":"a@b.cl", age: 1}]}"#, Some("items[0]")),
+            // About the body as a whole: no field at all.
+            (br#"{"note":"x",}"#, None),
+
+            (br#"{note: "x"}"#, None),
+            (br#"{"#, None),
+            (b"", None),
+            (br#""a string""#, None),
+        ];
+        for (json, expected) in cases {
+            let field = failing_field(json);
+            assert_eq!(field.as_deref(), *expected, "{}", String::from_utf8_lossy(json));
+            assert!(!field.is_some_and(|f| f.contains('?')));
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// open, acknowledged or resolved.
     pub status: Option<String>,
@@ -82,6 +83,7 @@ async fn ack_alert(State(state): State<AppState>, caller: Caller, PathId(id): Pa
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReorderQuery {
     /// open, ordered, received or cancelled.
     pub status: Option<String>,

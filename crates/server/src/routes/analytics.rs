@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 const MAX_DAYS: i64 = 3_660;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// First day (YYYY-MM-DD, UTC); default: 29 days before `to`.
     pub from: Option<NaiveDate>,

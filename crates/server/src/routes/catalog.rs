@@ -95,6 +95,7 @@ impl WarehouseRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WarehouseQuery {
     /// Include deactivated warehouses.
     pub include_inactive: Option<bool>,
@@ -406,6 +407,7 @@ impl ProductRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProductQuery {
     /// Substring of name, SKU or keywords.
     pub q: Option<String>,

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DemandQuery {
     /// One product; or
     pub product_id: Option<i64>,
@@ -180,6 +181,7 @@ async fn demand_components(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AccuracyQuery {
     pub product_id: Option<i64>,
     /// A category's own forecasts and its products'.
@@ -351,6 +353,7 @@ async fn batch(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AdviceQuery {
     /// One store; default all stores together.
     pub warehouse_id: Option<i64>,

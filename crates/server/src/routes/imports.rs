@@ -42,6 +42,7 @@ fn format_param(raw: &str) -> ApiResult<Format> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// Warehouse code for stock and for sales without a store (created when missing; default MAIN).
     pub warehouse: Option<String>,
@@ -57,7 +58,7 @@ pub struct ImportQuery {
 /// Imports a CSV (the request body, `text/csv`) in `format`: products, customers, sales,
 /// sales-items, transactions or online-retail. All or nothing: 200 with the report when
 /// written, 422 with the report (row, field, reason of every error) when any row is invalid,
-/// and then nothing is written.
+/// and then nothing is written. The columns of each layout: docs/CSV.md in the repository.
 #[utoipa::path(post, path = "/api/imports/{format}", tag = "imports",
     params(("format" = String, Path, description = "products, customers, sales, sales-items, transactions, online-retail"), ImportQuery),
     request_body(content = String, content_type = "text/csv"),
@@ -110,13 +111,14 @@ async fn import_csv(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// Digits of the minor currency unit (default 0).
     pub decimals: Option<u32>,
 }
 
 /// Exports `format` (products, customers, sales, sales-items or transactions) as CSV in the
-/// import layout.
+/// import layout (docs/CSV.md in the repository).
 #[utoipa::path(get, path = "/api/exports/{format}", tag = "imports",
     params(("format" = String, Path, description = "products, customers, sales, sales-items, transactions"), ExportQuery),
     responses((status = 200, body = String, content_type = "text/csv"), (status = 422, body = ErrorBody)),

@@ -55,6 +55,7 @@ async fn list_jobs(State(state): State<AppState>, caller: Caller) -> ApiResult<J
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RunsQuery {
     /// Only this job's runs.
     pub job: Option<String>,

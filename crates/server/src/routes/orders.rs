@@ -162,6 +162,7 @@ async fn create_order(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderQuery {
     pub status: Option<String>,
     pub customer_id: Option<i64>,

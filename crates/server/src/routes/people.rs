@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PersonQuery {
     /// Substring of the name, e-mail or RUT (case-insensitive; RUT with or without dots).
     pub q: Option<String>,

@@ -395,6 +395,7 @@ async fn train_models(State(state): State<AppState>, caller: Caller) -> ApiResul
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// 1–100, default 10.
     pub limit: Option<i64>,
@@ -416,6 +417,7 @@ async fn product_similar(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CustomerRecommendationsQuery {
     /// visual, collaborative or hybrid (default).
     pub strategy: Option<String>,

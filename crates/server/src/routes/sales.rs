@@ -70,6 +70,7 @@ async fn pos_sale(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SaleQuery {
     pub customer_id: Option<i64>,
     pub warehouse_id: Option<i64>,

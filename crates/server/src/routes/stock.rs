@@ -42,6 +42,7 @@ async fn live_product(c: &mut Conn<'_>, id: i64) -> ApiResult<()> {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MovementQuery {
     pub product_id: Option<i64>,
     pub warehouse_id: Option<i64>,
@@ -161,6 +162,7 @@ async fn create_movement(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LevelQuery {
     pub product_id: Option<i64>,
     pub warehouse_id: Option<i64>,
@@ -412,6 +414,7 @@ async fn release_reservation(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LowStockQuery {
     pub warehouse_id: Option<i64>,
 }

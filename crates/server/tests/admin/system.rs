@@ -11,6 +11,7 @@ crate::on_both_stores!(
     health_reports_the_database,
     metrics_count_requests_per_route,
     openapi_documents_every_route,
+    openapi_parameters_are_where_they_are_read,
     every_documented_operation_is_routed,
     docs_are_served_by_the_binary,
     security_headers_are_on_every_response,
@@ -158,6 +159,92 @@ async fn openapi_documents_every_route(app: TestApp) {
     assert!(schemas.contains_key("ErrorBody"));
     // The document served is the one the code builds.
     assert_eq!(doc, serde_json::to_value(bodega_server::app::openapi()).unwrap());
+}
+
+/// Every parameter is documented where the handler reads it: `in: path` only for a `{name}` of
+/// the path template (each of which is documented, required), filters and paging `in: query`
+/// and optional. A query struct documented without `parameter_in = Query` comes out as a
+/// required path parameter, which clients and generated SDKs then put in the path.
+async fn openapi_parameters_are_where_they_are_read(app: TestApp) {
+    let doc = openapi(&app).await;
+    let mut operations = 0;
+    let mut query_parameters = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let template: Vec<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+            .collect();
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let params = op["parameters"].as_array().cloned().unwrap_or_default();
+            let mut seen = std::collections::HashSet::new();
+            for p in &params {
+                let (name, place) = (p["name"].as_str().unwrap(), p["in"].as_str().unwrap());
+                assert!(seen.insert((name, place)), "{method} {path}: {name} ({place}) twice");
+                match place {
+                    "path" => {
+                        assert!(
+                            template.contains(&name),
+                            "{method} {path}: `{name}` is documented in the path, which has no {{{name}}}"
+                        );
+                        assert_eq!(p["required"], true, "{method} {path}: {p}");
+                    }
+                    "query" => {
+                        query_parameters += 1;
+                        // Every filter, paging and option parameter has a default.
+                        assert_ne!(p["required"], true, "{method} {path}: {p}");
+                    }
+                    "header" => {}
+                    other => panic!("{method} {path}: {name} in {other}"),
+                }
+            }
+            for name in &template {
+                assert!(
+                    params.iter().any(|p| p["in"] == "path" && p["name"] == *name),
+                    "{method} {path}: {{{name}}} is not documented"
+                );
+            }
+        }
+    }
+    assert!(
+        operations > 100 && query_parameters > 100,
+        "{operations} {query_parameters}"
+    );
+
+    let query = |path: &str, method: &str, name: &str| -> Value {
+        let params = doc["paths"][path][method]["parameters"].as_array().unwrap();
+        params
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{method} {path} does not document {name}: {params:?}"))
+            .clone()
+    };
+    for name in [
+        "q",
+        "category_id",
+        "supplier_id",
+        "status",
+        "min_price",
+        "max_price",
+        "page",
+        "per_page",
+    ] {
+        let p = query("/api/products", "get", name);
+        assert_eq!(p["in"], "query", "{p}");
+        assert_ne!(p["required"], true, "{p}");
+    }
+    for (path, method, name) in [
+        ("/api/stock/movements", "get", "product_id"),
+        ("/api/alerts", "get", "status"),
+        ("/api/sales/stats", "get", "from"),
+        ("/api/imports/{format}", "post", "dry_run"),
+        ("/api/imports/{format}", "post", "stock"),
+        ("/api/exports/{format}", "get", "decimals"),
+    ] {
+        assert_eq!(query(path, method, name)["in"], "query", "{method} {path} {name}");
+    }
+    assert_eq!(query("/api/imports/{format}", "post", "format")["in"], "path");
 }
 
 async fn every_documented_operation_is_routed(app: TestApp) {

@@ -1,12 +1,19 @@
 //! The till (`POST /api/pos/sales`), seed 002's sell-and-alert flow, low stock, and sales
 //! listings and statistics.
 
+use axum::body::Body;
+use axum::http::{Method, Request};
 use serde_json::{json, Value};
 
 use crate::common::{assert_no_drift, book, id, level, main_warehouse, movements, product, simple_product, written};
 use crate::helpers::TestApp;
 
-crate::on_both_stores!(pos_sales_all_or_nothing, sell_raises_one_alert, sales_list_and_stats);
+crate::on_both_stores!(
+    pos_sales_all_or_nothing,
+    sell_raises_one_alert,
+    sales_list_and_stats,
+    unreadable_lines_name_their_field
+);
 
 async fn pos_sales_all_or_nothing(app: TestApp) {
     let main = main_warehouse(&app).await;
@@ -523,4 +530,64 @@ async fn sales_list_and_stats(app: TestApp) {
             "top_products": []})
     );
     assert_no_drift(&app).await;
+}
+
+/// A body that cannot be read names the line and field it failed at (`items[1].quantity`), or
+/// the deepest part it could name, and writes nothing.
+async fn unreadable_lines_name_their_field(app: TestApp) {
+    let x = simple_product(&app, "POS-READ", 1000, 400, 5).await;
+    let before = written(&app).await;
+    let cases = [
+        (
+            format!(r#"{{"items":[{{"product_id":{x},"quantity":1}},{{"product_id":{x},"quantity":"two"}}]}}"#),
+            422,
+            "validation",
+            Some("items[1].quantity"),
+        ),
+        (
+            format!(r#"{{"items":[{{"product_id":{x}}}]}}"#),
+            422,
+            "validation",
+            Some("items[0].quantity"),
+        ),
+        (
+            format!(r#"{{"items":[{{"product_id":{x},"quantity": }}]}}"#),
+            400,
+            "bad_request",
+            Some("items[0].quantity"),
+        ),
+        // A key that does not parse: the line it is on.
+        (
+            format!(r#"{{"items":[{{"product_id":{x},}}]}}"#),
+            400,
+            "bad_request",
+            Some("items[0]"),
+        ),
+        (
+            format!(r#"{{"items":[{{"product_id":{x}, quantity: 1}}]}}"#),
+            400,
+            "bad_request",
+            Some("items[0]"),
+        ),
+        // Unreadable as a whole: no field.
+        (
+            format!(r#"{{"items":[{{"product_id":{x},"quantity":1}}],}}"#),
+            400,
+            "bad_request",
+            None,
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri("/api/pos/sales")
+            .header("authorization", format!("Bearer {}", app.admin))
+            .header("content-type", "application/json")
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let r = app.send(request).await.expect_error(status, code, field);
+        let error = &r.body["error"];
+        assert_eq!(error.get("field").and_then(Value::as_str), field, "{body}: {}", r.body);
+    }
+    assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
 }
