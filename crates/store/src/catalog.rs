@@ -6,8 +6,22 @@ use serde_json::Value;
 
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
-use crate::{now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
+use crate::{alerts, now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::{Page, PageRequest};
+
+/// Writes a warehouse's or category's `<kind>.<what>` event on the catalogue's topic. Its key
+/// names the kind (`warehouse:3`): the topic's product events are keyed by the bare product
+/// id, which a consumer must never confuse with another record's.
+async fn announce(c: &mut Conn<'_>, kind: &str, what: &str, id: i64, record: &impl Serialize) -> StoreResult<()> {
+    outbox::emit(
+        c,
+        topics::PRODUCTS,
+        &format!("{kind}.{what}"),
+        format!("{kind}:{id}"),
+        record,
+    )
+    .await
+}
 
 // ---------------------------------------------------------------------------------------------
 // Warehouses
@@ -79,6 +93,7 @@ pub async fn create_warehouse(c: &mut Conn<'_>, actor: &Actor, w: &WarehouseInpu
         Some(&created),
     )
     .await?;
+    announce(c, "warehouse", "created", created.id, &created).await?;
     Ok(created)
 }
 
@@ -122,6 +137,7 @@ pub async fn update_warehouse(c: &mut Conn<'_>, actor: &Actor, id: i64, w: &Ware
     .fetch_one(c)
     .await?;
     audit::record(c, actor, "update", "warehouse", id, Some(&before), Some(&after)).await?;
+    announce(c, "warehouse", "updated", id, &after).await?;
     Ok(after)
 }
 
@@ -204,6 +220,7 @@ pub async fn create_category(
         Some(&created),
     )
     .await?;
+    announce(c, "category", "created", created.id, &created).await?;
     Ok(created)
 }
 
@@ -258,17 +275,24 @@ pub async fn update_category(
     .await?;
     let old_prefix = format!("{}{PATH_SEPARATOR}", before.path);
     let new_prefix = format!("{path}{PATH_SEPARATOR}");
-    sql::query(
-        "UPDATE categories SET path = $1 || SUBSTR(path, CAST($2 AS INTEGER)), updated_at = $3 WHERE SUBSTR(path, 1, CAST($4 AS INTEGER)) = $5"
+    let mut descendants: Vec<Category> = sql::query_as(
+        "UPDATE categories SET path = $1 || SUBSTR(path, CAST($2 AS INTEGER)), updated_at = $3 WHERE SUBSTR(path, 1, CAST($4 AS INTEGER)) = $5
+         RETURNING *"
     )
     .bind(&new_prefix)
     .bind(old_prefix.chars().count() as i64 + 1)
     .bind(at)
     .bind(old_prefix.chars().count() as i64)
     .bind(&old_prefix)
-    .execute(c)
+    .fetch_all(c)
     .await?;
     audit::record(c, actor, "update", "category", id, Some(&before), Some(&after)).await?;
+    announce(c, "category", "updated", id, &after).await?;
+    // Their paths changed with it: a consumer that keeps the tree learns each new path.
+    descendants.sort_by(|a, b| a.path.cmp(&b.path));
+    for moved in &descendants {
+        announce(c, "category", "updated", moved.id, moved).await?;
+    }
     Ok(after)
 }
 
@@ -291,7 +315,8 @@ pub async fn delete_category(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreR
         .bind(id)
         .execute(c)
         .await?;
-    audit::record(c, actor, "delete", "category", id, Some(&before), None::<&Category>).await
+    audit::record(c, actor, "delete", "category", id, Some(&before), None::<&Category>).await?;
+    announce(c, "category", "deleted", id, &before).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -523,6 +548,14 @@ pub async fn create_product(c: &mut Conn<'_>, actor: &Actor, p: &ProductInput) -
 
 pub async fn update_product(c: &mut Conn<'_>, actor: &Actor, id: i64, p: &ProductInput) -> StoreResult<Product> {
     let before = product(c, id).await?;
+    // A new threshold or status can open or resolve the product's alerts without any stock
+    // moving (alerts only concern active products).
+    let alerts_change = before.low_stock_threshold != p.low_stock_threshold || before.status != p.status;
+    let levels = if alerts_change {
+        available_by_warehouse(c, id).await?
+    } else {
+        Vec::new()
+    };
     sql::query(
         "UPDATE products SET sku = $1, name = $2, description = $3, category_id = $4, supplier_id = $5, price = $6, cost = $7,
              status = $8, keywords = $9, image_url = $10, low_stock_threshold = $11, attributes = $12, updated_at = $13
@@ -547,12 +580,43 @@ pub async fn update_product(c: &mut Conn<'_>, actor: &Actor, id: i64, p: &Produc
     let after = product(c, id).await?;
     audit::record(c, actor, "update", "product", id, Some(&before), Some(&after)).await?;
     outbox::emit(c, topics::PRODUCTS, "product.updated", id, &product_event(&after)).await?;
+    // After the product's event: the alerts' events follow the change that caused them.
+    evaluate_alerts(c, id, &levels).await?;
     Ok(after)
+}
+
+/// The available stock (on hand − reserved) of a product in every warehouse holding a level
+/// of it, in warehouse order. On PostgreSQL the levels are locked, in key order as every
+/// writer locks them, and before the product row: a stock change under way is waited for and
+/// counted, and none can change these levels before the caller commits. (One that waited
+/// still judges by the threshold of its own snapshot whether to look at the alert at all.)
+async fn available_by_warehouse(c: &mut Conn<'_>, product_id: i64) -> StoreResult<Vec<(i64, i64)>> {
+    let sql = match c.backend() {
+        Backend::Sqlite => {
+            "SELECT warehouse_id, on_hand - reserved FROM stock_levels WHERE product_id = $1 ORDER BY warehouse_id"
+        }
+        Backend::Postgres => {
+            "SELECT warehouse_id, on_hand - reserved FROM stock_levels WHERE product_id = $1
+             ORDER BY warehouse_id FOR UPDATE"
+        }
+    };
+    sql::query_as(sql).bind(product_id).fetch_all(c).await
+}
+
+/// Opens or resolves the product's alert in each of `levels` (warehouse, available stock) by
+/// its current threshold and status; each alert opened or resolved writes its `erp.alerts` event.
+async fn evaluate_alerts(c: &mut Conn<'_>, product_id: i64, levels: &[(i64, i64)]) -> StoreResult<()> {
+    for &(warehouse_id, available) in levels {
+        alerts::evaluate(c, product_id, warehouse_id, available).await?;
+    }
+    Ok(())
 }
 
 /// Retires a product: status `discontinued`, hidden from listings; its history stays.
 pub async fn delete_product(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreResult<()> {
     let before = product(c, id).await?;
+    // A discontinued product has no alerts: its live ones resolve.
+    let levels = available_by_warehouse(c, id).await?;
     sql::query("UPDATE products SET status = 'discontinued', deleted_at = $1, updated_at = $1 WHERE id = $2")
         .bind(now())
         .bind(id)
@@ -566,5 +630,6 @@ pub async fn delete_product(c: &mut Conn<'_>, actor: &Actor, id: i64) -> StoreRe
         id,
         &serde_json::json!({"product_id": id}),
     )
-    .await
+    .await?;
+    evaluate_alerts(c, id, &levels).await
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::audit::{self, Actor};
+use crate::outbox::{self, topics};
 use crate::{now, sql, Conn, FromRow, StoreResult};
 use bodega_domain::{Page, PageRequest};
 
@@ -16,6 +17,9 @@ pub trait Person: Serialize + Send + Unpin + sql::FromRow + 'static {
     const RESOURCE: &'static str;
     /// The SQL expression searched by `?q=` besides e-mail and RUT.
     const NAME_SQL: &'static str;
+    /// The outbox topic of its life cycle (`<resource>.created`, `.updated`, `.deleted`, the
+    /// record as payload), for kinds whose changes other systems follow.
+    const TOPIC: Option<&'static str> = None;
 }
 
 /// A column value of a validated input, bound the same way on both backends.
@@ -52,6 +56,8 @@ impl Person for Customer {
     const TABLE: &'static str = "customers";
     const RESOURCE: &'static str = "customer";
     const NAME_SQL: &'static str = "first_name || ' ' || last_name";
+    // Seed 003's `erp.customers` stream.
+    const TOPIC: Option<&'static str> = Some(topics::CUSTOMERS);
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -182,6 +188,7 @@ pub async fn create<P: Person>(c: &mut Conn<'_>, actor: &Actor, input: &impl Per
     }?;
     let created: P = get(c, id).await?;
     audit::record(c, actor, "create", P::RESOURCE, id, None::<&P>, Some(&created)).await?;
+    announce(c, "created", id, &created).await?;
     Ok(created)
 }
 
@@ -216,6 +223,7 @@ pub async fn replace<P: Person>(c: &mut Conn<'_>, actor: &Actor, id: i64, input:
     }?;
     let after: P = get(c, id).await?;
     audit::record(c, actor, "update", P::RESOURCE, id, Some(&before), Some(&after)).await?;
+    announce(c, "updated", id, &after).await?;
     Ok(after)
 }
 
@@ -228,5 +236,15 @@ pub async fn delete<P: Person>(c: &mut Conn<'_>, actor: &Actor, id: i64) -> Stor
         P::TABLE
     );
     sql::query(&sql).bind(now()).bind(id).execute(c).await?;
-    audit::record(c, actor, "delete", P::RESOURCE, id, Some(&before), None::<&P>).await
+    audit::record(c, actor, "delete", P::RESOURCE, id, Some(&before), None::<&P>).await?;
+    // The record as it was when deleted: a consumer learns who left without a second look-up.
+    announce(c, "deleted", id, &before).await
+}
+
+/// Writes the `<resource>.<what>` event of a change to `record`, when its kind has a topic.
+async fn announce<P: Person>(c: &mut Conn<'_>, what: &str, id: i64, record: &P) -> StoreResult<()> {
+    match P::TOPIC {
+        Some(topic) => outbox::emit(c, topic, &format!("{}.{what}", P::RESOURCE), id, record).await,
+        None => Ok(()),
+    }
 }

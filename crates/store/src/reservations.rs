@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::outbox;
+use crate::outbox::{self, topics};
 use crate::sales::placeholders;
 use crate::sql::ToValue;
-use crate::stock::{self, Exit, LevelChange, NewMovement};
+use crate::stock::{self, Exit, LevelAfter, LevelChange, NewMovement};
 use crate::{alerts, now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
 use bodega_domain::MovementKind;
 
@@ -35,7 +35,8 @@ pub struct NewReservation<'a> {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// Holds `quantity` units, or fails with the shortage when fewer are available.
+/// Holds `quantity` units, or fails with the shortage when fewer are available. Writes its
+/// `stock.reserved` event.
 pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Reservation> {
     let mut held = reserve_all(c, std::slice::from_ref(r)).await?;
     held.pop()
@@ -44,8 +45,15 @@ pub async fn reserve(c: &mut Conn<'_>, r: &NewReservation<'_>) -> StoreResult<Re
 
 /// Holds stock for several reservations at once (the lines of an order): one update of their
 /// stock levels and one insert of the reservations instead of two statements a line. All or
-/// nothing: fails with every short line listed. The reservations come back in `rs`'s order.
+/// nothing: fails with every short line listed. The reservations come back in `rs`'s order,
+/// each with its `stock.reserved` event written.
 pub async fn reserve_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResult<Vec<Reservation>> {
+    write_all(c, rs, true).await
+}
+
+/// [`reserve_all`], with the reservations' `stock.reserved` events (`erp.stock`) when
+/// `announce`; without, it writes nothing but the levels, the reservations and their alerts.
+async fn write_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>], announce: bool) -> StoreResult<Vec<Reservation>> {
     if rs.is_empty() {
         return Ok(Vec::new());
     }
@@ -60,16 +68,27 @@ pub async fn reserve_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreRe
         .await?;
     // Ids follow the VALUES order; RETURNING's row order is not promised.
     reservations.sort_by_key(|r| r.id);
-    // Reservations write no event: nothing to order before an alert's.
-    stock::check_alerts(c, &levels, &changes, at, &mut Vec::new()).await?;
+    let mut events = if announce {
+        reserved_events(&reservations, &levels, &changes)?
+    } else {
+        Vec::new()
+    };
+    // Every level changed in one statement, before any alert was looked at: the
+    // reservations' events are written before the first alert's (`check_alerts` sees to it).
+    stock::check_alerts(c, &levels, &changes, at, &mut events).await?;
+    outbox::emit_all(c, events).await?;
     Ok(reservations)
 }
 
 /// [`reserve_all`] when the reservations are not needed back (an order's confirm): on
 /// PostgreSQL they are written by the statement that changes the stock levels.
+///
+/// No `stock.reserved` event here, on purpose: the order's own `order.confirmed` event
+/// (`erp.orders`) records the change, and the confirm is the hot path of the orders
+/// benchmark (bench/orders). Keep its statements and row counts exactly as they are.
 pub async fn hold_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResult<()> {
     if rs.is_empty() || c.backend() == Backend::Sqlite {
-        return reserve_all(c, rs).await.map(drop);
+        return write_all(c, rs, false).await.map(drop);
     }
     let at = now();
     let changes = level_changes(rs);
@@ -80,6 +99,58 @@ pub async fn hold_all(c: &mut Conn<'_>, rs: &[NewReservation<'_>]) -> StoreResul
     };
     let levels = stock::change_levels_with(c, &changes, at, Some(insert)).await?;
     stock::check_alerts(c, &levels, &changes, at, &mut Vec::new()).await
+}
+
+/// The `stock.reserved` events of reservations written together (in id order), each with its
+/// level as it stood right after it, as if they had been written one by one.
+fn reserved_events(
+    reservations: &[Reservation],
+    levels: &[LevelAfter],
+    changes: &[LevelChange],
+) -> StoreResult<Vec<outbox::NewEvent>> {
+    // (level, on hand, reserved before the batch), then counted up reservation by reservation.
+    let mut running: Vec<((i64, i64), i64, i64)> = levels
+        .iter()
+        .zip(changes)
+        .map(|(level, change)| (change.key(), level.on_hand, level.reserved - change.reserved))
+        .collect();
+    reservations
+        .iter()
+        .map(|r| {
+            let (_, on_hand, reserved) = running
+                .iter_mut()
+                .find(|(key, ..)| *key == (r.product_id, r.warehouse_id))
+                .ok_or_else(|| StoreError::Database(format!("reservation {} of no level changed", r.id).into()))?;
+            *reserved += r.quantity;
+            Ok(reservation_event("stock.reserved", r, *on_hand, *reserved))
+        })
+        .collect()
+}
+
+/// The `erp.stock` event of a reservation made or ended (`stock.reserved`, `stock.released`,
+/// `stock.expired`), which left its level at `on_hand` and `reserved`; keyed like the level's
+/// movements (`product:warehouse`).
+fn reservation_event(event_type: &str, r: &Reservation, on_hand: i64, reserved: i64) -> outbox::NewEvent {
+    outbox::event(
+        topics::STOCK,
+        event_type,
+        format!("{}:{}", r.product_id, r.warehouse_id),
+        &ReservationChanged {
+            reservation: r,
+            on_hand,
+            reserved,
+            available: on_hand - reserved,
+        },
+    )
+}
+
+/// The payload of [`reservation_event`].
+#[derive(Serialize)]
+struct ReservationChanged<'a> {
+    reservation: &'a Reservation,
+    on_hand: i64,
+    reserved: i64,
+    available: i64,
 }
 
 fn level_changes(rs: &[NewReservation<'_>]) -> Vec<LevelChange> {
@@ -201,7 +272,8 @@ async fn close(c: &mut Conn<'_>, id: i64, status: &str) -> StoreResult<Reservati
     }
 }
 
-/// Gives the units back (status `released`, or `expired` from the expiry job).
+/// Gives the units back (status `released`, or `expired` from the expiry job), with the
+/// `stock.released` or `stock.expired` event of a reservation that is not an order's.
 pub async fn release(c: &mut Conn<'_>, id: i64, status: &str) -> StoreResult<Reservation> {
     let r = close(c, id, status).await?;
     let (on_hand, reserved): (i64, i64) = sql::query_as(
@@ -214,6 +286,13 @@ pub async fn release(c: &mut Conn<'_>, id: i64, status: &str) -> StoreResult<Res
     .bind(now())
     .fetch_one(c)
     .await?;
+    // An order's reservations are recorded by the order's events (`order.confirmed` made them
+    // without a `stock.reserved`, `order.cancelled` ends them), so the stream never ends a hold
+    // it did not announce. Before the alert's event: the release is what moved the stock.
+    if r.order_id.is_none() {
+        let event = reservation_event(&format!("stock.{status}"), &r, on_hand, reserved);
+        outbox::emit_all(c, vec![event]).await?;
+    }
     alerts::evaluate(c, r.product_id, r.warehouse_id, on_hand - reserved).await?;
     Ok(r)
 }

@@ -120,7 +120,9 @@ async fn handle(
                 let _ = to_store.send((sale.sale_id, answer.model_version, items));
             }
         }
-        (topics::PRODUCTS, kind) => {
+        // The catalogue's topic also carries warehouses and categories (`warehouse.*`,
+        // `category.*`): only products are the engine's.
+        (topics::PRODUCTS, kind) if kind.starts_with("product.") => {
             let Some(id) = event.key.as_deref().and_then(|k| k.parse::<i64>().ok()) else {
                 return Ok(());
             };

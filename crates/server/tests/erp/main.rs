@@ -12,6 +12,7 @@ mod analytics;
 mod audit;
 mod catalog;
 mod common;
+mod events;
 mod forecasting;
 mod limits;
 mod orders;
