@@ -117,8 +117,8 @@ pub fn print_report(r: &ImportReport) {
     println!("  stock: {}", r.mode_note);
     let i = &r.imported;
     println!(
-        "  imported: {} products, {} customers, {} sales, {} sale items, {} stock movements, {} categories, {} warehouses",
-        i.products, i.customers, i.sales, i.sale_items, i.stock_movements, i.categories, i.warehouses
+        "  imported: {} products, {} customers, {} sales, {} sale items, {} stock movements, {} categories, {} warehouses, {} suppliers",
+        i.products, i.customers, i.sales, i.sale_items, i.stock_movements, i.categories, i.warehouses, i.suppliers
     );
     if !r.skipped.is_empty() {
         let list: Vec<String> = r.skipped.iter().map(|(k, v)| format!("{k} {v}")).collect();

@@ -497,6 +497,268 @@ O4,C1,P 2,1,100,2024-01-01 10:00,SANTIAGO-1,Bebidas
     assert_eq!(rounded["items"][0]["price"], 2, "{rounded}");
 }
 
+/// The `(product_id, warehouse_id)` pairs of the live alerts and of the low-stock listing,
+/// sorted: the two views of low stock must agree.
+async fn alerts_and_low_stock(app: &TestApp) -> (Vec<(i64, i64)>, Vec<(i64, i64)>) {
+    let pairs = |items: &Value| {
+        let mut v: Vec<(i64, i64)> = items
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["product_id"].as_i64().unwrap(), i["warehouse_id"].as_i64().unwrap()))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let alerts = app
+        .get("/api/alerts?status=open&per_page=100", &app.admin)
+        .await
+        .expect(200);
+    let low = app.get("/api/inventory/low-stock", &app.admin).await.expect(200);
+    (pairs(&alerts.body["items"]), pairs(&low.body))
+}
+
+/// The data of the outbox events of a type, in order.
+async fn events_of(app: &TestApp, event_type: &str) -> Vec<Value> {
+    let mut conn = app.state.db.read().await.unwrap();
+    let events = bodega_store::outbox::list(&mut conn.conn(), None, 0, 10_000)
+        .await
+        .unwrap();
+    events
+        .iter()
+        .filter(|e| e.event_type == event_type)
+        .map(|e| e.payload_json()["data"].clone())
+        .collect()
+}
+
+/// Products created by sales lines get the threshold a product gets by default (10), not 0.
+async fn implied_products_get_the_default_threshold(app: TestApp) {
+    import(&app, "transactions", "", TRANSACTIONS).await.expect(200);
+    import(&app, "online-retail", "", ONLINE_RETAIL).await.expect(200);
+    for sku in ["SKU-A", "SKU-C", "85123A", "POST"] {
+        let p = app.get(&format!("/api/products?q={sku}"), &app.admin).await.expect(200);
+        let product = p.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["sku"] == sku)
+            .unwrap_or_else(|| panic!("{sku}: {}", p.body))
+            .clone();
+        assert_eq!(product["low_stock_threshold"], 10, "{sku}: {product}");
+    }
+}
+
+/// An import that writes stock raises the alerts a stock change through the API would, with
+/// their events, in the import's transaction; historical sales book no stock and raise none.
+async fn imports_raise_stock_alerts(app: TestApp) {
+    // LOW-1 is below the default threshold, OK-1 is not, OFF-1 is inactive, NONE-1 has no stock.
+    let csv = "sku,name,price,status,low_stock_threshold,stock
+LOW-1,Poco,100,,,3
+OK-1,Bastante,100,,,20
+OFF-1,Inactivo,100,inactive,,1
+EDGE-1,Justo,100,,5,5
+NONE-1,Sin stock,100,,,
+";
+    let r = import(&app, "products", "dry_run=true", csv).await.expect(200);
+    assert_eq!(r.body["committed"], false);
+    assert_eq!(count(&app, "stock_alerts").await, 0, "a dry run raises nothing");
+    import(&app, "products", "", csv).await.expect(200);
+    let (alerts, low) = alerts_and_low_stock(&app).await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts, low, "GET /api/alerts agrees with the low-stock listing");
+    let p = app.get("/api/products?q=LOW-1", &app.admin).await.expect(200);
+    assert_eq!(alerts[0].0, p.body["items"][0]["id"].as_i64().unwrap());
+    let alert = app.get("/api/alerts?status=open", &app.admin).await.expect(200).body["items"][0].clone();
+    assert_eq!(
+        (alert["current_stock"].as_i64(), alert["threshold"].as_i64()),
+        (Some(3), Some(10))
+    );
+    assert!(alert["alert_message"].as_str().unwrap().contains("Poco"), "{alert}");
+    let raised = events_of(&app, "alert.raised").await;
+    assert_eq!(raised.len(), 1);
+    assert_eq!(raised[0]["id"], alert["id"], "the event carries the alert");
+    assert_eq!(raised[0]["product_id"], alert["product_id"]);
+
+    // Historical sales: no stock, no alerts.
+    import(&app, "transactions", "", TRANSACTIONS).await.expect(200);
+    assert_eq!(count(&app, "stock_alerts").await, 1);
+    // Ledger sales of new products leave their levels at 0: below the threshold, one alert a
+    // level (SKU-X@S01, SKU-X@S02, SKU-Y@S01); a level already alerted keeps its one alert.
+    let ledger = "order_id,customer_id,product_id,quantity,unit_price,timestamp,store
+L1,K1,SKU-X,2,100,2024-02-01 10:00,S01
+L1,K1,SKU-Y,1,100,2024-02-01 10:00,S01
+L2,K2,SKU-X,1,100,2024-02-02 10:00,S02
+L3,K2,LOW-1,1,100,2024-02-03 10:00,MAIN
+";
+    let r = import(&app, "transactions", "stock=ledger", ledger).await.expect(200);
+    assert_eq!(r.body["mode"], "ledger");
+    let (alerts, low) = alerts_and_low_stock(&app).await;
+    assert_eq!(alerts.len(), 4, "{alerts:?}");
+    assert_eq!(alerts, low);
+    assert_eq!(events_of(&app, "alert.raised").await.len(), 4);
+    drift_is_empty(&app).await;
+}
+
+/// Lines imported under sales of another mode are refused, row by row, with nothing written;
+/// in the sales' mode they import, and the report names that mode.
+async fn sales_items_follow_their_sales_mode(app: TestApp) {
+    import(&app, "products", "", PRODUCTS).await.expect(200);
+    import(&app, "customers", "", CUSTOMERS).await.expect(200);
+    let r = import(&app, "sales", "", SALES).await.expect(200);
+    assert_eq!(r.body["mode"], "historical");
+    let (movements, items) = (count(&app, "stock_movements").await, count(&app, "sale_items").await);
+    let r = import(&app, "sales-items", "stock=ledger", SALES_ITEMS)
+        .await
+        .expect(422);
+    assert_eq!(r.body["errors_total"], 3, "one error per line: {}", r.body);
+    for e in r.body["errors"].as_array().unwrap() {
+        assert_eq!(e["field"], "sale_id");
+        let reason = e["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("historical mode") && reason.contains("stock=historical"),
+            "{reason}"
+        );
+    }
+    assert_eq!(
+        (count(&app, "stock_movements").await, count(&app, "sale_items").await),
+        (movements, items),
+        "nothing half-imported"
+    );
+    let r = import(&app, "sales-items", "", SALES_ITEMS).await.expect(200);
+    assert_eq!(r.body["mode"], "historical");
+    assert_eq!(
+        count(&app, "stock_movements").await,
+        movements,
+        "historical lines book no stock"
+    );
+
+    // Sales in ledger mode take their lines in ledger mode only.
+    let sales = "sale_id,customer_id,store,timestamp\nS3,C1,STGO,2024-03-05 10:00\n";
+    let lines = "sale_id,product_id,quantity,unit_price\nS3,P-1,2,9990\n";
+    import(&app, "sales", "stock=ledger", sales).await.expect(200);
+    let r = import(&app, "sales-items", "", lines).await.expect(422);
+    let reason = r.body["errors"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("ledger mode") && reason.contains("stock=ledger"),
+        "{reason}"
+    );
+    assert_eq!(count(&app, "sale_items").await, items + 3);
+    let r = import(&app, "sales-items", "stock=ledger", lines).await.expect(200);
+    assert_eq!(r.body["mode"], "ledger");
+    assert_eq!(r.body["imported"]["stock_movements"], 2, "an opening and a sale exit");
+    drift_is_empty(&app).await;
+}
+
+/// A products export names suppliers; importing it into an empty store creates them (once per
+/// name, ignoring case) and links the products, so the export round-trips.
+async fn exported_products_import_with_their_suppliers(app: TestApp) {
+    let supplier = app
+        .post(
+            "/api/suppliers",
+            &app.admin,
+            serde_json::json!({"name": "Textiles Andes"}),
+        )
+        .await
+        .expect(201);
+    let csv = "sku,name,price,supplier,stock
+S-1,Polera,9990,textiles andes,4
+S-2,Gorro,4990,Lanas del Sur,
+S-3,Bufanda,5990,LANAS DEL SUR,
+S-4,Taza,2990,,
+";
+    let r = import(&app, "products", "", csv).await.expect(200);
+    assert_eq!(r.body["imported"]["suppliers"], 1, "{}", r.body);
+    let p = app.get("/api/products?q=S-1", &app.admin).await.expect(200);
+    assert_eq!(
+        p.body["items"][0]["supplier_id"], supplier.body["id"],
+        "matched ignoring case"
+    );
+    let exported = export(&app, "products").await;
+    assert!(exported.contains("Textiles Andes") && exported.contains("Lanas del Sur"));
+
+    let store = if app.state.db.backend() == bodega_store::Backend::Sqlite {
+        helpers::Store::Sqlite
+    } else {
+        helpers::Store::Postgres
+    };
+    let fresh = helpers::spawn(store).await.unwrap();
+    let r = import(&fresh, "products", "", &exported).await.expect(200);
+    assert_eq!(r.body["imported"]["suppliers"], 2, "{}", r.body);
+    assert_eq!(r.body["imported"]["products"], 4);
+    assert_eq!(export(&fresh, "products").await, exported, "round trip");
+    let suppliers = fresh.get("/api/suppliers", &fresh.admin).await.expect(200);
+    let mut names: Vec<&str> = suppliers.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Lanas del Sur", "Textiles Andes"]);
+    // Again: every product a duplicate, no supplier created twice.
+    let r = import(&fresh, "products", "", &exported).await.expect(200);
+    assert_eq!(r.body["imported"]["suppliers"], 0);
+    assert_eq!(count(&fresh, "suppliers").await, 2);
+    // A supplier name past the API's bound is a row error.
+    let long = format!("sku,name,price,supplier\nL-1,Largo,100,{}\n", "x".repeat(201));
+    let r = import(&fresh, "products", "", &long).await.expect(422);
+    assert_eq!(r.body["errors"][0]["field"], "supplier", "{}", r.body);
+    assert_eq!(count(&fresh, "suppliers").await, 2);
+}
+
+/// Imported products and customers write the events the API's create writes; sales stay
+/// summarised by the one `import.completed` event.
+async fn imported_records_write_their_events(app: TestApp) {
+    let created = app
+        .post(
+            "/api/products",
+            &app.admin,
+            serde_json::json!({"sku": "API-1", "name": "Por API", "price": 100}),
+        )
+        .await
+        .expect(201);
+    import(&app, "products", "", PRODUCTS).await.expect(200);
+    let products = events_of(&app, "product.created").await;
+    assert_eq!(products.len(), 4, "one by the API, three by the import");
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&products[1]), keys(&products[0]), "the API's payload");
+    assert_eq!(products[0]["product_id"], created.body["id"]);
+    let p1 = products.iter().find(|p| p["sku"] == "P-1").unwrap();
+    let stored = app.get("/api/products?q=P-1", &app.admin).await.expect(200).body["items"][0].clone();
+    assert_eq!(p1["product_id"], stored["id"]);
+    assert_eq!(p1["category"], "Ropa / Hombre");
+    assert_eq!(p1["keywords"], serde_json::json!(["polera", "azul"]));
+    assert_eq!(p1["price"], 9990);
+
+    import(&app, "customers", "", CUSTOMERS).await.expect(200);
+    let customers = events_of(&app, "customer.created").await;
+    assert_eq!(customers.len(), 2);
+    let ana = app
+        .get("/api/customers?q=ana@example.cl", &app.admin)
+        .await
+        .expect(200)
+        .body["items"][0]
+        .clone();
+    assert_eq!(customers[0], ana, "the customer as payload");
+
+    let r = import(&app, "online-retail", "", ONLINE_RETAIL).await.expect(200);
+    assert_eq!(events_of(&app, "product.created").await.len(), 4 + 6);
+    assert_eq!(events_of(&app, "customer.created").await.len(), 2 + 3);
+    assert_eq!(events_of(&app, "import.completed").await.len(), 3);
+    assert!(events_of(&app, "sale.recorded").await.is_empty());
+    let _: Value = r.body;
+    // A dry run writes no event.
+    let before = events_of(&app, "product.created").await.len();
+    import(&app, "products", "dry_run=true", "sku,name,price\nD-1,Dry,1\n")
+        .await
+        .expect(200);
+    assert_eq!(events_of(&app, "product.created").await.len(), before);
+}
+
 on_both_stores!(
     imports_keep_the_api_bounds,
     each_format_imports,
@@ -506,4 +768,9 @@ on_both_stores!(
     reimport_skips_duplicates,
     export_import_round_trip,
     permissions,
+    implied_products_get_the_default_threshold,
+    imports_raise_stock_alerts,
+    sales_items_follow_their_sales_mode,
+    exported_products_import_with_their_suppliers,
+    imported_records_write_their_events,
 );

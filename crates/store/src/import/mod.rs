@@ -5,16 +5,21 @@
 //! 1. parse ([`parse`]): every row is read and checked (required columns, numbers, money,
 //!    timestamps, RUT, e-mail); every problem is reported with its row, field and reason.
 //! 2. resolve ([`write`]): inside one transaction, references are checked against the database
-//!    (unknown SKUs, customers, sales, suppliers; e-mails or RUTs already taken); existing
-//!    records are reported as duplicates and skipped.
-//! 3. write: multi-row `INSERT` batches in that same transaction, one summary outbox event
-//!    (`erp.sales` / `import.completed`) and one audit row. Any error rolls everything back.
+//!    (unknown SKUs, customers, sales; e-mails or RUTs already taken; sales lines in another
+//!    stock mode than their sale's); existing records are reported as duplicates and skipped.
+//! 3. write: multi-row `INSERT` batches in that same transaction (suppliers named by a products
+//!    file and not found are created), the `erp.products` / `erp.customers` event of each new
+//!    product and customer (as the API's create writes), the alerts of every stock level
+//!    written with their `erp.alerts` events, one summary outbox event for the rest
+//!    (`erp.sales` / `import.completed`: sales are not evented one by one) and one audit row.
+//!    Any error rolls everything back.
 //!
 //! Past sales cannot break the stock ledger: in `historical` mode they are stored with
 //! `historical = true` and leave stock alone; in `ledger` mode each product × warehouse gets
 //! one `opening` movement with the quantity sold, dated just before its first sale, then one
 //! `sale` exit per line, so stock levels are unchanged and equal the sum of their movements.
 
+mod alerts;
 mod export;
 mod parse;
 mod write;
@@ -84,7 +89,8 @@ impl Format {
     }
 }
 
-/// How imported past sales meet the stock ledger.
+/// How imported past sales meet the stock ledger. The lines of a `sales-items` file must be
+/// imported in the mode their sales were: another mode is refused row by row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StockMode {
     /// Stored as `historical = true`; stock untouched.
@@ -159,6 +165,8 @@ pub struct RowError {
 pub struct ImportedCounts {
     pub warehouses: u64,
     pub categories: u64,
+    /// Suppliers named by a products file and not found (by name, ignoring case): created.
+    pub suppliers: u64,
     pub products: u64,
     pub customers: u64,
     pub sales: u64,
@@ -291,7 +299,11 @@ pub async fn import(
 
 fn mode_note(format: Format, mode: StockMode) -> String {
     match (format.has_sales(), mode, format) {
-        (false, _, Format::Products) => "products with a stock column get an entry movement in the warehouse".into(),
+        (false, _, Format::Products) => {
+            "products with a stock column get an entry movement in the warehouse, and a stock alert when \
+             it is below their threshold"
+                .into()
+        }
         (false, _, _) => "no stock effect".into(),
         (true, StockMode::Historical, _) => {
             "sales stored as historical (channel import): stock levels and movements untouched".into()

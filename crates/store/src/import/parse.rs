@@ -119,6 +119,9 @@ fn check_line(out: &mut Parsed, line: u64, fields: (&str, &str), quantity: i64, 
     }
 }
 
+/// The low-stock threshold of a product that does not state one: the API's default too.
+const DEFAULT_LOW_STOCK_THRESHOLD: i64 = 10;
+
 fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
@@ -326,7 +329,7 @@ fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mu
         }
     };
     let threshold = match get(rec, h.col("low_stock_threshold")) {
-        "" => Some(10),
+        "" => Some(DEFAULT_LOW_STOCK_THRESHOLD),
         raw => int(out, line, "low_stock_threshold", raw),
     };
     if let Some(t) = threshold {
@@ -343,6 +346,12 @@ fn product(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mu
             validated(out, line, limits::entry_value("stock", q, c));
         }
     }
+    // Suppliers are matched by name and created when missing: the API's bound on that name.
+    validated(
+        out,
+        line,
+        optional_text("supplier", get(rec, h.col("supplier")), limits::MAX_NAME),
+    );
     if let Some(sku) = &sku {
         if let Some(first) = st.products.get(sku) {
             let first = out.products[*first].line;
@@ -579,7 +588,9 @@ fn add_txn(out: &mut Parsed, st: &mut State, line: u64, t: Txn<'_>) {
                 keywords: Vec::new(),
                 supplier: None,
                 status: "active".into(),
-                low_stock_threshold: 0,
+                // Products implied by sales lines get the default threshold, as if created by
+                // hand: their alerts then agree with the low-stock listing.
+                low_stock_threshold: DEFAULT_LOW_STOCK_THRESHOLD,
                 stock: 0,
             });
         }

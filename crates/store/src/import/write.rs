@@ -9,6 +9,7 @@ use super::parse::Parsed;
 use super::{Format, ImportOptions, ImportReport, Phase, Progress, StockMode};
 use crate::audit::{self, Actor};
 use crate::outbox::{self, topics};
+use crate::people::Customer;
 use crate::{now, sql, Conn, StoreError, StoreResult};
 use bodega_domain::limits;
 
@@ -98,6 +99,8 @@ struct ExistingSale {
     id: i64,
     warehouse_id: Option<i64>,
     items_count: i64,
+    /// Imported in historical mode (stock untouched) rather than ledger mode.
+    historical: bool,
 }
 
 /// A sale line ready to write.
@@ -141,19 +144,20 @@ pub(crate) async fn write(
         rows.into_iter().map(|(id, r)| (r, id)).collect()
     };
     let existing_sales: HashMap<String, ExistingSale> = if format.has_sales() {
-        let rows: Vec<(i64, String, Option<i64>, i64)> = sql::query_as(
-            "SELECT id, external_ref, warehouse_id, items_count FROM sales WHERE external_ref IS NOT NULL",
+        let rows: Vec<(i64, String, Option<i64>, i64, bool)> = sql::query_as(
+            "SELECT id, external_ref, warehouse_id, items_count, historical FROM sales WHERE external_ref IS NOT NULL",
         )
         .fetch_all(c)
         .await?;
         rows.into_iter()
-            .map(|(id, r, warehouse_id, items_count)| {
+            .map(|(id, r, warehouse_id, items_count, historical)| {
                 (
                     r,
                     ExistingSale {
                         id,
                         warehouse_id,
                         items_count,
+                        historical,
                     },
                 )
             })
@@ -195,22 +199,6 @@ pub(crate) async fn write(
     report.duplicates = duplicates;
 
     // References that must already exist.
-    let mut suppliers: HashMap<String, i64> = HashMap::new();
-    if parsed.products.iter().any(|p| p.supplier.is_some()) {
-        let rows: Vec<(i64, String)> = sql::query_as("SELECT id, name FROM suppliers WHERE deleted_at IS NULL")
-            .fetch_all(c)
-            .await?;
-        suppliers = rows.into_iter().map(|(id, n)| (n.to_lowercase(), id)).collect();
-        for p in &parsed.products {
-            if let Some(s) = &p.supplier {
-                if !suppliers.contains_key(&s.to_lowercase()) {
-                    parsed
-                        .errors
-                        .push(p.line, "supplier", format!("no supplier named '{s}'"));
-                }
-            }
-        }
-    }
     if format == Format::Customers {
         let rows: Vec<(Option<String>, Option<String>)> =
             sql::query_as("SELECT email, rut FROM customers WHERE deleted_at IS NULL")
@@ -263,6 +251,32 @@ pub(crate) async fn write(
             !had
         });
         report.duplicates += item_duplicates;
+        // Lines follow the mode of their sale: ledger lines under a historical sale would book
+        // stock for a sale that says it left stock alone, and historical lines under a ledger
+        // sale would leave the ledger without its exits.
+        for i in &parsed.items {
+            let Some(sale) = existing_sales.get(&i.sale_ref) else {
+                continue;
+            };
+            if sale.historical == ledger {
+                let (sale_mode, this_mode) = if sale.historical {
+                    (StockMode::Historical, StockMode::Ledger)
+                } else {
+                    (StockMode::Ledger, StockMode::Historical)
+                };
+                parsed.errors.push(
+                    i.line,
+                    "sale_id",
+                    format!(
+                        "sale '{}' was imported in {} mode: import its lines with stock={}, not {}",
+                        i.sale_ref,
+                        sale_mode.as_str(),
+                        sale_mode.as_str(),
+                        this_mode.as_str()
+                    ),
+                );
+            }
+        }
     }
     if parsed.errors.total > 0 {
         return Ok(false);
@@ -328,7 +342,8 @@ pub(crate) async fn write(
         let rows: Vec<(i64, String)> = sql::query_as("SELECT id, path FROM categories").fetch_all(c).await?;
         categories = rows.into_iter().map(|(id, p)| (p, id)).collect();
     }
-    let mut product_category: Vec<Option<i64>> = Vec::with_capacity(parsed.products.len());
+    // Each product's category as (id, full path).
+    let mut product_category: Vec<Option<(i64, String)>> = Vec::with_capacity(parsed.products.len());
     for p in &parsed.products {
         let Some(path) = &p.category else {
             product_category.push(None);
@@ -360,17 +375,55 @@ pub(crate) async fn write(
             };
             parent = Some((id, full));
         }
-        product_category.push(parent.map(|p| p.0));
+        product_category.push(parent);
+    }
+
+    // ---- Suppliers ------------------------------------------------------------------------
+    // Matched by name, case-insensitively; a name not found is a new supplier (the products
+    // export writes the supplier's name, so an export imports into an empty store).
+    let mut suppliers: HashMap<String, i64> = HashMap::new();
+    if parsed.products.iter().any(|p| p.supplier.is_some()) {
+        let rows: Vec<(i64, String)> =
+            sql::query_as("SELECT id, name FROM suppliers WHERE deleted_at IS NULL ORDER BY id")
+                .fetch_all(c)
+                .await?;
+        for (id, name) in rows {
+            suppliers.entry(name.to_lowercase()).or_insert(id);
+        }
+        let mut missing: Vec<&str> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        for name in parsed.products.iter().filter_map(|p| p.supplier.as_deref()) {
+            let key = name.to_lowercase();
+            if !suppliers.contains_key(&key) && seen.insert(key) {
+                missing.push(name);
+            }
+        }
+        let values = missing
+            .iter()
+            .flat_map(|name| [V::S(name.to_string()), V::T(at), V::T(at)])
+            .collect();
+        let ids = insert_rows(
+            c,
+            "INSERT INTO suppliers (name, created_at, updated_at)",
+            3,
+            values,
+            "RETURNING id, name",
+            true,
+            |_| {},
+        )
+        .await?;
+        report.imported.suppliers = ids.len() as u64;
+        suppliers.extend(ids.into_iter().map(|(id, name)| (name.to_lowercase(), id)));
     }
 
     // ---- Products -------------------------------------------------------------------------
     let mut values = Vec::with_capacity(parsed.products.len() * 12);
-    for (p, category_id) in parsed.products.iter().zip(&product_category) {
+    for (p, category) in parsed.products.iter().zip(&product_category) {
         values.extend([
             V::S(p.sku.clone()),
             V::S(p.name.clone()),
             V::S(p.description.clone()),
-            V::OI(*category_id),
+            V::OI(category.as_ref().map(|c| c.0)),
             V::OI(
                 p.supplier
                     .as_ref()
@@ -397,14 +450,38 @@ pub(crate) async fn write(
     )
     .await?;
     report.imported.products = ids.len() as u64;
-    let by_sku: HashMap<&str, &super::parse::ProductRow> =
-        parsed.products.iter().map(|p| (p.sku.as_str(), p)).collect();
+    // SKU → index in `parsed.products` and `product_category`.
+    let by_sku: HashMap<&str, usize> = parsed
+        .products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.sku.as_str(), i))
+        .collect();
     let mut stocked: Vec<(i64, i64, i64)> = Vec::new();
+    // Each record gets the event the API's create writes; the sales stay summarised by one
+    // `import.completed` event (hundreds of thousands of lines).
+    let mut events: Vec<outbox::NewEvent> = Vec::with_capacity(ids.len() + parsed.customers.len());
     for (id, sku) in ids {
-        if let Some(p) = by_sku.get(sku.as_str()) {
+        if let Some(&i) = by_sku.get(sku.as_str()) {
+            let (p, category) = (&parsed.products[i], product_category[i].as_ref());
             if p.stock > 0 {
                 stocked.push((id, p.stock, p.cost));
             }
+            // The payload of `catalog::create_product`'s event (seed 003's erp.products record,
+            // plus the rest of the product); the imports test checks they keep the same fields.
+            let event = serde_json::json!({
+                "product_id": id,
+                "sku": sku,
+                "name": p.name,
+                "category": category.map(|c| c.1.as_str()),
+                "price": p.price,
+                "cost": p.cost,
+                "status": p.status,
+                "keywords": p.keywords,
+                "description": p.description,
+                "supplier_id": p.supplier.as_ref().and_then(|s| suppliers.get(&s.to_lowercase())),
+            });
+            events.push(outbox::event(topics::PRODUCTS, "product.created", id, &event));
             products.insert(
                 sku,
                 ExistingProduct {
@@ -416,6 +493,8 @@ pub(crate) async fn write(
         }
     }
 
+    // Levels whose stock the import wrote, for their alerts.
+    let mut touched_levels: Vec<(i64, i64)> = Vec::new();
     // Opening stock of a products file: an entry per product in the chosen warehouse.
     if let (false, Some(w)) = (stocked.is_empty(), default_warehouse) {
         let mut levels = Vec::new();
@@ -448,6 +527,7 @@ pub(crate) async fn write(
         .await?;
         insert_rows(c, MOVEMENT_HEAD, 11, moves, "", false, |_| {}).await?;
         report.imported.stock_movements += stocked.len() as u64;
+        touched_levels.extend(stocked.iter().map(|(pid, _, _)| (*pid, w)));
     }
 
     // ---- Customers ------------------------------------------------------------------------
@@ -477,6 +557,29 @@ pub(crate) async fn write(
     )
     .await?;
     report.imported.customers = ids.len() as u64;
+    let by_ref: HashMap<&str, &super::parse::CustomerRow> = parsed
+        .customers
+        .iter()
+        .map(|cu| (cu.external_ref.as_str(), cu))
+        .collect();
+    for (id, external_ref) in &ids {
+        if let Some(cu) = by_ref.get(external_ref.as_str()) {
+            let customer = Customer {
+                id: *id,
+                first_name: cu.first_name.clone(),
+                last_name: cu.last_name.clone(),
+                email: cu.email.clone(),
+                phone: cu.phone.clone(),
+                address: cu.address.clone(),
+                rut: cu.rut.clone(),
+                notes: cu.notes.clone(),
+                external_ref: Some(cu.external_ref.clone()),
+                created_at: at,
+                updated_at: at,
+            };
+            events.push(outbox::event(topics::CUSTOMERS, "customer.created", id, &customer));
+        }
+    }
     customers.extend(ids.into_iter().map(|(id, r)| (r, id)));
 
     // ---- Sales ----------------------------------------------------------------------------
@@ -622,6 +725,7 @@ pub(crate) async fn write(
         let mut count = 0u64;
         for group in lines.chunk_by(|a, b| a.product_id == b.product_id && a.warehouse_id == b.warehouse_id) {
             let (pid, wid) = (group[0].product_id, group[0].warehouse_id);
+            touched_levels.push((pid, wid));
             let cost = costs.get(&pid).copied().unwrap_or(0);
             let sold: i64 = group.iter().map(|l| l.quantity).sum();
             let start = match on_hand.get(&(pid, wid)) {
@@ -679,6 +783,9 @@ pub(crate) async fn write(
         report.imported.stock_movements += count;
     }
 
+    // ---- Alerts of the levels written, as a stock change through the API raises them -----
+    super::alerts::evaluate_levels(c, &touched_levels, at, &mut events).await?;
+
     // ---- One summary event and one audit row ----------------------------------------------
     let summary = serde_json::json!({
         "import_id": import_id,
@@ -689,10 +796,17 @@ pub(crate) async fn write(
         "skipped": report.skipped,
         "duplicates": report.duplicates,
     });
-    outbox::emit(c, topics::SALES, "import.completed", &import_id, &summary).await?;
+    events.push(outbox::event(topics::SALES, "import.completed", &import_id, &summary));
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        outbox::emit_all(c, events.by_ref().take(EVENTS_PER_INSERT).collect()).await?;
+    }
     audit::record(c, actor, "import", "import", &import_id, None::<&()>, Some(&summary)).await?;
     Ok(true)
 }
+
+/// Events per outbox insert: 6 parameters each on SQLite, well under its 32766.
+const EVENTS_PER_INSERT: usize = 1000;
 
 const MOVEMENT_HEAD: &str =
     "INSERT INTO stock_movements (product_id, warehouse_id, kind, quantity, unit_cost, balance_after,
