@@ -184,7 +184,11 @@ async fn small_demo_is_fast_consistent_and_structured(store: Store) {
     assert!(dry > 0);
     {
         let mut conn = t.db.read().await.expect("read");
-        let open = alerts::list(&mut conn.conn(), Some("open"), None, PageRequest::default())
+        let only_open = alerts::AlertFilter {
+            status: Some("open"),
+            ..Default::default()
+        };
+        let open = alerts::list(&mut conn.conn(), &only_open, PageRequest::default())
             .await
             .expect("alerts");
         assert!(open.total > 0 && open.total == summary.open_alerts);

@@ -112,23 +112,31 @@ pub async fn evaluate_at(
     Ok(())
 }
 
-pub async fn list(
-    c: &mut Conn<'_>,
-    status: Option<&str>,
-    product_id: Option<i64>,
-    page: PageRequest,
-) -> StoreResult<Page<StockAlert>> {
-    const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR product_id = $2)";
+/// What [`list`] keeps: every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct AlertFilter<'a> {
+    /// open, acknowledged or resolved.
+    pub status: Option<&'a str>,
+    pub product_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+}
+
+/// Alerts, newest first.
+pub async fn list(c: &mut Conn<'_>, f: &AlertFilter<'_>, page: PageRequest) -> StoreResult<Page<StockAlert>> {
+    const WHERE: &str =
+        "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR product_id = $2) AND ($3 IS NULL OR warehouse_id = $3)";
     let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM stock_alerts {WHERE}"))
-        .bind(status)
-        .bind(product_id)
+        .bind(f.status)
+        .bind(f.product_id)
+        .bind(f.warehouse_id)
         .fetch_one(c)
         .await?;
     let items: Vec<StockAlert> = sql::query_as(format!(
-        "SELECT * FROM stock_alerts {WHERE} ORDER BY id DESC LIMIT $3 OFFSET $4"
+        "SELECT * FROM stock_alerts {WHERE} ORDER BY id DESC LIMIT $4 OFFSET $5"
     ))
-    .bind(status)
-    .bind(product_id)
+    .bind(f.status)
+    .bind(f.product_id)
+    .bind(f.warehouse_id)
     .bind(page.limit())
     .bind(page.offset())
     .fetch_all(c)

@@ -93,12 +93,14 @@ pub async fn create(c: &mut Conn<'_>, actor: &Actor, r: &NewReorder<'_>) -> Stor
     Ok(created)
 }
 
-/// `ordered`, `received` (books the entry at the request's unit cost) or `cancelled`.
+/// `ordered`, `received` (books the entry at the request's unit cost) or `cancelled`. Goods
+/// are received only against a placed order: an open request is ordered first, so every
+/// receipt has the `ordered_at` it was delivered against.
 pub async fn advance(c: &mut Conn<'_>, actor: &Actor, id: i64, to: &str) -> StoreResult<ReorderRequest> {
     let before = get(c, id).await?;
     let (allowed, stamp): (&[&str], &str) = match to {
         "ordered" => (&["open"], "ordered_at"),
-        "received" => (&["open", "ordered"], "received_at"),
+        "received" => (&["ordered"], "received_at"),
         "cancelled" => (&["open", "ordered"], "cancelled_at"),
         other => {
             return Err(StoreError::Rule {

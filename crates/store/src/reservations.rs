@@ -390,3 +390,42 @@ pub async fn due_for_expiry(c: &mut Conn<'_>, limit: i64) -> StoreResult<Vec<i64
     .fetch_all(c)
     .await
 }
+
+/// What [`list`] keeps: every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct ReservationFilter {
+    /// active, committed, released or expired.
+    pub status: Option<String>,
+    pub product_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    pub order_id: Option<i64>,
+}
+
+/// Reservations, newest first.
+pub async fn list(
+    c: &mut Conn<'_>,
+    f: &ReservationFilter,
+    page: bodega_domain::PageRequest,
+) -> StoreResult<bodega_domain::Page<Reservation>> {
+    const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR product_id = $2)
+        AND ($3 IS NULL OR warehouse_id = $3) AND ($4 IS NULL OR order_id = $4)";
+    let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM reservations {WHERE}"))
+        .bind(&f.status)
+        .bind(f.product_id)
+        .bind(f.warehouse_id)
+        .bind(f.order_id)
+        .fetch_one(c)
+        .await?;
+    let items: Vec<Reservation> = sql::query_as(format!(
+        "SELECT * FROM reservations {WHERE} ORDER BY id DESC LIMIT $5 OFFSET $6"
+    ))
+    .bind(&f.status)
+    .bind(f.product_id)
+    .bind(f.warehouse_id)
+    .bind(f.order_id)
+    .bind(page.limit())
+    .bind(page.offset())
+    .fetch_all(c)
+    .await?;
+    Ok(bodega_domain::Page::new(items, total, page))
+}

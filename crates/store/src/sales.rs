@@ -50,6 +50,27 @@ pub struct SaleWithItems {
     #[serde(flatten)]
     pub sale: Sale,
     pub items: Vec<SaleItem>,
+    /// Its order was returned since (`POST /api/orders/{id}/return`): the whole sale came back.
+    pub returned: bool,
+}
+
+/// A sale as listed: the sale and whether its order was returned since.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ListedSale {
+    #[serde(flatten)]
+    pub sale: Sale,
+    /// Its order was returned since (`POST /api/orders/{id}/return`): the whole sale came back.
+    pub returned: bool,
+}
+
+impl sql::FromRow for ListedSale {
+    /// A sale's columns followed by `returned` ([`RETURNED`]).
+    fn from_row(row: &sql::Row<'_>) -> StoreResult<Self> {
+        Ok(Self {
+            sale: Sale::from_row(row)?,
+            returned: row.get("returned")?,
+        })
+    }
 }
 
 /// One line to sell: the product snapshot is taken by [`snapshot_lines`].
@@ -223,6 +244,7 @@ pub async fn record(
         return Ok(SaleWithItems {
             sale,
             items: Vec::new(),
+            returned: false,
         });
     }
     let (sale, items) = match c.backend() {
@@ -250,7 +272,11 @@ pub async fn record(
         }
     };
     push_events(&sale, &items, lines, events);
-    Ok(SaleWithItems { sale, items })
+    Ok(SaleWithItems {
+        sale,
+        items,
+        returned: false,
+    })
 }
 
 /// [`record`] of several sales, each with its lines (`lines[i]` are `sales[i]`'s), in `sales`
@@ -287,7 +313,11 @@ pub async fn record_all(
     let mut recorded = Vec::with_capacity(sales.len());
     for ((sale, items), lines) in headers.into_iter().zip(items).zip(lines) {
         push_events(&sale, &items, lines, events);
-        recorded.push(SaleWithItems { sale, items });
+        recorded.push(SaleWithItems {
+            sale,
+            items,
+            returned: false,
+        });
     }
     Ok(recorded)
 }
@@ -515,15 +545,16 @@ pub async fn quick_sale(
 }
 
 pub async fn get(c: &mut Conn<'_>, id: i64) -> StoreResult<SaleWithItems> {
-    let sale: Sale = sql::query_as("SELECT * FROM sales WHERE id = $1")
-        .bind(id)
-        .fetch_one(c)
-        .await?;
+    let ListedSale { sale, returned } =
+        sql::query_as(format!("SELECT *, {RETURNED} AS returned FROM sales WHERE id = $1"))
+            .bind(id)
+            .fetch_one(c)
+            .await?;
     let items: Vec<SaleItem> = sql::query_as("SELECT * FROM sale_items WHERE sale_id = $1 ORDER BY id")
         .bind(id)
         .fetch_all(c)
         .await?;
-    Ok(SaleWithItems { sale, items })
+    Ok(SaleWithItems { sale, items, returned })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -539,7 +570,7 @@ const SALE_WHERE: &str = "WHERE ($1 IS NULL OR customer_id = $1) AND ($2 IS NULL
     AND ($3 IS NULL OR channel = $3) AND ($4 IS NULL OR sold_at >= $4) AND ($5 IS NULL OR sold_at < $5)";
 
 /// Newest first.
-pub async fn list(c: &mut Conn<'_>, f: &SaleFilter, page: PageRequest) -> StoreResult<Page<Sale>> {
+pub async fn list(c: &mut Conn<'_>, f: &SaleFilter, page: PageRequest) -> StoreResult<Page<ListedSale>> {
     let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM sales {SALE_WHERE}"))
         .bind(f.customer_id)
         .bind(f.warehouse_id)
@@ -548,8 +579,8 @@ pub async fn list(c: &mut Conn<'_>, f: &SaleFilter, page: PageRequest) -> StoreR
         .bind(f.to)
         .fetch_one(c)
         .await?;
-    let items: Vec<Sale> = sql::query_as(format!(
-        "SELECT * FROM sales {SALE_WHERE} ORDER BY sold_at DESC, id DESC LIMIT $6 OFFSET $7"
+    let items: Vec<ListedSale> = sql::query_as(format!(
+        "SELECT *, {RETURNED} AS returned FROM sales {SALE_WHERE} ORDER BY sold_at DESC, id DESC LIMIT $6 OFFSET $7"
     ))
     .bind(f.customer_id)
     .bind(f.warehouse_id)
@@ -563,9 +594,14 @@ pub async fn list(c: &mut Conn<'_>, f: &SaleFilter, page: PageRequest) -> StoreR
     Ok(Page::new(items, total, page))
 }
 
+/// The figures of the sales a filter selects. A returned order's sale keeps counting in
+/// `sales`, `revenue`, `units`, `gross_margin` and `average_ticket` (what was sold); the
+/// returns among those same sales, whenever they came back, are reported beside them and
+/// netted out in `net_revenue`.
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct SalesStats {
     pub sales: i64,
+    /// Gross: every sale's total, returned or not.
     pub revenue: i64,
     pub units: i64,
     /// revenue − cost of goods at the cost recorded on each item.
@@ -573,6 +609,12 @@ pub struct SalesStats {
     /// Mean sale total (revenue / sales), 0 without sales.
     pub average_ticket: i64,
     pub customers: i64,
+    /// Sales whose order was returned (`POST /api/orders/{id}/return`).
+    pub returned_sales: i64,
+    /// The total of those sales: what the returns took back.
+    pub returned_revenue: i64,
+    /// revenue − returned_revenue.
+    pub net_revenue: i64,
 }
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
@@ -584,19 +626,26 @@ pub struct TopProduct {
     pub revenue: i64,
 }
 
+/// Whether the sale of `sales` in the row is of an order since returned: a return takes the
+/// whole order back (`orders::return_goods`), so its sale is returned in full.
+const RETURNED: &str = "EXISTS (SELECT 1 FROM orders o WHERE o.id = sales.order_id AND o.status = 'returned')";
+
 pub async fn stats(c: &mut Conn<'_>, f: &SaleFilter) -> StoreResult<(SalesStats, Vec<TopProduct>)> {
-    let (sales, revenue, units, customers): (i64, i64, i64, i64) = sql::query_as(format!(
-        "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(items_count), 0) AS BIGINT),
-                COUNT(DISTINCT customer_id)
+    let (sales, revenue, units, customers, returned_sales, returned_revenue): (i64, i64, i64, i64, i64, i64) =
+        sql::query_as(format!(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(items_count), 0) AS BIGINT),
+                COUNT(DISTINCT customer_id),
+                CAST(COALESCE(SUM(CASE WHEN {RETURNED} THEN 1 ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN {RETURNED} THEN total ELSE 0 END), 0) AS BIGINT)
          FROM sales {SALE_WHERE}"
-    ))
-    .bind(f.customer_id)
-    .bind(f.warehouse_id)
-    .bind(&f.channel)
-    .bind(f.from)
-    .bind(f.to)
-    .fetch_one(c)
-    .await?;
+        ))
+        .bind(f.customer_id)
+        .bind(f.warehouse_id)
+        .bind(&f.channel)
+        .bind(f.from)
+        .bind(f.to)
+        .fetch_one(c)
+        .await?;
     let item_where = SALE_WHERE
         .replace("customer_id", "s.customer_id")
         .replace("warehouse_id", "s.warehouse_id")
@@ -632,6 +681,9 @@ pub async fn stats(c: &mut Conn<'_>, f: &SaleFilter) -> StoreResult<(SalesStats,
         gross_margin: revenue - cost,
         average_ticket: if sales > 0 { revenue / sales } else { 0 },
         customers,
+        returned_sales,
+        returned_revenue,
+        net_revenue: revenue - returned_revenue,
     };
     Ok((stats, top))
 }

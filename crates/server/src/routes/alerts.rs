@@ -10,7 +10,7 @@ use utoipa_axum::routes;
 
 use bodega_domain::error::optional_text;
 use bodega_domain::{Page, PageRequest};
-use bodega_store::alerts::{self, StockAlert};
+use bodega_store::alerts::{self, AlertFilter, StockAlert};
 use bodega_store::reorders::{self, NewReorder, ReorderRequest};
 
 use crate::auth::Caller;
@@ -34,6 +34,7 @@ pub struct AlertQuery {
     /// open, acknowledged or resolved.
     pub status: Option<String>,
     pub product_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
     pub page: Option<i64>,
     pub per_page: Option<i64>,
 }
@@ -52,10 +53,13 @@ async fn list_alerts(
             return Err(ApiError::validation("status", "must be open, acknowledged or resolved"));
         }
     }
+    let filter = AlertFilter {
+        status: q.status.as_deref(),
+        product_id: q.product_id,
+        warehouse_id: q.warehouse_id,
+    };
     let mut conn = state.db.read().await?;
-    Ok(Json(
-        alerts::list(&mut conn.conn(), q.status.as_deref(), q.product_id, page).await?,
-    ))
+    Ok(Json(alerts::list(&mut conn.conn(), &filter, page).await?))
 }
 
 /// Acknowledges an open alert; no new alert opens for the pair until stock recovers.
@@ -187,7 +191,8 @@ pub struct AdvanceRequest {
     pub status: String,
 }
 
-/// Moves a reorder request forward: open → ordered → received, or cancelled.
+/// Moves a reorder request forward: open → ordered → received, or cancelled (from open or
+/// ordered). Any other move, such as receiving a request never ordered, is a 409.
 #[utoipa::path(post, path = "/api/reorder-requests/{id}/status", tag = "alerts", params(("id" = i64, Path)), request_body = AdvanceRequest,
     responses((status = 200, body = ReorderRequest), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = []), ("api_key" = [])))]

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use bodega_domain::{Page, PageRequest};
 use bodega_store::people::{self, Customer};
-use bodega_store::sales::{self, Sale, SaleFilter, SaleWithItems, SalesStats, TopProduct};
+use bodega_store::sales::{self, ListedSale, SaleFilter, SaleWithItems, SalesStats, TopProduct};
 use bodega_store::Conn;
 
 use crate::auth::Caller;
@@ -103,13 +103,14 @@ impl SaleQuery {
     }
 }
 
+/// Sales, newest first, each marked `returned` when its order was returned since.
 #[utoipa::path(get, path = "/api/sales", tag = "sales", params(SaleQuery),
-    responses((status = 200, body = Page<Sale>), (status = 422, body = ErrorBody)), security(("bearer" = []), ("api_key" = [])))]
+    responses((status = 200, body = Page<ListedSale>), (status = 422, body = ErrorBody)), security(("bearer" = []), ("api_key" = [])))]
 async fn list_sales(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<SaleQuery>,
-) -> ApiResult<Json<Page<Sale>>> {
+) -> ApiResult<Json<Page<ListedSale>>> {
     caller.require("sales", "read")?;
     let page = PageRequest::parse(q.page, q.per_page)?;
     let mut conn = state.db.read().await?;
@@ -132,7 +133,8 @@ pub struct StatsResponse {
     pub top_products: Vec<TopProduct>,
 }
 
-/// Count, revenue, units, gross margin, average ticket and best sellers over the filter.
+/// Count, revenue, units, gross margin, average ticket and best sellers over the filter, with
+/// the returned sales among them and the revenue net of them.
 #[utoipa::path(get, path = "/api/sales/stats", tag = "sales", params(SaleQuery),
     responses((status = 200, body = StatsResponse), (status = 422, body = ErrorBody)), security(("bearer" = []), ("api_key" = [])))]
 async fn sales_stats(

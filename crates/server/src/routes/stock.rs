@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use bodega_domain::error::optional_text;
 use bodega_domain::{MovementKind, Page, PageRequest};
-use bodega_store::reservations::{self, NewReservation, Reservation};
+use bodega_store::reservations::{self, NewReservation, Reservation, ReservationFilter};
 use bodega_store::stock::{self, LowStock, Movement, MovementFilter, NewMovement, StockLevel};
 use bodega_store::{catalog, now, Conn};
 
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_movements, create_movement))
         .routes(routes!(list_levels))
         .routes(routes!(create_transfer))
-        .routes(routes!(create_reservation))
+        .routes(routes!(list_reservations, create_reservation))
         .routes(routes!(get_reservation))
         .routes(routes!(commit_reservation))
         .routes(routes!(release_reservation))
@@ -257,6 +257,48 @@ async fn create_transfer(
             transfer_in: inbound,
         }),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReservationQuery {
+    /// active, committed, released or expired.
+    pub status: Option<String>,
+    pub product_id: Option<i64>,
+    pub warehouse_id: Option<i64>,
+    /// The reservations of one order (its lines, held at confirm).
+    pub order_id: Option<i64>,
+    pub page: Option<i64>,
+    pub per_page: Option<i64>,
+}
+
+/// Reservations, newest first: what holds stock now (`status=active`) and what held it.
+#[utoipa::path(get, path = "/api/stock/reservations", tag = "stock", params(ReservationQuery),
+    responses((status = 200, body = Page<Reservation>), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = []), ("api_key" = [])))]
+async fn list_reservations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<ReservationQuery>,
+) -> ApiResult<Json<Page<Reservation>>> {
+    caller.require("stock", "read")?;
+    let page = PageRequest::parse(q.page, q.per_page)?;
+    if let Some(s) = &q.status {
+        if !["active", "committed", "released", "expired"].contains(&s.as_str()) {
+            return Err(ApiError::validation(
+                "status",
+                "must be active, committed, released or expired",
+            ));
+        }
+    }
+    let filter = ReservationFilter {
+        status: q.status,
+        product_id: q.product_id,
+        warehouse_id: q.warehouse_id,
+        order_id: q.order_id,
+    };
+    let mut conn = state.db.read().await?;
+    Ok(Json(reservations::list(&mut conn.conn(), &filter, page).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -98,6 +98,7 @@ pub const MATRIX: &[Row] = &[
     row(Op::Erp(Erp::CreateMovement),       Needs("stock:create", 201),      [401, 201, 201, 403, 403, 403, 403]),
     row(Op::Erp(Erp::ListLevels),           Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::CreateTransfer),       Needs("stock:create", 201),      [401, 201, 201, 403, 403, 403, 403]),
+    row(Op::Erp(Erp::ListReservations),     Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::CreateReservation),    Needs("stock:create", 201),      [401, 201, 201, 403, 403, 403, 403]),
     row(Op::Erp(Erp::GetReservation),       Needs("stock:read", 200),        [401, 200, 200, 200, 403, 403, 403]),
     row(Op::Erp(Erp::CommitReservation),    Needs("stock:create", 200),      [401, 200, 200, 403, 403, 403, 403]),

@@ -60,6 +60,7 @@ impl Fixture {
                 Some(json!({"product_id": r.product, "from_warehouse_id": r.main_warehouse,
                     "to_warehouse_id": r.other_warehouse, "quantity": 1})),
             ),
+            Erp::ListReservations => ("/api/stock/reservations".into(), None),
             Erp::CreateReservation => (
                 "/api/stock/reservations".into(),
                 Some(json!({"product_id": r.product, "quantity": 1})),

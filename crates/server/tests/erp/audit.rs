@@ -108,20 +108,22 @@ async fn erp_writes_are_audited(app: TestApp) {
         .await
         .expect(201)
         .body);
-    app.post(
-        &format!("/api/reorder-requests/{reorder}/status"),
-        &app.admin,
-        json!({"status": "received"}),
-    )
-    .await
-    .expect(200);
+    for status in ["ordered", "received"] {
+        app.post(
+            &format!("/api/reorder-requests/{reorder}/status"),
+            &app.admin,
+            json!({"status": status}),
+        )
+        .await
+        .expect(200);
+    }
     let received = entries(
         &app,
         &format!("resource=reorder_request&resource_id={reorder}&action=received"),
     )
     .await;
     assert_eq!(received["total"], 1);
-    assert_eq!(received["items"][0]["before"]["status"], "open");
+    assert_eq!(received["items"][0]["before"]["status"], "ordered");
     assert_eq!(received["items"][0]["after"]["status"], "received");
 
     let category = id(&app

@@ -8,6 +8,7 @@ mod helpers;
 // expectation is computed by hand in the test; every test ends by checking that the stock
 // ledger has no drift (`bodega_store::stock::drift`).
 
+mod alerts;
 mod analytics;
 mod audit;
 mod catalog;
@@ -20,5 +21,6 @@ mod outbox;
 mod recommendations;
 mod reorders;
 mod reservations;
+mod returns;
 mod sales;
 mod stock;

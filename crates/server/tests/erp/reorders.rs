@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::{assert_no_drift, id, level, main_warehouse, movements, simple_product};
+use crate::common::{assert_no_drift, id, level, main_warehouse, movements, simple_product, written};
 use crate::helpers::{Response, TestApp};
 
 crate::on_both_stores!(reorder_life_cycle);
@@ -80,7 +80,8 @@ async fn reorder_life_cycle(app: TestApp) {
         .expect_error(422, "validation", Some("status"));
     assert_eq!(level(&app, p, main).await, (20, 0, 20, 150));
 
-    // Straight from open to received: (20 × 150 + 20 × 300) / 40 = 225.
+    // Goods are received only against a placed order: open → received is refused and
+    // changes nothing (no entry, no event, no audit entry).
     let r3 = id(&app
         .post(
             "/api/reorder-requests",
@@ -90,18 +91,56 @@ async fn reorder_life_cycle(app: TestApp) {
         .await
         .expect(201)
         .body);
+    let before = written(&app).await;
+    let skipped = advance(&app, r3, "received")
+        .await
+        .expect_error(409, "conflict", None)
+        .body;
+    assert!(
+        skipped["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("from open to received"),
+        "{skipped}"
+    );
+    assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
+    assert_eq!(level(&app, p, main).await, (20, 0, 20, 150));
+    let still_open = app
+        .get(&format!("/api/reorder-requests/{r3}"), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(still_open["status"], "open");
+    assert_eq!(still_open["received_at"], serde_json::Value::Null);
+    assert_eq!(
+        movements(&app, &format!("reference_type=reorder&reference_id={r3}")).await["total"],
+        0
+    );
+    // Ordered, then received: (20 × 150 + 20 × 300) / 40 = 225.
+    advance(&app, r3, "ordered").await.expect(200);
     advance(&app, r3, "received").await.expect(200);
     assert_eq!(level(&app, p, main).await, (40, 0, 40, 225));
+    // An open request can still be cancelled directly.
+    let r4 = id(&app
+        .post(
+            "/api/reorder-requests",
+            &app.admin,
+            json!({"product_id": p, "quantity": 1}),
+        )
+        .await
+        .expect(201)
+        .body);
+    advance(&app, r4, "cancelled").await.expect(200);
 
     let list = |q: &str| {
         let app = &app;
         let uri = format!("/api/reorder-requests?{q}");
         async move { app.get(&uri, &app.admin).await.expect(200).body }
     };
-    assert_eq!(list("").await["total"], 3);
+    assert_eq!(list("").await["total"], 4);
     assert_eq!(list("status=received").await["total"], 2);
-    assert_eq!(list("status=cancelled").await["total"], 1);
-    assert_eq!(list(&format!("product_id={p}")).await["total"], 3);
+    assert_eq!(list("status=cancelled").await["total"], 2);
+    assert_eq!(list(&format!("product_id={p}")).await["total"], 4);
     let got = app
         .get(&format!("/api/reorder-requests/{r3}"), &app.admin)
         .await

@@ -527,7 +527,7 @@ async fn sales_list_and_stats(app: TestApp) {
     assert_eq!(
         none,
         json!({"sales": 0, "revenue": 0, "units": 0, "gross_margin": 0, "average_ticket": 0, "customers": 0,
-            "top_products": []})
+            "returned_sales": 0, "returned_revenue": 0, "net_revenue": 0, "top_products": []})
     );
     assert_no_drift(&app).await;
 }
