@@ -75,8 +75,8 @@ async fn pos_sales_all_or_nothing(app: TestApp) {
     assert_eq!(
         refused["error"]["details"],
         json!([
-            {"product_id": x, "warehouse_id": main, "requested": 4, "available": 3},
-            {"product_id": y, "warehouse_id": main, "requested": 2, "available": 1},
+            {"product_id": x, "sku": "POS-X", "product_name": "Producto POS-X", "warehouse_id": main, "requested": 4, "available": 3},
+            {"product_id": y, "sku": "POS-Y", "product_name": "Producto POS-Y", "warehouse_id": main, "requested": 2, "available": 1},
         ])
     );
     // One short line of two: still nothing.
@@ -304,7 +304,7 @@ async fn sell_raises_one_alert(app: TestApp) {
         .body;
     assert_eq!(
         refused["error"]["details"],
-        json!([{"product_id": lid, "warehouse_id": main, "requested": 9, "available": 8}])
+        json!([{"product_id": lid, "sku": laptop["sku"], "product_name": "Laptop Dell", "warehouse_id": main, "requested": 9, "available": 8}])
     );
     app.post(&format!("/api/products/{lid}/sell"), &app.admin, json!({"quantity": 0}))
         .await
