@@ -329,7 +329,6 @@ mod tests {
             (br#"{"items":[{"email":"a@b.cl", age: 1}]}"#, Some("items[0]")),
             // About the body as a whole: no field at all.
             (br#"{"note":"x",}"#, None),
-
             (br#"{note: "x"}"#, None),
             (br#"{"#, None),
             (b"", None),
