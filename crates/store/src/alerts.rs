@@ -49,6 +49,11 @@ impl Check {
     }
 }
 
+/// An alert's `alert_message` (seed 002's wording).
+pub(crate) fn message(product_name: &str, available: i64, threshold: i64) -> String {
+    format!("⚠️ Stock bajo: {product_name} tiene {available} unidades disponibles (umbral {threshold})")
+}
+
 /// Opens or resolves the alert of a product in a warehouse after its available stock changed.
 pub async fn evaluate(c: &mut Conn<'_>, product_id: i64, warehouse_id: i64, available: i64) -> StoreResult<()> {
     evaluate_at(c, product_id, warehouse_id, available, now()).await
@@ -81,7 +86,7 @@ pub async fn evaluate_at(
     let below = available < threshold && status == "active";
     match (below, live) {
         (true, None) => {
-            let message = format!("⚠️ Stock bajo: {name} tiene {available} unidades disponibles (umbral {threshold})");
+            let message = message(&name, available, threshold);
             let alert: StockAlert = sql::query_as(
                 "INSERT INTO stock_alerts (product_id, warehouse_id, product_name, current_stock, threshold, alert_message, status, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, 'open', $7) RETURNING *"

@@ -6,11 +6,11 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::alerts::StockAlert;
+use crate::alerts::{self, StockAlert};
 use crate::outbox::{self, topics};
 use crate::{sql, Conn, StoreResult};
 
-/// Alerts opened per statement: 7 parameters each, well under SQLite's 32766.
+/// Alerts opened per statement: 8 parameters each, well under SQLite's 32766.
 const ALERTS_PER_INSERT: usize = 1000;
 
 /// The rule and the records of `alerts::evaluate_at`, over many `(product_id, warehouse_id)`
@@ -59,37 +59,21 @@ pub(crate) async fn evaluate_levels(
         }
     }
     for chunk in to_open.chunks(ALERTS_PER_INSERT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                let n = r * 7;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, 'open', ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 7
-                )
-            })
-            .collect();
         let mut insert = sql::query_as::<StockAlert>(format!(
             "INSERT INTO stock_alerts (product_id, warehouse_id, product_name, current_stock, threshold,
                  alert_message, status, created_at)
              VALUES {} RETURNING *",
-            rows.join(", ")
+            sql::value_rows(chunk.len(), 8, 1)
         ));
         for (product_id, warehouse_id, name, available, threshold) in chunk {
-            // The message of `alerts::evaluate_at`.
-            let message = format!("⚠️ Stock bajo: {name} tiene {available} unidades disponibles (umbral {threshold})");
             insert = insert
                 .bind(*product_id)
                 .bind(*warehouse_id)
                 .bind(name.as_str())
                 .bind(*available)
                 .bind(*threshold)
-                .bind(message)
+                .bind(alerts::message(name, *available, *threshold))
+                .bind("open")
                 .bind(at);
         }
         let mut opened = insert.fetch_all(c).await?;
