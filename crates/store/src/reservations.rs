@@ -9,7 +9,7 @@ use crate::sales::placeholders;
 use crate::sql::ToValue;
 use crate::stock::{self, Exit, LevelAfter, LevelChange, NewMovement};
 use crate::{alerts, now, sql, Backend, Conn, FromRow, StoreError, StoreResult};
-use bodega_domain::MovementKind;
+use bodega_domain::{MovementKind, Page, PageRequest};
 
 #[derive(Debug, Clone, Serialize, FromRow, utoipa::ToSchema)]
 pub struct Reservation {
@@ -402,11 +402,7 @@ pub struct ReservationFilter {
 }
 
 /// Reservations, newest first.
-pub async fn list(
-    c: &mut Conn<'_>,
-    f: &ReservationFilter,
-    page: bodega_domain::PageRequest,
-) -> StoreResult<bodega_domain::Page<Reservation>> {
+pub async fn list(c: &mut Conn<'_>, f: &ReservationFilter, page: PageRequest) -> StoreResult<Page<Reservation>> {
     const WHERE: &str = "WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR product_id = $2)
         AND ($3 IS NULL OR warehouse_id = $3) AND ($4 IS NULL OR order_id = $4)";
     let total: i64 = sql::query_scalar(format!("SELECT COUNT(*) FROM reservations {WHERE}"))
@@ -427,5 +423,5 @@ pub async fn list(
     .bind(page.offset())
     .fetch_all(c)
     .await?;
-    Ok(bodega_domain::Page::new(items, total, page))
+    Ok(Page::new(items, total, page))
 }
