@@ -49,10 +49,41 @@ pub struct WarehouseInput {
 }
 
 pub async fn warehouses(c: &mut Conn<'_>, include_inactive: bool) -> StoreResult<Vec<Warehouse>> {
-    sql::query_as("SELECT * FROM warehouses WHERE ($1 OR is_active) ORDER BY id")
-        .bind(include_inactive)
-        .fetch_all(c)
-        .await
+    let filter = WarehouseFilter {
+        include_inactive,
+        ..WarehouseFilter::default()
+    };
+    search_warehouses(c, &filter).await
+}
+
+/// What a warehouse search keeps: every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct WarehouseFilter {
+    pub include_inactive: bool,
+    /// Substring of the code, name or address, case-insensitive.
+    pub q: Option<String>,
+    /// `warehouse` or `store`.
+    pub kind: Option<String>,
+}
+
+/// Warehouses and stores by id.
+pub async fn search_warehouses(c: &mut Conn<'_>, f: &WarehouseFilter) -> StoreResult<Vec<Warehouse>> {
+    sql::query_as(
+        "SELECT * FROM warehouses WHERE ($1 OR is_active)
+             AND ($2 IS NULL OR LOWER(code) LIKE $2 OR LOWER(name) LIKE $2 OR LOWER(address) LIKE $2)
+             AND ($3 IS NULL OR kind = $3)
+         ORDER BY id",
+    )
+    .bind(f.include_inactive)
+    .bind(contains_pattern(f.q.as_deref()))
+    .bind(&f.kind)
+    .fetch_all(c)
+    .await
+}
+
+/// The `LIKE` pattern of a case-insensitive substring search (`None` for no search).
+fn contains_pattern(q: Option<&str>) -> Option<String> {
+    q.map(|q| format!("%{}%", q.trim().to_lowercase()))
 }
 
 pub async fn warehouse(c: &mut Conn<'_>, id: i64) -> StoreResult<Warehouse> {
@@ -158,9 +189,29 @@ pub struct Category {
 pub const PATH_SEPARATOR: &str = " / ";
 
 pub async fn categories(c: &mut Conn<'_>) -> StoreResult<Vec<Category>> {
-    sql::query_as("SELECT * FROM categories ORDER BY path")
-        .fetch_all(c)
-        .await
+    search_categories(c, &CategoryFilter::default()).await
+}
+
+/// What a category search keeps: every field that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct CategoryFilter {
+    /// Substring of the name or the path, case-insensitive.
+    pub q: Option<String>,
+    /// Only the direct children of this category.
+    pub parent_id: Option<i64>,
+}
+
+/// Categories by path (a parent before its children).
+pub async fn search_categories(c: &mut Conn<'_>, f: &CategoryFilter) -> StoreResult<Vec<Category>> {
+    sql::query_as(
+        "SELECT * FROM categories WHERE ($1 IS NULL OR LOWER(name) LIKE $1 OR LOWER(path) LIKE $1)
+             AND ($2 IS NULL OR parent_id = $2)
+         ORDER BY path",
+    )
+    .bind(contains_pattern(f.q.as_deref()))
+    .bind(f.parent_id)
+    .fetch_all(c)
+    .await
 }
 
 pub async fn category(c: &mut Conn<'_>, id: i64) -> StoreResult<Category> {
@@ -452,7 +503,7 @@ pub struct ProductFilter {
 }
 
 pub async fn products(c: &mut Conn<'_>, f: &ProductFilter, page: PageRequest) -> StoreResult<Page<Product>> {
-    let pattern = f.q.as_ref().map(|q| format!("%{}%", q.trim().to_lowercase()));
+    let pattern = contains_pattern(f.q.as_deref());
     let category_path = match f.category_id {
         Some(id) => Some(
             category(c, id)

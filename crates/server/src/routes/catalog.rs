@@ -13,7 +13,9 @@ use utoipa_axum::routes;
 use bodega_domain::error::{optional_text, required_text};
 use bodega_domain::limits;
 use bodega_domain::{MovementKind, Page, PageRequest};
-use bodega_store::catalog::{self, Category, Product, ProductFilter, ProductInput, Warehouse, WarehouseInput};
+use bodega_store::catalog::{
+    self, Category, CategoryFilter, Product, ProductFilter, ProductInput, Warehouse, WarehouseFilter, WarehouseInput,
+};
 use bodega_store::sales::{self, LineRequest, SaleWithItems};
 use bodega_store::stock::{self, NewMovement};
 use bodega_store::{recommendations, Conn};
@@ -38,6 +40,8 @@ pub use bodega_domain::limits::{MAX_AMOUNT, MAX_QUANTITY};
 
 const PRODUCT_STATUSES: [&str; 3] = ["active", "inactive", "discontinued"];
 const PRODUCT_STATUS_RULE: &str = "must be active, inactive or discontinued";
+const WAREHOUSE_KINDS: [&str; 2] = ["warehouse", "store"];
+const WAREHOUSE_KIND_RULE: &str = "must be 'warehouse' or 'store'";
 
 pub fn check_quantity(field: &str, q: i64) -> ApiResult<i64> {
     Ok(limits::quantity(field, q)?)
@@ -81,8 +85,8 @@ pub struct WarehouseRequest {
 impl WarehouseRequest {
     fn validate(&self) -> ApiResult<WarehouseInput> {
         let kind = self.kind.clone().unwrap_or_else(|| "warehouse".into());
-        if kind != "warehouse" && kind != "store" {
-            return Err(ApiError::validation("kind", "must be 'warehouse' or 'store'"));
+        if !WAREHOUSE_KINDS.contains(&kind.as_str()) {
+            return Err(ApiError::validation("kind", WAREHOUSE_KIND_RULE));
         }
         Ok(WarehouseInput {
             code: limits::warehouse_code("code", &self.code)?,
@@ -99,6 +103,10 @@ impl WarehouseRequest {
 pub struct WarehouseQuery {
     /// Include deactivated warehouses.
     pub include_inactive: Option<bool>,
+    /// Substring of the code, name or address, case-insensitive.
+    pub q: Option<String>,
+    /// `warehouse` or `store`.
+    pub kind: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/warehouses", tag = "catalogue", params(WarehouseQuery),
@@ -109,10 +117,18 @@ async fn list_warehouses(
     ApiQuery(q): ApiQuery<WarehouseQuery>,
 ) -> ApiResult<Json<Vec<Warehouse>>> {
     caller.require("warehouses", "read")?;
+    if let Some(kind) = q.kind.as_deref() {
+        if !WAREHOUSE_KINDS.contains(&kind) {
+            return Err(ApiError::validation("kind", WAREHOUSE_KIND_RULE));
+        }
+    }
+    let filter = WarehouseFilter {
+        include_inactive: q.include_inactive.unwrap_or(false),
+        q: q.q,
+        kind: q.kind,
+    };
     let mut conn = state.db.read().await?;
-    Ok(Json(
-        catalog::warehouses(&mut conn.conn(), q.include_inactive.unwrap_or(false)).await?,
-    ))
+    Ok(Json(catalog::search_warehouses(&mut conn.conn(), &filter).await?))
 }
 
 #[utoipa::path(post, path = "/api/warehouses", tag = "catalogue", request_body = WarehouseRequest,
@@ -188,13 +204,30 @@ impl CategoryRequest {
     }
 }
 
-/// The whole tree, flat, ordered by path.
-#[utoipa::path(get, path = "/api/categories", tag = "catalogue",
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CategoryQuery {
+    /// Substring of the name or the path, case-insensitive.
+    pub q: Option<String>,
+    /// Only the direct children of this category.
+    pub parent_id: Option<i64>,
+}
+
+/// The tree, flat, ordered by path (a parent before its children); all of it without filters.
+#[utoipa::path(get, path = "/api/categories", tag = "catalogue", params(CategoryQuery),
     responses((status = 200, body = Vec<Category>)), security(("bearer" = []), ("api_key" = [])))]
-async fn list_categories(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Category>>> {
+async fn list_categories(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<CategoryQuery>,
+) -> ApiResult<Json<Vec<Category>>> {
     caller.require("categories", "read")?;
+    let filter = CategoryFilter {
+        q: q.q,
+        parent_id: q.parent_id,
+    };
     let mut conn = state.db.read().await?;
-    Ok(Json(catalog::categories(&mut conn.conn()).await?))
+    Ok(Json(catalog::search_categories(&mut conn.conn(), &filter).await?))
 }
 
 #[utoipa::path(post, path = "/api/categories", tag = "catalogue", request_body = CategoryRequest,

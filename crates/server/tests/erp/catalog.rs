@@ -10,7 +10,8 @@ crate::on_both_stores!(
     warehouses,
     category_tree,
     products_crud_and_filters,
-    a_product_patch_changes_only_what_it_sends
+    a_product_patch_changes_only_what_it_sends,
+    warehouses_and_categories_are_searched
 );
 
 async fn warehouses(app: TestApp) {
@@ -510,4 +511,104 @@ async fn a_product_patch_changes_only_what_it_sends(app: TestApp) {
     .expect_error(404, "not_found", None);
     assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
     assert_eq!(app.get(&path, &app.admin).await.expect(200).body, moved);
+}
+
+/// `q` finds warehouses by code, name or address and categories by name or path, ignoring
+/// case; `kind` and `parent_id` filter; a kind that is none answers 422.
+async fn warehouses_and_categories_are_searched(app: TestApp) {
+    for (code, name, kind, address) in [
+        ("STGO-01", "Tienda Santiago Centro", "store", "Ahumada 100"),
+        ("VALPO-01", "Tienda Valparaíso", "store", "Esmeralda 5"),
+        ("BOD-SUR", "Bodega Sur", "warehouse", "Ruta 5 km 20, Santiago"),
+    ] {
+        app.post(
+            "/api/warehouses",
+            &app.admin,
+            json!({"code": code, "name": name, "kind": kind, "address": address}),
+        )
+        .await
+        .expect(201);
+    }
+    let codes = |list: Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["code"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let found = |query: &'static str| {
+        let app = &app;
+        async move {
+            app.get(&format!("/api/warehouses?{query}"), &app.admin)
+                .await
+                .expect(200)
+                .body
+        }
+    };
+    assert_eq!(codes(found("q=santiago").await), ["STGO-01", "BOD-SUR"]);
+    assert_eq!(codes(found("q=%20VALPO").await), ["VALPO-01"]);
+    assert_eq!(codes(found("q=santiago&kind=store").await), ["STGO-01"]);
+    assert_eq!(codes(found("kind=warehouse").await), ["MAIN", "BOD-SUR"]);
+    assert!(codes(found("q=nada").await).is_empty());
+    app.get("/api/warehouses?kind=kiosk", &app.admin)
+        .await
+        .expect_error(422, "validation", Some("kind"));
+
+    let make = |name: &'static str, parent: Option<i64>| {
+        let app = &app;
+        async move {
+            id(&app
+                .post(
+                    "/api/categories",
+                    &app.admin,
+                    json!({"name": name, "parent_id": parent}),
+                )
+                .await
+                .expect(201)
+                .body)
+        }
+    };
+    let food = make("Alimentos", None).await;
+    let dairy = make("Lácteos", Some(food)).await;
+    make("Quesos", Some(dairy)).await;
+    make("Panadería", Some(food)).await;
+    make("Limpieza", None).await;
+    let paths = |query: String| {
+        let app = &app;
+        async move {
+            let list = app
+                .get(&format!("/api/categories?{query}"), &app.admin)
+                .await
+                .expect(200)
+                .body;
+            list.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["path"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(paths(String::new()).await.len(), 5);
+    // By path: a category's descendants match its name too.
+    assert_eq!(
+        paths("q=ALIMENTOS".into()).await,
+        [
+            "Alimentos",
+            "Alimentos / Lácteos",
+            "Alimentos / Lácteos / Quesos",
+            "Alimentos / Panadería"
+        ]
+    );
+    assert_eq!(paths("q=ques".into()).await, ["Alimentos / Lácteos / Quesos"]);
+    assert_eq!(
+        paths(format!("parent_id={food}")).await,
+        ["Alimentos / Lácteos", "Alimentos / Panadería"]
+    );
+    assert_eq!(
+        paths(format!("q=pan&parent_id={food}")).await,
+        ["Alimentos / Panadería"]
+    );
+    app.get("/api/categories?parent_id=x", &app.admin)
+        .await
+        .expect_error(400, "bad_request", Some("parent_id"));
 }
