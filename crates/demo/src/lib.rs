@@ -144,6 +144,9 @@ struct Run<'a> {
     started: DateTime<Utc>,
     actor: Actor,
     rng: ChaCha8Rng,
+    /// How each till ticket is paid: a stream of its own (same seed, another ChaCha stream), so
+    /// that drawing it leaves every other row of the store as the one stream makes it.
+    payments: ChaCha8Rng,
     sim: Sim,
     summary: DemoSummary,
 }
@@ -170,6 +173,11 @@ pub async fn generate(
         started,
         actor: Actor::system(BY),
         rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+        payments: {
+            let mut payments = ChaCha8Rng::seed_from_u64(cfg.seed);
+            payments.set_stream(1);
+            payments
+        },
         sim: Sim::default(),
         summary: DemoSummary {
             seed: cfg.seed,

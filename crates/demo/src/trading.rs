@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use bodega_domain::{MovementKind, OrderAction};
 use bodega_store::sales::{Line, LineRequest};
@@ -17,6 +18,22 @@ use crate::random::{normal, poisson};
 use crate::simulation::{ItemRow, MoveRow};
 use crate::writes::{check_alert, flush, stamp, stamp_ref};
 use crate::{Run, BY};
+
+/// How a shop's till tickets are paid, with each method's share: mostly card, a good part in
+/// cash, some by bank transfer (seed 003's "método de pago").
+const PAYMENT_MIX: [(&str, f64); 3] = [("card", 0.6), ("cash", 0.3), ("transfer", 0.1)];
+
+/// A payment method drawn from [`PAYMENT_MIX`].
+fn payment_method(rng: &mut ChaCha8Rng) -> &'static str {
+    let mut x: f64 = rng.gen();
+    for (method, share) in PAYMENT_MIX {
+        if x < share {
+            return method;
+        }
+        x -= share;
+    }
+    PAYMENT_MIX[0].0
+}
 
 /// What falls due on a later day.
 #[derive(Default)]
@@ -319,6 +336,7 @@ impl Run<'_> {
         let Run {
             cfg,
             ref mut rng,
+            ref mut payments,
             ref mut sim,
             ref mut summary,
             ..
@@ -367,8 +385,8 @@ impl Run<'_> {
                 let customer_id = customer.map(|k| sim.customers[k].id);
                 let warehouse_id = sim.locations[s].id;
                 let sale_id: i64 = sql::query_scalar(
-                    "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at)
-                     VALUES (NULL, $1, $2, 'pos', NULL, $3, $4, $5, $6, $7, $7) RETURNING id"
+                    "INSERT INTO sales (order_id, warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at, payment_method)
+                     VALUES (NULL, $1, $2, 'pos', NULL, $3, $4, $5, $6, $7, $7, $8) RETURNING id"
                 )
                 .bind(warehouse_id)
                 .bind(customer_id)
@@ -377,6 +395,7 @@ impl Run<'_> {
                 .bind(units)
                 .bind(BY)
                 .bind(at)
+                .bind(payment_method(payments))
                 .fetch_one(c)
                 .await?;
                 let reference = sale_id.to_string();

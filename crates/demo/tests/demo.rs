@@ -182,6 +182,32 @@ async fn small_demo_is_fast_consistent_and_structured(store: Store) {
     )
     .await;
     assert!(dry > 0);
+
+    // Till tickets are paid mostly by card, a good part in cash, some by transfer; a shipped
+    // order's sale records no method.
+    let pos = scalar(&t.db, "SELECT COUNT(*) FROM sales WHERE channel = 'pos'").await;
+    let mut shares = Vec::new();
+    for method in ["card", "cash", "transfer"] {
+        let sql = format!("SELECT COUNT(*) FROM sales WHERE channel = 'pos' AND payment_method = '{method}'");
+        shares.push(scalar(&t.db, &sql).await as f64 / pos as f64);
+    }
+    let [card, cash, transfer] = shares[..] else {
+        unreachable!("three methods")
+    };
+    assert!(
+        (card + cash + transfer - 1.0).abs() < 1e-9,
+        "every till ticket records a method: card {card}, cash {cash}, transfer {transfer}"
+    );
+    assert!(
+        (0.54..0.66).contains(&card) && (0.25..0.35).contains(&cash) && (0.06..0.14).contains(&transfer),
+        "card {card}, cash {cash}, transfer {transfer}"
+    );
+    let order_sales_with_method = scalar(
+        &t.db,
+        "SELECT COUNT(*) FROM sales WHERE channel = 'order' AND payment_method IS NOT NULL",
+    )
+    .await;
+    assert_eq!(order_sales_with_method, 0);
     {
         let mut conn = t.db.read().await.expect("read");
         let only_open = alerts::AlertFilter {
@@ -231,7 +257,8 @@ async fn same_seed_same_store(store: Store) {
     );
     for sql in [
         "SELECT sku || '|' || name || '|' || CAST(price AS TEXT) || '|' || CAST(cost AS TEXT) FROM products ORDER BY id",
-        "SELECT CAST(sold_at AS TEXT) || '|' || CAST(total AS TEXT) || '|' || COALESCE(CAST(customer_id AS TEXT), '-') FROM sales ORDER BY id",
+        "SELECT CAST(sold_at AS TEXT) || '|' || CAST(total AS TEXT) || '|' || COALESCE(CAST(customer_id AS TEXT), '-')
+             || '|' || COALESCE(payment_method, '-') FROM sales ORDER BY id",
         "SELECT CAST(product_id AS TEXT) || '|' || CAST(warehouse_id AS TEXT) || '|' || CAST(on_hand AS TEXT) FROM stock_levels ORDER BY product_id, warehouse_id",
     ] {
         let rows = |db: Db| async move {

@@ -639,6 +639,8 @@ pub struct SellRequest {
     /// first active warehouse when none has any).
     pub warehouse_id: Option<i64>,
     pub customer_id: Option<i64>,
+    /// How it was paid: cash, card, transfer, credit, voucher or other. Omitted: not recorded.
+    pub payment_method: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -662,6 +664,7 @@ async fn sell_product(
 ) -> ApiResult<(StatusCode, Json<SellResponse>)> {
     caller.require("sales", "create")?;
     let quantity = check_quantity("quantity", req.quantity)?;
+    sales::check_payment_method("payment_method", req.payment_method.as_deref())?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     catalog::product(&mut c, id).await.or_not_found("product")?;
@@ -678,7 +681,15 @@ async fn sell_product(
         quantity,
         unit_price: None,
     };
-    let sale = sales::quick_sale(&mut c, &caller.actor, warehouse_id, req.customer_id, &[line]).await?;
+    let sale = sales::quick_sale(
+        &mut c,
+        &caller.actor,
+        warehouse_id,
+        req.customer_id,
+        req.payment_method.as_deref(),
+        &[line],
+    )
+    .await?;
     let updated_stock = stock::level(&mut c, id, warehouse_id).await?.available;
     let alert = bodega_store::alerts::live_for(&mut c, id, warehouse_id).await?;
     tx.commit().await?;

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use bodega_domain::{Page, PageRequest};
 use bodega_store::people::{self, Customer};
-use bodega_store::sales::{self, ListedSale, SaleFilter, SaleWithItems, SalesStats, TopProduct};
+use bodega_store::sales::{self, ListedSale, PaymentMethodSales, SaleFilter, SaleWithItems, SalesStats, TopProduct};
 use bodega_store::Conn;
 
 use crate::auth::Caller;
@@ -44,6 +44,8 @@ pub struct PosSaleRequest {
     /// Default: the first active warehouse.
     pub warehouse_id: Option<i64>,
     pub customer_id: Option<i64>,
+    /// How it was paid: cash, card, transfer, credit, voucher or other. Omitted: not recorded.
+    pub payment_method: Option<String>,
     pub items: Vec<ItemRequest>,
 }
 
@@ -59,11 +61,20 @@ async fn pos_sale(
 ) -> ApiResult<(StatusCode, Json<SaleWithItems>)> {
     caller.require("sales", "create")?;
     let items = lines(&req.items)?;
+    sales::check_payment_method("payment_method", req.payment_method.as_deref())?;
     let mut tx = state.db.begin().await?;
     let mut c = tx.conn();
     let warehouse_id = resolve_warehouse(&mut c, req.warehouse_id).await?;
     check_customer(&mut c, req.customer_id).await?;
-    let sale = sales::quick_sale(&mut c, &caller.actor, warehouse_id, req.customer_id, &items).await?;
+    let sale = sales::quick_sale(
+        &mut c,
+        &caller.actor,
+        warehouse_id,
+        req.customer_id,
+        req.payment_method.as_deref(),
+        &items,
+    )
+    .await?;
     tx.commit().await?;
     state.recommender.learn_committed_sale(&sale);
     Ok((StatusCode::CREATED, Json(sale)))
@@ -76,6 +87,8 @@ pub struct SaleQuery {
     pub warehouse_id: Option<i64>,
     /// pos, order or import.
     pub channel: Option<String>,
+    /// cash, card, transfer, credit, voucher or other.
+    pub payment_method: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub page: Option<i64>,
@@ -83,8 +96,10 @@ pub struct SaleQuery {
 }
 
 impl SaleQuery {
-    /// The store's filter; an unknown channel is a 422 rather than an empty page.
+    /// The store's filter; an unknown channel or payment method is a 422 rather than an empty
+    /// page.
     fn filter(&self) -> ApiResult<SaleFilter> {
+        sales::check_payment_method("payment_method", self.payment_method.as_deref())?;
         if let Some(channel) = &self.channel {
             if !sales::CHANNELS.contains(&channel.as_str()) {
                 return Err(ApiError::validation(
@@ -97,6 +112,7 @@ impl SaleQuery {
             customer_id: self.customer_id,
             warehouse_id: self.warehouse_id,
             channel: self.channel.clone(),
+            payment_method: self.payment_method.clone(),
             from: self.from,
             to: self.to,
         })
@@ -131,10 +147,13 @@ pub struct StatsResponse {
     pub stats: SalesStats,
     /// Best sellers by revenue.
     pub top_products: Vec<TopProduct>,
+    /// The sales and revenue of each payment method (null: not recorded), largest revenue
+    /// first; they add up to `sales` and `revenue`.
+    pub by_payment_method: Vec<PaymentMethodSales>,
 }
 
-/// Count, revenue, units, gross margin, average ticket and best sellers over the filter, with
-/// the returned sales among them and the revenue net of them.
+/// Count, revenue, units, gross margin, average ticket, best sellers and the split by payment
+/// method over the filter, with the returned sales among them and the revenue net of them.
 #[utoipa::path(get, path = "/api/sales/stats", tag = "sales", params(SaleQuery),
     responses((status = 200, body = StatsResponse), (status = 422, body = ErrorBody)), security(("bearer" = []), ("api_key" = [])))]
 async fn sales_stats(
@@ -144,6 +163,10 @@ async fn sales_stats(
 ) -> ApiResult<Json<StatsResponse>> {
     caller.require("sales", "read")?;
     let mut conn = state.db.read().await?;
-    let (stats, top_products) = sales::stats(&mut conn.conn(), &q.filter()?).await?;
-    Ok(Json(StatsResponse { stats, top_products }))
+    let (stats, top_products, by_payment_method) = sales::stats(&mut conn.conn(), &q.filter()?).await?;
+    Ok(Json(StatsResponse {
+        stats,
+        top_products,
+        by_payment_method,
+    }))
 }

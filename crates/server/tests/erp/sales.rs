@@ -12,7 +12,8 @@ crate::on_both_stores!(
     pos_sales_all_or_nothing,
     sell_raises_one_alert,
     sales_list_and_stats,
-    unreadable_lines_name_their_field
+    unreadable_lines_name_their_field,
+    sales_record_how_they_were_paid
 );
 
 async fn pos_sales_all_or_nothing(app: TestApp) {
@@ -527,7 +528,8 @@ async fn sales_list_and_stats(app: TestApp) {
     assert_eq!(
         none,
         json!({"sales": 0, "revenue": 0, "units": 0, "gross_margin": 0, "average_ticket": 0, "customers": 0,
-            "returned_sales": 0, "returned_revenue": 0, "net_revenue": 0, "top_products": []})
+            "returned_sales": 0, "returned_revenue": 0, "net_revenue": 0, "top_products": [],
+            "by_payment_method": []})
     );
     assert_no_drift(&app).await;
 }
@@ -590,4 +592,192 @@ async fn unreadable_lines_name_their_field(app: TestApp) {
         assert_eq!(error.get("field").and_then(Value::as_str), field, "{body}: {}", r.body);
     }
     assert_eq!(written(&app).await, before, "(outbox events, audit entries)");
+}
+
+/// A till sale records how it was paid (seed 003's "método de pago"); sales are listed and
+/// summed by it, and a shipped order's sale records none.
+async fn sales_record_how_they_were_paid(app: TestApp) {
+    let main = main_warehouse(&app).await;
+    let p = simple_product(&app, "PAY-1", 1000, 400, 20).await;
+    let till = |method: Option<&str>, quantity: i64| {
+        let app = &app;
+        let mut body = json!({"items": [{"product_id": p, "quantity": quantity}]});
+        if let Some(m) = method {
+            body["payment_method"] = json!(m);
+        }
+        async move { app.post("/api/pos/sales", &app.admin, body).await.expect(201).body }
+    };
+    let card = till(Some("card"), 2).await;
+    let cash = till(Some("cash"), 1).await;
+    let unrecorded = till(None, 1).await;
+    assert_eq!(
+        (
+            &card["payment_method"],
+            &cash["payment_method"],
+            &unrecorded["payment_method"]
+        ),
+        (&json!("card"), &json!("cash"), &Value::Null)
+    );
+    let sold = app
+        .post(
+            &format!("/api/products/{p}/sell"),
+            &app.admin,
+            json!({"quantity": 3, "payment_method": "transfer"}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(sold["sale"]["payment_method"], "transfer");
+    assert_eq!(sold["sale"]["total"], 3000);
+    let fetched = app
+        .get(&format!("/api/sales/{}", id(&card)), &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(fetched["payment_method"], "card");
+    // The live stream carries it too.
+    let recorded: Vec<Value> = {
+        let mut conn = app.state.db.read().await.unwrap();
+        bodega_store::outbox::list(&mut conn.conn(), None, 0, 1_000_000)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type == "sale.recorded")
+            .map(|e| e.payload_json()["data"].clone())
+            .collect()
+    };
+    let method_of = |sale: &Value| {
+        recorded
+            .iter()
+            .find(|d| d["sale_id"] == sale["id"])
+            .map(|d| d["payment_method"].clone())
+    };
+    assert_eq!(method_of(&card), Some(json!("card")));
+    assert_eq!(method_of(&unrecorded), Some(Value::Null));
+
+    // A shipped order's sale records no method (an order knows whether it was paid, not how).
+    let order = id(&app
+        .post(
+            "/api/orders",
+            &app.admin,
+            json!({"items": [{"product_id": p, "quantity": 1}]}),
+        )
+        .await
+        .expect(201)
+        .body);
+    for action in ["confirm", "process", "ship"] {
+        app.post(&format!("/api/orders/{order}/{action}"), &app.admin, json!({}))
+            .await
+            .expect(200);
+    }
+    let shipped = app.get("/api/sales?channel=order", &app.admin).await.expect(200).body;
+    assert_eq!(shipped["total"], 1);
+    assert_eq!(shipped["items"][0]["order_id"], order);
+    assert_eq!(shipped["items"][0]["payment_method"], Value::Null);
+
+    // An unknown method is refused, naming the field and the methods, and writes nothing.
+    let before = (written(&app).await, level(&app, p, main).await);
+    for method in ["bitcoin", "Card", ""] {
+        let refused = app
+            .post(
+                "/api/pos/sales",
+                &app.admin,
+                json!({"payment_method": method, "items": [{"product_id": p, "quantity": 1}]}),
+            )
+            .await
+            .expect_error(422, "validation", Some("payment_method"))
+            .body;
+        let message = refused["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("cash, card, transfer, credit, voucher, other"),
+            "{message}"
+        );
+        app.post(
+            &format!("/api/products/{p}/sell"),
+            &app.admin,
+            json!({"quantity": 1, "payment_method": method}),
+        )
+        .await
+        .expect_error(422, "validation", Some("payment_method"));
+    }
+    app.post(
+        "/api/pos/sales",
+        &app.admin,
+        json!({"payment_method": 7, "items": [{"product_id": p, "quantity": 1}]}),
+    )
+    .await
+    .expect(422);
+    assert_eq!((written(&app).await, level(&app, p, main).await), before);
+    assert_eq!(app.get("/api/sales", &app.admin).await.expect(200).body["total"], 5);
+
+    // Listed by method; an unknown one is a 422, not an empty page.
+    let listed = |query: &'static str| {
+        let app = &app;
+        async move {
+            let page = app
+                .get(&format!("/api/sales?{query}"), &app.admin)
+                .await
+                .expect(200)
+                .body;
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("payment_method=card").await, [id(&card)]);
+    assert_eq!(listed("payment_method=cash").await, [id(&cash)]);
+    assert_eq!(listed("payment_method=transfer").await, [id(&sold["sale"])]);
+    assert_eq!(listed("payment_method=voucher").await, Vec::<i64>::new());
+    assert_eq!(listed("payment_method=cash&channel=order").await, Vec::<i64>::new());
+    app.get("/api/sales?payment_method=cheque", &app.admin)
+        .await
+        .expect_error(422, "validation", Some("payment_method"));
+
+    // The stats split the sales by method, largest revenue first, not recorded last among
+    // equals; the split adds up to the totals.
+    let stats = app.get("/api/sales/stats", &app.admin).await.expect(200).body;
+    assert_eq!(
+        (stats["sales"].as_i64(), stats["revenue"].as_i64()),
+        (Some(5), Some(8000))
+    );
+    assert_eq!(
+        stats["by_payment_method"],
+        json!([
+            {"payment_method": "transfer", "sales": 1, "revenue": 3000},
+            {"payment_method": "card", "sales": 1, "revenue": 2000},
+            {"payment_method": null, "sales": 2, "revenue": 2000},
+            {"payment_method": "cash", "sales": 1, "revenue": 1000},
+        ])
+    );
+    let card_only = app
+        .get("/api/sales/stats?payment_method=card", &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (card_only["sales"].as_i64(), card_only["revenue"].as_i64()),
+        (Some(1), Some(2000))
+    );
+    assert_eq!(card_only["units"], 2);
+    assert_eq!(card_only["top_products"][0]["units"], 2);
+    assert_eq!(
+        card_only["by_payment_method"],
+        json!([{"payment_method": "card", "sales": 1, "revenue": 2000}])
+    );
+    let none = app
+        .get("/api/sales/stats?payment_method=voucher", &app.admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (none["sales"].as_i64(), none["by_payment_method"].clone()),
+        (Some(0), json!([]))
+    );
+    app.get("/api/sales/stats?payment_method=cheque", &app.admin)
+        .await
+        .expect_error(422, "validation", Some("payment_method"));
+    assert_no_drift(&app).await;
 }

@@ -120,8 +120,15 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
             }
         }
         Format::Sales => {
-            w.write_record(["sale_id", "customer_id", "store", "timestamp", "total"])
-                .map_err(csv_err)?;
+            w.write_record([
+                "sale_id",
+                "customer_id",
+                "store",
+                "timestamp",
+                "total",
+                "payment_method",
+            ])
+            .map_err(csv_err)?;
             type Row = (
                 i64,
                 Option<String>,
@@ -130,9 +137,10 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
                 Option<String>,
                 DateTime<Utc>,
                 i64,
+                Option<String>,
             );
             let rows: Vec<Row> = sql::query_as(
-                "SELECT s.id, s.external_ref, s.customer_id, cu.external_ref, w.code, s.sold_at, s.total
+                "SELECT s.id, s.external_ref, s.customer_id, cu.external_ref, w.code, s.sold_at, s.total, s.payment_method
                  FROM sales s LEFT JOIN customers cu ON cu.id = s.customer_id LEFT JOIN warehouses w ON w.id = s.warehouse_id
                  ORDER BY s.id"
             )
@@ -145,6 +153,7 @@ pub async fn export(c: &mut Conn<'_>, format: Format, decimals: u32) -> StoreRes
                     r.4.unwrap_or_default(),
                     ts(r.5),
                     m(r.6),
+                    r.7.unwrap_or_default(),
                 ])
                 .map_err(csv_err)?;
             }

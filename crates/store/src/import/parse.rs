@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use crate::sales;
+
 use super::{is_rounded, parse_money, parse_timestamp, Errors, Format, Phase, Progress};
 use bodega_domain::error::{optional_text, required_text};
 use bodega_domain::{limits, Email, Rut, ValidationError};
@@ -47,6 +49,8 @@ pub(crate) struct SaleRow {
     pub sold_at: DateTime<Utc>,
     /// Given total (sales layout); otherwise the sum of the items.
     pub total: Option<i64>,
+    /// One of `sales::PAYMENT_METHODS` (sales layout's optional column); None: not recorded.
+    pub payment_method: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -461,6 +465,21 @@ fn sale(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut P
         "" => Some(None),
         raw => money(out, line, "total", raw, decimals).map(|(t, _)| Some(t)),
     };
+    // As the till takes it, in any case (a spreadsheet's "Card"); empty: not recorded.
+    let payment_method = opt(get(rec, h.col("payment_method"))).map(|m| m.to_ascii_lowercase());
+    if let Some(m) = payment_method
+        .as_deref()
+        .filter(|m| !sales::PAYMENT_METHODS.contains(m))
+    {
+        out.errors.push(
+            line,
+            "payment_method",
+            format!(
+                "unknown payment method {m:?}: must be one of {}",
+                sales::PAYMENT_METHODS.join(", ")
+            ),
+        );
+    }
     if let Some(r) = &external_ref {
         if let Some(first) = st.sales.get(r) {
             let first = out.sales[*first].line;
@@ -495,6 +514,7 @@ fn sale(h: &Header, rec: &csv::ByteRecord, line: u64, decimals: u32, out: &mut P
         store,
         sold_at,
         total,
+        payment_method,
     });
 }
 
@@ -618,6 +638,7 @@ fn add_txn(out: &mut Parsed, st: &mut State, line: u64, t: Txn<'_>) {
             store: opt(t.store),
             sold_at: t.at,
             total: None,
+            payment_method: None,
         });
     }
     out.items.push(ItemRow {

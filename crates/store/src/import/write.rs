@@ -596,7 +596,7 @@ pub(crate) async fn write(
             message: format!("the lines of sale '{sale}' add up to more than {}", limits::MAX_TOTAL),
         });
     }
-    let mut values = Vec::with_capacity(parsed.sales.len() * 10);
+    let mut values = Vec::with_capacity(parsed.sales.len() * 11);
     let mut sale_info: HashMap<String, (i64, Option<i64>, DateTime<Utc>)> = HashMap::new();
     for s in &parsed.sales {
         let warehouse_id = match &s.store {
@@ -615,13 +615,14 @@ pub(crate) async fn write(
             V::S(label.to_string()),
             V::T(s.sold_at),
             V::T(at),
+            V::OS(s.payment_method.clone()),
         ]);
         sale_info.insert(s.external_ref.clone(), (0, warehouse_id, s.sold_at));
     }
     let ids = insert_rows(
         c,
-        "INSERT INTO sales (warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at)",
-        10,
+        "INSERT INTO sales (warehouse_id, customer_id, channel, external_ref, historical, total, items_count, created_by, sold_at, created_at, payment_method)",
+        11,
         values,
         "RETURNING id, external_ref",
         true,

@@ -51,6 +51,8 @@ pub(super) async fn ship_all(
             external_ref: None,
             historical: false,
             discount: o.order.discount,
+            // An order records whether it was paid, not how.
+            payment_method: None,
             sold_at: at,
             created_by: &actor.label,
         })
