@@ -553,20 +553,35 @@ pub async fn products(c: &mut Conn<'_>, f: &ProductFilter, page: PageRequest) ->
     Ok(Page::new(rows.into_iter().map(Into::into).collect(), total, page))
 }
 
-fn product_event(p: &Product) -> Value {
-    // Seed 003's erp.products record, plus the rest of the product.
-    serde_json::json!({
-        "product_id": p.id,
-        "sku": p.sku,
-        "name": p.name,
-        "category": p.category,
-        "price": p.price,
-        "cost": p.cost,
-        "status": p.status,
-        "keywords": p.keywords,
-        "description": p.description,
-        "supplier_id": p.supplier_id,
-    })
+/// The payload of an `erp.products` product event: seed 003's record, plus the rest of the
+/// product. One shape for the API's creates and updates and for imported products.
+#[derive(Serialize)]
+pub(crate) struct ProductRecord<'a> {
+    pub product_id: i64,
+    pub sku: &'a str,
+    pub name: &'a str,
+    pub category: Option<&'a str>,
+    pub price: i64,
+    pub cost: i64,
+    pub status: &'a str,
+    pub keywords: &'a [String],
+    pub description: &'a str,
+    pub supplier_id: Option<i64>,
+}
+
+fn product_event(p: &Product) -> ProductRecord<'_> {
+    ProductRecord {
+        product_id: p.id,
+        sku: &p.sku,
+        name: &p.name,
+        category: p.category.as_deref(),
+        price: p.price,
+        cost: p.cost,
+        status: &p.status,
+        keywords: &p.keywords,
+        description: &p.description,
+        supplier_id: p.supplier_id,
+    }
 }
 
 pub async fn create_product(c: &mut Conn<'_>, actor: &Actor, p: &ProductInput) -> StoreResult<Product> {

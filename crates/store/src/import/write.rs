@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use super::parse::Parsed;
 use super::{Format, ImportOptions, ImportReport, Phase, Progress, StockMode};
 use crate::audit::{self, Actor};
+use crate::catalog::ProductRecord;
 use crate::outbox::{self, topics};
 use crate::people::Customer;
 use crate::{now, sql, Conn, StoreError, StoreResult};
@@ -467,20 +468,22 @@ pub(crate) async fn write(
             if p.stock > 0 {
                 stocked.push((id, p.stock, p.cost));
             }
-            // The payload of `catalog::create_product`'s event (seed 003's erp.products record,
-            // plus the rest of the product); the imports test checks they keep the same fields.
-            let event = serde_json::json!({
-                "product_id": id,
-                "sku": sku,
-                "name": p.name,
-                "category": category.map(|c| c.1.as_str()),
-                "price": p.price,
-                "cost": p.cost,
-                "status": p.status,
-                "keywords": p.keywords,
-                "description": p.description,
-                "supplier_id": p.supplier.as_ref().and_then(|s| suppliers.get(&s.to_lowercase())),
-            });
+            // The payload of `catalog::create_product`'s event.
+            let event = ProductRecord {
+                product_id: id,
+                sku: &sku,
+                name: &p.name,
+                category: category.map(|c| c.1.as_str()),
+                price: p.price,
+                cost: p.cost,
+                status: &p.status,
+                keywords: &p.keywords,
+                description: &p.description,
+                supplier_id: p
+                    .supplier
+                    .as_ref()
+                    .and_then(|s| suppliers.get(&s.to_lowercase()).copied()),
+            };
             events.push(outbox::event(topics::PRODUCTS, "product.created", id, &event));
             products.insert(
                 sku,
