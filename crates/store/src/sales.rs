@@ -713,10 +713,10 @@ pub async fn stats(
     let (sales, revenue, units, customers, returned_sales, returned_revenue): (i64, i64, i64, i64, i64, i64) =
         sql::query_as(format!(
             "SELECT COUNT(*), CAST(COALESCE(SUM(total), 0) AS BIGINT), CAST(COALESCE(SUM(items_count), 0) AS BIGINT),
-                COUNT(DISTINCT customer_id),
-                CAST(COALESCE(SUM(CASE WHEN {RETURNED} THEN 1 ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN {RETURNED} THEN total ELSE 0 END), 0) AS BIGINT)
-         FROM sales {SALE_WHERE}"
+                COUNT(DISTINCT customer_id), CAST(COALESCE(SUM(returned), 0) AS BIGINT),
+                CAST(COALESCE(SUM(returned * total), 0) AS BIGINT)
+         FROM (SELECT total, items_count, customer_id, CASE WHEN {RETURNED} THEN 1 ELSE 0 END AS returned
+               FROM sales {SALE_WHERE}) AS selected"
         ))
         .bind_all(f.values())
         .fetch_one(c)
